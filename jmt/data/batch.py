@@ -1,0 +1,158 @@
+"""Encoded examples and the mini-batches the model reads."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from .types import ENTAILMENT_LABELS, Pair, Sentence
+from .vocab import IGNORE, EncodedWords, Vocabularies
+
+# Token-level targets: the batch field and the label set it is encoded with.
+TOKEN_TARGETS = {"upos": "upos", "xpos": "xpos", "chunks": "chunk", "deprels": "deprel"}
+
+
+@dataclass
+class EncodedSentence:
+    words: EncodedWords
+    targets: dict[str, np.ndarray]  # "upos", "xpos", "chunks", "heads", "deprels": [T]
+
+    def __len__(self) -> int:
+        return len(self.words.word_ids)
+
+
+@dataclass
+class EncodedPair:
+    premise: EncodedSentence
+    hypothesis: EncodedSentence
+    relatedness: float | None
+    entailment: int | None
+
+
+def encode_sentence(vocabs: Vocabularies, sent: Sentence) -> EncodedSentence:
+    targets = {}
+    for fld, label_set in TOKEN_TARGETS.items():
+        values = getattr(sent, fld)
+        if values is not None and label_set in vocabs.labels:
+            targets[fld] = vocabs.encode_labels(label_set, values)
+    if sent.heads is not None:
+        targets["heads"] = np.asarray(sent.heads, dtype=np.int64)
+    return EncodedSentence(vocabs.encode(sent.words), targets)
+
+
+def encode_pair(vocabs: Vocabularies, pair: Pair) -> EncodedPair:
+    label = ENTAILMENT_LABELS.index(pair.entailment) if pair.entailment is not None else None
+    return EncodedPair(encode_sentence(vocabs, Sentence(pair.premise)),
+                       encode_sentence(vocabs, Sentence(pair.hypothesis)), pair.relatedness, label)
+
+
+@dataclass
+class TokenBatch:
+    """Padded sentences. Ids 0 are padding; targets use IGNORE (-100) where no loss counts."""
+
+    word_ids: torch.Tensor  # [B, T] trained word table, 1 = UNK
+    pre_ids: torch.Tensor  # [B, T] frozen pretrained table, 0 = none
+    ngram_ids: torch.Tensor  # [N] flat n-gram ids of all B*T positions
+    ngram_offsets: torch.Tensor  # [B*T] start of each position's n-grams in ngram_ids
+    lengths: torch.Tensor  # [B] on CPU (pack_padded_sequence wants them there)
+    mask: torch.Tensor  # [B, T] True on words
+    targets: dict[str, torch.Tensor] = field(default_factory=dict)  # [B, T] each
+
+    @property
+    def size(self) -> int:
+        return self.word_ids.shape[0]
+
+    def to(self, device) -> "TokenBatch":
+        move = lambda t: t.to(device)  # noqa: E731
+        return TokenBatch(move(self.word_ids), move(self.pre_ids), move(self.ngram_ids),
+                          move(self.ngram_offsets), self.lengths, move(self.mask),
+                          {k: move(v) for k, v in self.targets.items()})
+
+
+@dataclass
+class PairBatch:
+    tokens: TokenBatch  # 2B sentences: the B premises, then the B hypotheses
+    relatedness: torch.Tensor | None  # [B] gold scores in [1, 5]
+    entailment: torch.Tensor | None  # [B] gold class ids
+
+    @property
+    def size(self) -> int:
+        return self.tokens.size // 2
+
+    def to(self, device) -> "PairBatch":
+        return PairBatch(self.tokens.to(device),
+                         None if self.relatedness is None else self.relatedness.to(device),
+                         None if self.entailment is None else self.entailment.to(device))
+
+
+def collate_sentences(items: Sequence[EncodedSentence]) -> TokenBatch:
+    lengths = [len(s) for s in items]
+    B, T = len(items), max(lengths)
+    word_ids = np.zeros((B, T), dtype=np.int64)
+    pre_ids = np.zeros((B, T), dtype=np.int64)
+    flat: list[int] = []
+    offsets = np.zeros(B * T, dtype=np.int64)
+    for b, s in enumerate(items):
+        n = lengths[b]
+        word_ids[b, :n] = s.words.word_ids
+        pre_ids[b, :n] = s.words.pre_ids
+        for t, ids in enumerate(s.words.ngram_ids):
+            offsets[b * T + t] = len(flat)
+            flat.extend(ids)
+        offsets[b * T + n : (b + 1) * T] = len(flat)  # padding: empty bags
+    targets = {}
+    for name in items[0].targets:
+        arr = np.full((B, T), IGNORE, dtype=np.int64)
+        for b, s in enumerate(items):
+            if name in s.targets:
+                arr[b, : lengths[b]] = s.targets[name]
+        targets[name] = torch.from_numpy(arr)
+    length_t = torch.tensor(lengths, dtype=torch.long)
+    mask = torch.arange(T)[None, :] < length_t[:, None]
+    return TokenBatch(torch.from_numpy(word_ids), torch.from_numpy(pre_ids),
+                      torch.tensor(flat, dtype=torch.long), torch.from_numpy(offsets),
+                      length_t, mask, targets)
+
+
+def collate_pairs(items: Sequence[EncodedPair]) -> PairBatch:
+    tokens = collate_sentences([p.premise for p in items] + [p.hypothesis for p in items])
+    rel = [p.relatedness for p in items]
+    ent = [p.entailment for p in items]
+    return PairBatch(
+        tokens,
+        None if any(r is None for r in rel) else torch.tensor(rel, dtype=torch.float),
+        None if any(e is None for e in ent) else torch.tensor(ent, dtype=torch.long),
+    )
+
+
+def example_length(item) -> int:
+    if isinstance(item, EncodedPair):
+        return max(len(item.premise), len(item.hypothesis))
+    return len(item)
+
+
+def batch_indices(items: Sequence, batch_size: int, shuffle: bool, rng: random.Random | None = None,
+                  bucket: int = 50) -> Iterator[list[int]]:
+    """Index lists of ``batch_size`` examples of similar length.
+
+    Shuffled training batches sort within windows of ``bucket`` batches, so padding stays
+    small while batch order and membership still vary between epochs.
+    """
+    order = list(range(len(items)))
+    if not shuffle:
+        order.sort(key=lambda i: example_length(items[i]))
+        for start in range(0, len(order), batch_size):
+            yield order[start : start + batch_size]
+        return
+    rng = rng or random.Random()
+    rng.shuffle(order)
+    window = batch_size * bucket
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: example_length(items[i]))
+        batches.extend(chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    yield from batches

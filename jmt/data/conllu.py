@@ -1,0 +1,180 @@
+"""CoNLL-U reading and writing (Universal Dependencies treebanks).
+
+A sentence is a block of lines ended by a blank line: ``#`` comments, then one row of ten
+tab-separated columns per word (ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC).
+Multiword ranges (``3-4``) and empty nodes (``8.1``) are not words; they are kept verbatim
+in :class:`ConlluExtras` so that :func:`write_conllu` can write the sentence back unchanged.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .types import ConlluExtras, DataError, Sentence
+
+N_COLUMNS = 10
+ID, FORM, LEMMA, UPOS, XPOS, FEATS, HEAD, DEPREL, DEPS, MISC = range(N_COLUMNS)
+
+
+def read_conllu(path: str | Path) -> Iterator[Sentence]:
+    """Stream the sentences of a CoNLL-U file.
+
+    An annotation column that is ``_`` on every word of a sentence becomes ``None``.
+    Raises :class:`DataError` (``path:line: ...``) on malformed rows.
+    """
+    path = str(path)
+    block: list[tuple[int, str]] = []
+    # utf-8-sig drops a BOM; universal newlines turn CRLF into LF.
+    with open(path, encoding="utf-8-sig") as lines:
+        for number, line in enumerate(lines, start=1):
+            line = line.rstrip("\n")
+            if line.strip():
+                block.append((number, line))
+            elif block:
+                yield _parse_sentence(path, block)
+                block = []
+    if block:
+        yield _parse_sentence(path, block)
+
+
+def _parse_sentence(path: str, block: list[tuple[int, str]]) -> Sentence:
+    extras = ConlluExtras()
+    rows = extras.rows
+    row_lines: list[int] = []
+    for number, line in block:
+        if line.startswith("#"):
+            if rows or extras.before:  # a comment among the words: keep it in place
+                extras.before.setdefault(len(rows), []).append(line)
+            else:
+                extras.comments.append(line)
+            continue
+        cols = line.split("\t")
+        if len(cols) != N_COLUMNS:
+            raise DataError(path, number, f"expected {N_COLUMNS} tab-separated columns, got {len(cols)}")
+        token_id = cols[ID]
+        if "-" in token_id or "." in token_id:
+            _check_special_id(path, number, token_id)
+            extras.before.setdefault(len(rows), []).append(line)
+            continue
+        try:
+            index = int(token_id)
+        except ValueError:
+            raise DataError(path, number, f"expected an integer ID, got {token_id!r}") from None
+        if index != len(rows) + 1:
+            raise DataError(path, number, f"IDs not consecutive: expected ID {len(rows) + 1}, got {index}")
+        rows.append(cols)
+        row_lines.append(number)
+
+    first_line = block[0][0]
+    if not rows:
+        raise DataError(path, first_line, "expected at least one word row in the sentence")
+    return Sentence(
+        words=[row[FORM] for row in rows],
+        upos=_column(rows, UPOS),
+        xpos=_column(rows, XPOS),
+        heads=_heads(path, rows, row_lines),
+        deprels=_column(rows, DEPREL),
+        source=f"{path}:{first_line}",
+        conllu=extras,
+    )
+
+
+def _check_special_id(path: str, number: int, token_id: str) -> None:
+    """Multiword ranges are ``int-int``, empty nodes ``int.int``."""
+    parts = token_id.split("-") if "-" in token_id else token_id.split(".")
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        raise DataError(path, number, f"expected an integer ID, a range like 3-4 or an empty node like 8.1, got {token_id!r}")
+
+
+def _column(rows: list[list[str]], col: int) -> list[str] | None:
+    values = [row[col] for row in rows]
+    return None if all(value == "_" for value in values) else values
+
+
+def _heads(path: str, rows: list[list[str]], row_lines: list[int]) -> list[int] | None:
+    values = [row[HEAD] for row in rows]
+    if all(value == "_" for value in values):
+        return None
+    heads = []
+    for value, number in zip(values, row_lines):
+        if value == "_":
+            raise DataError(path, number, "expected an integer HEAD ('_' is allowed only if HEAD is '_' on every word)")
+        try:
+            head = int(value)
+        except ValueError:
+            raise DataError(path, number, f"expected an integer HEAD, got {value!r}") from None
+        if head < 0:
+            raise DataError(path, number, f"expected HEAD >= 0, got {head}")
+        if head > len(rows):
+            raise DataError(path, number, f"HEAD {head} is beyond the sentence length {len(rows)}")
+        heads.append(head)
+    return heads
+
+
+def write_conllu(
+    sentence: Sentence,
+    out: TextIO,
+    *,
+    upos: Sequence[str] | None = None,
+    xpos: Sequence[str] | None = None,
+    heads: Sequence[int] | None = None,
+    deprels: Sequence[str] | None = None,
+    chunks: Sequence[str] | None = None,
+) -> None:
+    """Write one sentence as CoNLL-U, followed by a blank line.
+
+    Only the given predicted columns are replaced; comments, multiword ranges, empty nodes
+    and every other column are written as read. Chunk tags go into MISC as ``Chunk=B-NP``.
+    A sentence not read from CoNLL-U gets fresh rows from its own annotations and ``_``.
+    """
+    n = len(sentence.words)
+    predictions = {UPOS: upos, XPOS: xpos, HEAD: heads, DEPREL: deprels}
+    for name, values in [*zip(("upos", "xpos", "heads", "deprels"), predictions.values()), ("chunks", chunks)]:
+        if values is not None and len(values) != n:
+            raise ValueError(f"{name}: expected {n} values for {sentence.source or 'sentence'}, got {len(values)}")
+
+    extras = sentence.conllu
+    if extras is None:
+        extras = ConlluExtras(rows=[_fresh_row(sentence, i) for i in range(n)])
+        if chunks is None:
+            chunks = sentence.chunks
+    elif len(extras.rows) != n:
+        raise ValueError(f"{sentence.source or 'sentence'}: {n} words but {len(extras.rows)} CoNLL-U rows")
+
+    lines = list(extras.comments)
+    for i, row in enumerate(extras.rows):
+        lines.extend(extras.before.get(i, ()))
+        row = list(row)
+        for col, values in predictions.items():
+            if values is not None:
+                row[col] = str(values[i])
+        if chunks is not None:
+            row[MISC] = _set_misc(row[MISC], "Chunk", chunks[i])
+        lines.append("\t".join(row))
+    lines.extend(extras.before.get(len(extras.rows), ()))
+    out.write("\n".join(lines) + "\n\n")
+
+
+def _fresh_row(sentence: Sentence, i: int) -> list[str]:
+    def value(annotation: list | None) -> str:
+        return "_" if annotation is None else str(annotation[i])
+
+    row = ["_"] * N_COLUMNS
+    row[ID], row[FORM] = str(i + 1), sentence.words[i]
+    row[UPOS], row[XPOS] = value(sentence.upos), value(sentence.xpos)
+    row[HEAD], row[DEPREL] = value(sentence.heads), value(sentence.deprels)
+    return row
+
+
+def _set_misc(misc: str, key: str, value: str) -> str:
+    """Set ``key=value`` in a ``|``-separated MISC field, keeping the other entries."""
+    entries = [] if misc == "_" else misc.split("|")
+    item = f"{key}={value}"
+    for j, entry in enumerate(entries):
+        if entry.split("=", 1)[0] == key:
+            entries[j] = item
+            break
+    else:
+        entries.append(item)
+    return "|".join(entries)

@@ -1,0 +1,89 @@
+"""One entry point for every corpus format: detect the format, read, check the task's annotation."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .columns import read_columns
+from .conllu import read_conllu
+from .pairs import read_nli_jsonl, read_sick
+from .types import DataError, Pair, Sentence
+
+TOKEN_TASKS = ("upos", "xpos", "chunk", "dep")
+PAIR_TASKS = ("relatedness", "entailment")
+FORMATS = ("conllu", "columns", "sick", "nli", "hf")
+
+# the example field each task learns from
+TASK_FIELDS = {
+    "upos": "upos",
+    "xpos": "xpos",
+    "chunk": "chunks",
+    "dep": "heads",  # deprels may be None: unlabeled parsing
+    "relatedness": "relatedness",
+    "entailment": "entailment",
+}
+HF_PREFIX = "hf:"
+DP_COLUMNS = {"words": 0, "xpos": 1, "heads": 2}  # default mapping of column files for "dep"
+
+
+def detect_format(path: str | Path) -> str:
+    """Recognise a corpus format: one of ``FORMATS``.
+
+    ``hf:NAME`` (hub name or local dataset), a directory or a ``.parquet`` file -> hf;
+    ``.conllu`` or a first data line with 10 tab-separated columns -> conllu;
+    ``.jsonl``/``.json`` -> nli; a header line naming ``sentence_A`` -> sick; else columns.
+    """
+    text = str(path)
+    if text.startswith(HF_PREFIX):
+        return "hf"
+    path = Path(path)
+    if not path.exists():
+        raise DataError(text, None, "file not found")
+    suffix = path.suffix.lower()
+    if path.is_dir() or suffix == ".parquet":
+        return "hf"
+    if suffix == ".conllu":
+        return "conllu"
+    if suffix in (".jsonl", ".json"):
+        return "nli"
+    with open(path, encoding="utf-8-sig") as lines:
+        first = next((line for line in lines if line.strip()), "")
+        if "sentence_A" in first:
+            return "sick"
+        # CoNLL-U comments come before the first word row
+        data = first if not first.startswith("#") else next((line for line in lines if line.strip() and not line.startswith("#")), "")
+    return "conllu" if len(data.rstrip("\r\n").split("\t")) == 10 else "columns"
+
+
+def read_corpus(path: str | Path, task: str, **options) -> list[Sentence] | list[Pair]:
+    """Read a whole corpus for ``task`` and check that every example carries its annotation.
+
+    ``options`` go to the format's reader (``columns=`` for column files; ``split=``,
+    ``config=``, ``columns=`` for hf; ``stats=`` for nli and hf).
+    Raises :class:`DataError` naming the file for a missing file, an empty corpus, a format
+    that does not fit the task, or examples lacking the task's annotation.
+    """
+    if task not in TASK_FIELDS:
+        raise ValueError(f"task: expected one of {TOKEN_TASKS + PAIR_TASKS}, got {task!r}")
+    fmt = detect_format(path)
+    text = str(path)
+    if fmt == "hf":
+        from .hf import read_hf  # imports `datasets` only when needed
+
+        examples = list(read_hf(text.removeprefix(HF_PREFIX), task=task, **options))
+    else:
+        pair_format = fmt in ("sick", "nli")
+        if pair_format != (task in PAIR_TASKS):
+            kind = "sentence pairs" if pair_format else "tagged sentences"
+            raise DataError(text, None, f"task {task!r} cannot be trained on {kind} ({fmt} format)")
+        if fmt == "columns" and task == "dep":
+            options.setdefault("columns", DP_COLUMNS)
+        reader = {"conllu": read_conllu, "columns": read_columns, "sick": read_sick, "nli": read_nli_jsonl}[fmt]
+        examples = list(reader(path, **options))
+
+    if not examples:
+        raise DataError(text, None, "expected at least one example, the corpus is empty")
+    field = TASK_FIELDS[task]
+    for example in examples:
+        if getattr(example, field) is None:
+            raise DataError(text, None, f"task {task!r} needs {field} annotation, which {example.source} lacks")
+    return examples

@@ -1,0 +1,270 @@
+"""Dependency tree decoders over arc score matrices.
+
+Conventions shared by every function here:
+
+* ``scores`` is a float array of shape ``(n + 1, n + 1)`` for a sentence of ``n`` words;
+  ``scores[d, h]`` is the score of word ``d`` (1..n) taking head ``h`` (0..n, 0 = root).
+  Row 0 and the diagonal are ignored. Scores may be log-probabilities or any real numbers;
+  ``-inf`` marks a forbidden arc (it is used only when no tree avoids it).
+* Every decoder returns an int array ``heads`` of shape ``(n,)`` with ``heads[d - 1]`` the
+  head of word ``d``, values in 0..n.
+* A *tree* has exactly one word attached to the root 0, no cycles and no self-loops.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DECODERS = ("greedy", "greedy+eisner", "eisner", "chu-liu-edmonds")
+
+_NEG_INF = -np.inf
+
+
+def _check_scores(scores) -> np.ndarray:
+    """Return ``scores`` as a float64 square matrix, raising ValueError if it is malformed."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2 or s.shape[0] != s.shape[1] or s.shape[0] < 2:
+        raise ValueError(f"scores must have shape (n+1, n+1) with n >= 1, got {s.shape}")
+    return s
+
+
+def _finite_scores(scores: np.ndarray) -> np.ndarray:
+    """Copy of ``scores`` with ``-inf`` replaced by a finite value lower than any tree can offset.
+
+    Only rows 1..n and off-diagonal entries matter. ``nan`` and ``+inf`` are rejected.
+    """
+    n = scores.shape[0] - 1
+    mask = ~np.eye(n + 1, dtype=bool)
+    mask[0] = False
+    used = scores[mask]
+    if np.isnan(used).any() or np.isposinf(used).any():
+        raise ValueError("scores must not contain nan or +inf")
+    s = scores.copy()
+    finite = used[np.isfinite(used)]
+    if finite.size == len(used):
+        return s
+    lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
+    # One forbidden arc costs more than any difference between trees of allowed arcs.
+    s[np.isneginf(s)] = lo - (n + 1) * (hi - lo) - 1.0
+    return s
+
+
+def is_tree(heads) -> bool:
+    """True if ``heads`` is a tree: values in 0..n, no self-loops, no cycles, one root child."""
+    heads = np.asarray(heads)
+    n = len(heads)
+    if heads.ndim != 1 or n == 0:
+        return False
+    if not np.issubdtype(heads.dtype, np.integer):
+        if not np.all(np.equal(np.mod(heads, 1), 0)):
+            return False
+        heads = heads.astype(np.int64)
+    if heads.min() < 0 or heads.max() > n:
+        return False
+    if np.any(heads == np.arange(1, n + 1)):
+        return False
+    if np.count_nonzero(heads == 0) != 1:
+        return False
+    # Follow head pointers; every word reaches the root within n steps iff there is no cycle.
+    state = np.zeros(n + 1, dtype=np.int8)  # 0 = unvisited, 1 = on current path, 2 = reaches root
+    state[0] = 2
+    for start in range(1, n + 1):
+        path = []
+        node = start
+        while state[node] == 0:
+            state[node] = 1
+            path.append(node)
+            node = int(heads[node - 1])
+        if state[node] == 1:  # came back to a node on the current path
+            return False
+        state[path] = 2
+    return True
+
+
+def greedy(scores) -> np.ndarray:
+    """Best head for each word independently (never itself); the result may not be a tree."""
+    s = _check_scores(scores).copy()
+    np.fill_diagonal(s, _NEG_INF)
+    heads = np.argmax(s[1:], axis=1)
+    return heads.astype(np.int64)
+
+
+def eisner(scores) -> np.ndarray:
+    """Highest-scoring projective tree with exactly one word attached to the root.
+
+    Eisner's O(n^3) algorithm run over the words 1..n only; the root arc is added at the end by
+    choosing the word ``r`` maximising ``scores[r, 0] + left span of r + right span of r``, which
+    forces a single root child. Spans of one width are filled at once with numpy.
+    """
+    s = _finite_scores(_check_scores(scores))
+    n = s.shape[0] - 1
+    arc = s.T  # arc[h, d] = score of h -> d
+    size = n + 1
+    # Tables indexed [s, t] for 1 <= s <= t <= n; "R" spans are headed by s, "L" spans by t.
+    inc_r = np.full((size, size), _NEG_INF)
+    inc_l = np.full((size, size), _NEG_INF)
+    com_r = np.full((size, size), _NEG_INF)
+    com_l = np.full((size, size), _NEG_INF)
+    bp_inc = np.zeros((size, size), dtype=np.int64)  # split r shared by both incomplete tables
+    bp_com_r = np.zeros((size, size), dtype=np.int64)
+    bp_com_l = np.zeros((size, size), dtype=np.int64)
+    idx = np.arange(1, size)
+    com_r[idx, idx] = 0.0
+    com_l[idx, idx] = 0.0
+
+    for width in range(1, n):
+        starts = np.arange(1, size - width)
+        ends = starts + width
+        offs = np.arange(width)
+        st, of = starts[:, None], offs[None, :]
+
+        # Incomplete: split s <= r < t, C_R[s, r] + C_L[r+1, t].
+        cand = com_r[st, st + of] + com_l[st + of + 1, ends[:, None]]
+        best = np.argmax(cand, axis=1)
+        base = cand[np.arange(len(starts)), best]
+        inc_r[starts, ends] = base + arc[starts, ends]
+        inc_l[starts, ends] = base + arc[ends, starts]
+        bp_inc[starts, ends] = starts + best
+
+        # Complete right-headed: split s < r <= t, I_R[s, r] + C_R[r, t].
+        cand = inc_r[st, st + of + 1] + com_r[st + of + 1, ends[:, None]]
+        best = np.argmax(cand, axis=1)
+        com_r[starts, ends] = cand[np.arange(len(starts)), best]
+        bp_com_r[starts, ends] = starts + best + 1
+
+        # Complete left-headed: split s <= r < t, C_L[s, r] + I_L[r, t].
+        cand = com_l[st, st + of] + inc_l[st + of, ends[:, None]]
+        best = np.argmax(cand, axis=1)
+        com_l[starts, ends] = cand[np.arange(len(starts)), best]
+        bp_com_l[starts, ends] = starts + best
+
+    # Single root child r: its left span [1, r] and right span [r, n].
+    roots = np.arange(1, size)
+    total = arc[0, roots] + com_l[1, roots] + com_r[roots, n]
+    root = int(roots[np.argmax(total)])
+
+    heads = np.zeros(n, dtype=np.int64)
+    heads[root - 1] = 0
+    # Stack of (kind, s, t) with kind in {"CR", "CL", "IR", "IL"}.
+    stack = [("CL", 1, root), ("CR", root, n)]
+    while stack:
+        kind, a, b = stack.pop()
+        if a == b:
+            continue
+        if kind == "IR" or kind == "IL":
+            if kind == "IR":
+                heads[b - 1] = a
+            else:
+                heads[a - 1] = b
+            r = bp_inc[a, b]
+            stack.append(("CR", a, r))
+            stack.append(("CL", r + 1, b))
+        elif kind == "CR":
+            r = bp_com_r[a, b]
+            stack.append(("IR", a, r))
+            stack.append(("CR", r, b))
+        else:
+            r = bp_com_l[a, b]
+            stack.append(("CL", a, r))
+            stack.append(("IL", r, b))
+    return heads
+
+
+def _find_cycle(parent: np.ndarray) -> list[int] | None:
+    """A cycle in the parent array (node 0 is the root, ``parent[0]`` ignored), or None."""
+    m = len(parent)
+    state = np.zeros(m, dtype=np.int8)  # 0 unvisited, 1 on current path, 2 done
+    state[0] = 2
+    for start in range(1, m):
+        path = []
+        node = start
+        while state[node] == 0:
+            state[node] = 1
+            path.append(node)
+            node = int(parent[node])
+        if state[node] == 1:
+            return path[path.index(node):]
+        state[path] = 2
+    return None
+
+
+def _max_arborescence(arc: np.ndarray) -> np.ndarray:
+    """Chu-Liu/Edmonds maximum spanning arborescence rooted at node 0.
+
+    ``arc[h, d]`` is the weight of h -> d (finite off the diagonal). Returns ``parent`` of
+    length m with ``parent[0] = -1``. Recursive contraction, each level O(m^2) in numpy.
+    """
+    m = arc.shape[0]
+    w = arc.copy()
+    np.fill_diagonal(w, _NEG_INF)
+    w[:, 0] = _NEG_INF
+    parent = np.argmax(w, axis=0)
+    parent[0] = -1
+    cycle = _find_cycle(parent)
+    if cycle is None:
+        return parent
+
+    in_cycle = np.zeros(m, dtype=bool)
+    in_cycle[cycle] = True
+    cyc = np.array(cycle)
+    rest = np.flatnonzero(~in_cycle)  # contains 0; new node ids 0..len(rest)-1, cycle = last
+    k = len(rest)
+    new = np.full((k + 1, k + 1), _NEG_INF)
+    new[:k, :k] = w[np.ix_(rest, rest)]
+
+    # Entering the cycle at v: gain w[u, v] minus the cycle arc into v it replaces.
+    enter = w[np.ix_(rest, cyc)] - w[parent[cyc], cyc][None, :]
+    enter_best = np.argmax(enter, axis=1)
+    new[:k, k] = enter[np.arange(k), enter_best]
+    # Leaving the cycle to u: best cycle node as head.
+    leave = w[np.ix_(cyc, rest)]
+    leave_best = np.argmax(leave, axis=0)
+    new[k, :k] = leave[leave_best, np.arange(k)]
+
+    sub = _max_arborescence(new)
+
+    result = parent.copy()  # cycle nodes keep their cycle parents except the entry point
+    for i in range(1, k):
+        p = sub[i]
+        result[rest[i]] = cyc[leave_best[i]] if p == k else rest[p]
+    u = sub[k]  # head (outside the cycle) of the arc entering the cycle
+    result[cyc[enter_best[u]]] = rest[u]
+    result[0] = -1
+    return result
+
+
+def chu_liu_edmonds(scores) -> np.ndarray:
+    """Highest-scoring (possibly non-projective) tree with exactly one word attached to root.
+
+    Runs Chu-Liu/Edmonds with every root arc lowered by a constant ``M`` larger than the spread
+    of any two trees' scores. A tree with ``k`` root children then scores ``S - k * M``, so the
+    optimum has one root child and, among those, the highest original score ``S``.
+    """
+    s = _finite_scores(_check_scores(scores))
+    n = s.shape[0] - 1
+    arc = s.T.copy()
+    mask = ~np.eye(n + 1, dtype=bool)
+    mask[:, 0] = False
+    used = arc[mask]
+    spread = float(used.max() - used.min())
+    arc[0, 1:] -= (n + 1) * spread + 1.0
+    parent = _max_arborescence(arc)
+    return parent[1:].astype(np.int64)
+
+
+def decode(scores, method: str = "greedy+eisner") -> tuple[np.ndarray, bool]:
+    """Decode heads with ``method`` (one of ``DECODERS``); returns ``(heads, was_tree)``.
+
+    ``was_tree`` is whether the greedy output was already a tree for "greedy" and
+    "greedy+eisner" (the JMT recipe: keep greedy if it is a tree, else repair with Eisner),
+    and whether the decoder's output is a tree (always True) for "eisner" and "chu-liu-edmonds".
+    """
+    if method not in DECODERS:
+        raise ValueError(f"unknown decoding method {method!r}; choose one of {', '.join(DECODERS)}")
+    if method in ("greedy", "greedy+eisner"):
+        heads = greedy(scores)
+        ok = is_tree(heads)
+        if method == "greedy+eisner" and not ok:
+            heads = eisner(scores)
+        return heads, ok
+    heads = eisner(scores) if method == "eisner" else chu_liu_edmonds(scores)
+    return heads, is_tree(heads)
