@@ -1,0 +1,184 @@
+"""The ``jmt`` command line: a thin Typer app over the library."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .config import TASKS, ConfigError, load_config
+from .data.types import DataError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="The Joint Many-Task model: tag, chunk, parse, relate and entail.")
+
+SAMPLE_FILES = {
+    "train": {"upos": "train.conllu", "xpos": "train.conllu", "dep": "train.conllu", "chunk": "chunk_train.txt",
+              "relatedness": "pairs_train.tsv", "entailment": "pairs_train.tsv"},
+    "dev": {"upos": "dev.conllu", "xpos": "dev.conllu", "dep": "dev.conllu", "chunk": "chunk_dev.txt",
+            "relatedness": "pairs_dev.tsv", "entailment": "pairs_dev.tsv"},
+}
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+class errors_to_exit:
+    """Turn the errors users cause into one line on stderr and exit code 1.
+
+    Set ``JMT_DEBUG=1`` to see the traceback instead.
+    """
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or os.environ.get("JMT_DEBUG"):
+            return False
+        if isinstance(exc, (DataError, ConfigError, OSError, ValueError)):
+            fail(str(exc) if not isinstance(exc, OSError) or not exc.filename else f"{exc.filename}: {exc.strerror}")
+        if isinstance(exc, KeyboardInterrupt):
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130)
+        return False
+
+
+def parse_task_paths(values: list[str] | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values or []:
+        task, sep, path = value.partition("=")
+        if not sep or not path:
+            raise typer.BadParameter(f"expected TASK=PATH, got {value!r}", param_hint=option)
+        if task not in TASKS:
+            raise typer.BadParameter(f"unknown task {task!r}; tasks are {', '.join(TASKS)}", param_hint=option)
+        out[task] = path
+    return out
+
+
+def sample_dir() -> Path:
+    """The shipped sample corpora: ``corpora/sample`` here or beside the installed package."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (base / "corpora" / "sample" / "train.conllu").is_file():
+            return base / "corpora" / "sample"
+    raise ConfigError("no corpus given and the sample corpora (corpora/sample) were not found; "
+                      "use --train TASK=PATH")
+
+
+@app.command()
+def train(
+    config: Optional[Path] = typer.Argument(None, help="TOML file with [model], [train] and [data] tables."),
+    output: Path = typer.Option(..., "-o", "--output", help="Directory for the trained model."),
+    train_paths: Optional[List[str]] = typer.Option(None, "--train", help="TASK=PATH, repeatable."),
+    dev_paths: Optional[List[str]] = typer.Option(None, "--dev", help="TASK=PATH or TASK=holdout:0.1, repeatable."),
+    vectors: Optional[str] = typer.Option(None, "--vectors", help="Pretrained vectors, GloVe or word2vec text (.gz ok)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="sgd (the paper) or adam."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Initial learning rate."),
+):
+    """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
+    train_map = parse_task_paths(train_paths, "--train")
+    dev_map = parse_task_paths(dev_paths, "--dev")
+    with errors_to_exit():
+        cfg = load_config(config)
+        if train_map:
+            cfg.data.train, cfg.data.dev = train_map, dev_map
+        elif dev_map:
+            raise ConfigError("--dev given without --train")
+        elif not cfg.data.train:
+            samples = sample_dir()
+            cfg.data.train = {t: str(samples / f) for t, f in SAMPLE_FILES["train"].items()}
+            cfg.data.dev = {t: str(samples / f) for t, f in SAMPLE_FILES["dev"].items()}
+        for name, value in (("vectors", vectors),):
+            if value is not None:
+                setattr(cfg.data, name, value)
+        for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr)):
+            if value is not None:
+                setattr(cfg.train, name, value)
+        from .train import train as run_training
+
+        best = run_training(cfg, output)
+        where = f"epoch {best['epoch']}" if best else "the last epoch"
+        typer.echo(f"saved the model of {where} to {output}", err=True)
+
+
+def format_metrics(results: dict[str, dict]) -> str:
+    lines = []
+    for task, scores in results.items():
+        flat = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
+        lines.append(f"{task:<12} " + "  ".join(
+            f"{k} {v:.4f}" if k in ("pearson", "spearman", "mse") else (f"{k} {v}" if isinstance(v, int) else f"{k} {v:.2f}")
+            for k, v in flat.items()))
+        if task == "chunk":
+            for ctype, s in scores["per_type"].items():
+                lines.append(f"  {ctype:<10} f1 {s['f1']:.2f}  precision {s['precision']:.2f}  recall {s['recall']:.2f}  support {s['support']}")
+        if task == "entailment":
+            conf = scores["confusion"]
+            lines.append("  confusion (rows gold, columns predicted): " + " ".join(label[:4] for label in conf["labels"]))
+            for label, row in zip(conf["labels"], conf["matrix"]):
+                lines.append(f"    {label:<14}" + " ".join(f"{v:>5}" for v in row))
+    return "\n".join(lines)
+
+
+@app.command()
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="A trained model directory."),
+    test_paths: List[str] = typer.Option(..., "--test", help="TASK=PATH, repeatable."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the scores as JSON."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+):
+    """Score a trained model on test corpora and print a table."""
+    tests = parse_task_paths(test_paths, "--test")
+    with errors_to_exit():
+        from .data.corpus import read_corpus
+        from .io import load_model
+        from .predict import Predictor
+
+        model, vocabs, _ = load_model(model_dir)
+        missing = [t for t in tests if t not in model.tasks]
+        if missing:
+            raise ConfigError(f"the model has no task {missing[0]!r}; it has {', '.join(model.tasks)}")
+        predictor = Predictor(model, vocabs, batch_size)
+        cache: dict[tuple[str, str], list] = {}
+        results = {}
+        for task, path in tests.items():
+            gold = cache.setdefault((path, task), read_corpus(path, task))
+            results[task] = predictor.evaluate(task, gold)
+        typer.echo(format_metrics(results))
+        if json_path is not None:
+            json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+@app.command()
+def info(model_dir: Path = typer.Argument(..., help="A trained model directory.")):
+    """Show a model's tasks, label sets, sizes and dev scores."""
+    with errors_to_exit():
+        from .io import load_metrics, load_model
+
+        model, vocabs, cfg = load_model(model_dir)
+        n_params = sum(p.numel() for p in model.parameters())
+        typer.echo(f"model      {model_dir}")
+        typer.echo(f"tasks      {', '.join(model.tasks)}")
+        typer.echo(f"parameters {n_params:,}")
+        typer.echo(f"vocabulary {len(vocabs.words):,} words trained, {len(vocabs.pretrained) - 1:,} pretrained only, "
+                   f"{len(vocabs.ngrams):,} character n-grams")
+        for name, labels in vocabs.labels.items():
+            shown = " ".join(labels.itos[:60]) + (" ..." if len(labels) > 60 else "")
+            typer.echo(f"labels     {name} ({len(labels)}): {shown}")
+        metrics = load_metrics(model_dir)
+        if metrics:
+            typer.echo(f"dev scores of epoch {metrics.get('epoch')}:")
+            typer.echo(format_metrics(metrics.get("dev", {})))
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,153 @@
+"""Typed configuration: model, training, and the tasks' corpora.
+
+Every dataclass is built with :func:`from_dict`, which rejects unknown keys by name, and
+saved with :func:`to_dict`, so a model directory's ``config.json`` holds the full resolved
+configuration, defaults included.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A configuration value or key that cannot be used."""
+
+
+# The depth of each task in the stack (the paper's order). Tasks that share a depth share
+# its BiLSTM layer: upos and xpos both sit at the bottom.
+TASK_DEPTH = {"upos": 1, "xpos": 1, "chunk": 2, "dep": 3, "relatedness": 4, "entailment": 5}
+TASKS = tuple(TASK_DEPTH)
+
+
+@dataclass
+class ModelConfig:
+    word_dim: int = 100  # set to the vectors' size when pretrained vectors are given
+    char_dim: int = 100  # character n-gram embeddings, n = char_ngram_min..char_ngram_max
+    char_ngram_min: int = 2
+    char_ngram_max: int = 4
+    hidden: int = 100  # per direction of every BiLSTM layer
+    label_dim: int = 100
+    head_hidden: int = 100  # ReLU / maxout hidden layer of every classifier
+    maxout_pieces: int = 2
+    dep_label_hidden: int = 100
+    shortcut: bool = True  # x_t fed to every layer, not only the first
+    vertical: bool = True  # each layer reads the hidden states of the layer below
+    label_embeddings: bool = True  # y_t = sum_j p(j | h_t) l(j) fed to the layers above
+    dropout: float = 0.2  # vertical connections and the classifiers
+    embed_dropout: float = 0.4  # word representations and label embeddings, relatedness classifier
+    word_dropout_alpha: float = 0.25  # UNK replacement probability alpha / (count + alpha)
+    min_word_count: int = 1
+    min_ngram_count: int = 1
+    max_pretrained_words: int = 100_000  # frozen rows kept for words unseen in training
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    seed: int = 1
+    optimizer: str = "sgd"  # "sgd" (the paper) or "adam"
+    lr: float = 1.0  # eps of the schedule lr_k = eps / (1 + rho (k - 1)); Adam: its lr
+    lr_decay: float = 0.3  # rho
+    clip: float = 3.0  # gradient-norm clip min(clip, depth)
+    batch_size: int = 25
+    dep_batch_size: int = 15
+    eval_batch_size: int = 64
+    successive_regularization: bool = True
+    sr_delta: float = 1e-3  # non-classifier parameters of the layers below
+    sr_delta_classifier: float = 1e-2  # classifier parameters of lower tasks
+    l2_lstm: float = 1e-6
+    l2_classifier: float = 1e-5
+    select_metric: str = "auto"  # "task.metric" on dev, e.g. "dep.las"; auto: dep.las or the mean
+    decoder: str = "greedy+eisner"
+    holdout_seed: int = 13  # split of "holdout:FRACTION" dev sets
+    progress: bool = True
+
+
+@dataclass
+class DataConfig:
+    """Corpora by task. A dev entry may be ``holdout:0.1`` to hold out part of train."""
+
+    train: dict[str, str] = field(default_factory=dict)
+    dev: dict[str, str] = field(default_factory=dict)
+    vectors: str | None = None
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def validate(self) -> None:
+        unknown = sorted(set(self.data.train) - set(TASKS))
+        if unknown:
+            raise ConfigError(f"unknown task {unknown[0]!r}; tasks are {', '.join(TASKS)}")
+        extra = sorted(set(self.data.dev) - set(self.data.train))
+        if extra:
+            raise ConfigError(f"dev set given for {extra[0]!r}, which has no training corpus")
+        if self.train.optimizer not in ("sgd", "adam"):
+            raise ConfigError(f"optimizer must be 'sgd' or 'adam', not {self.train.optimizer!r}")
+        if self.train.epochs < 1:
+            raise ConfigError("epochs must be at least 1")
+        if "entailment" in self.data.train and "relatedness" not in self.data.train:
+            # The entailment layer reads the relatedness label embedding (spec, layer 5).
+            raise ConfigError("entailment needs relatedness too (it is fed its label embedding)")
+
+
+def from_dict(cls, data: dict[str, Any], where: str = ""):
+    """Build dataclass ``cls`` from ``data``; an unknown key is an error naming it."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or cls.__name__}: expected a table, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if key not in names:
+            raise ConfigError(f"unknown config key {path!r}; expected one of {', '.join(sorted(names))}")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            value = from_dict(hint, value, path)
+        else:
+            value = _coerce(value, hint, path)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _coerce(value, hint, path):
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    simple = {int: int, float: float, bool: bool, str: str}
+    if hint in simple and not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"config key {path!r} must be {hint.__name__}, got {value!r}")
+    return value
+
+
+def to_dict(obj) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read a TOML file (tables ``[model]``, ``[train]``, ``[data]``) into a Config."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    try:
+        return from_dict(Config, data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None

@@ -1,0 +1,59 @@
+"""Model directories: ``config.json``, ``vocab.json``, ``model.safetensors``, ``metrics.json``.
+
+Nothing is pickled. Files are written to temporary names and renamed, so a model
+directory is never left half-written by a crash.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+from .config import Config, ConfigError, from_dict, to_dict
+from .data.vocab import Vocabularies
+from .model import JointManyTask
+
+FORMAT_VERSION = 1
+
+
+def write_json(path: Path, data) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_model(directory: str | Path, model: JointManyTask, vocabs: Vocabularies, config: Config,
+               metrics: dict | None = None) -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    tmp = directory / "model.safetensors.tmp"
+    save_file(tensors, str(tmp), metadata={"format": "jmt", "version": str(FORMAT_VERSION)})
+    os.replace(tmp, directory / "model.safetensors")
+    write_json(directory / "vocab.json", vocabs.to_json())
+    write_json(directory / "config.json", {"format_version": FORMAT_VERSION, "tasks": model.tasks, **to_dict(config)})
+    if metrics is not None:
+        write_json(directory / "metrics.json", metrics)
+
+
+def load_model(directory: str | Path) -> tuple[JointManyTask, Vocabularies, Config]:
+    """Load a model directory written by :func:`save_model`; the model is in eval mode."""
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
+        raise ConfigError(f"{directory}: not a jmt model directory (no config.json)")
+    raw = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    tasks = raw.pop("tasks")
+    raw.pop("format_version", None)
+    config = from_dict(Config, raw)
+    vocabs = Vocabularies.from_json(json.loads((directory / "vocab.json").read_text(encoding="utf-8")))
+    model = JointManyTask(config.model, vocabs, tasks, decoder=config.train.decoder)
+    model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    model.eval()
+    return model, vocabs, config
+
+
+def load_metrics(directory: str | Path) -> dict:
+    path = Path(directory) / "metrics.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

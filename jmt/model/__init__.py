@@ -1,0 +1,3 @@
+from .stack import JointManyTask, StackOutput
+
+__all__ = ["JointManyTask", "StackOutput"]

@@ -1,0 +1,63 @@
+"""Building blocks shared by the stack and the task heads."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def uniform_(weight: torch.Tensor) -> torch.Tensor:
+    """The paper's init: uniform in +-sqrt(6 / (rows + cols))."""
+    bound = math.sqrt(6.0 / (weight.shape[0] + weight.shape[-1]))
+    with torch.no_grad():
+        return weight.uniform_(-bound, bound)
+
+
+def linear(in_dim: int, out_dim: int, zero: bool = False) -> nn.Linear:
+    """A Linear layer with the paper's init; ``zero`` for softmax layers (zero weights)."""
+    layer = nn.Linear(in_dim, out_dim)
+    nn.init.zeros_(layer.weight) if zero else uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class BiLSTM(nn.Module):
+    """One bidirectional LSTM layer over padded sentences: [B, T, D] -> [B, T, 2H]."""
+
+    def __init__(self, input_dim: int, hidden: int):
+        super().__init__()
+        self.lstm = nn.LSTM(input_dim, hidden, batch_first=True, bidirectional=True)
+        for name, p in self.lstm.named_parameters():
+            if name.startswith("weight"):
+                for gate in p.data.chunk(4, 0):  # i, f, g, o blocks
+                    uniform_(gate)
+            else:
+                nn.init.zeros_(p)
+                if name.startswith("bias_ih"):
+                    p.data[hidden : 2 * hidden] = 1.0  # forget gate
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return out  # [B, T, 2H]
+
+
+class Maxout(nn.Module):
+    """Maxout units: [.., in] -> [.., out], the max over ``pieces`` linear pieces."""
+
+    def __init__(self, in_dim: int, out_dim: int, pieces: int):
+        super().__init__()
+        self.out_dim, self.pieces = out_dim, pieces
+        self.proj = linear(in_dim, out_dim * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.proj(x)
+        return y.view(*y.shape[:-1], self.out_dim, self.pieces).max(dim=-1).values
+
+
+def masked_max(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Element-wise max over time of the words only: [B, T, D], [B, T] -> [B, D]."""
+    return h.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(dim=1).values

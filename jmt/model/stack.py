@@ -1,0 +1,121 @@
+"""The Joint Many-Task stack: one BiLSTM layer per task depth, heads on top of each.
+
+Layer d reads, per word, ``[h^{d-1}_t ; x_t ; sum of label embeddings below]``: the
+vertical connection, the shortcut connection and the label embeddings, each a switch in
+:class:`~jmt.config.ModelConfig`. Token heads (tagging, parsing) read their layer's states;
+pair heads (relatedness, entailment) read them max-pooled over each sentence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import TASK_DEPTH, ModelConfig
+from ..data.batch import PairBatch, TokenBatch
+from ..data.vocab import Vocabularies
+from ..tasks import build_head
+from .embeddings import WordRepresentation
+from .layers import BiLSTM, masked_max
+
+
+@dataclass
+class StackOutput:
+    hidden: dict[int, torch.Tensor] = field(default_factory=dict)  # depth -> [B, T, 2H]
+    scores: dict[str, Any] = field(default_factory=dict)  # task -> its head's scores
+
+
+class JointManyTask(nn.Module):
+    def __init__(self, cfg: ModelConfig, vocabs: Vocabularies, tasks: list[str],
+                 vectors: dict[str, np.ndarray] | None = None, decoder: str = "greedy+eisner"):
+        super().__init__()
+        if not tasks:
+            raise ValueError("a model needs at least one task")
+        self.cfg = cfg
+        self.tasks = sorted(tasks, key=lambda t: (TASK_DEPTH[t], t))
+        self.depths = sorted({TASK_DEPTH[t] for t in self.tasks})
+        self.embed = WordRepresentation(cfg, vocabs, vectors)
+        self.embed_dropout = nn.Dropout(cfg.embed_dropout)
+        self.dropout = nn.Dropout(cfg.dropout)
+        state_dim = 2 * cfg.hidden
+        self.layers = nn.ModuleDict()
+        self.heads = nn.ModuleDict()
+        for i, depth in enumerate(self.depths):
+            self.layers[str(depth)] = BiLSTM(self._input_dim(i), cfg.hidden)
+            for task in self.tasks:
+                if TASK_DEPTH[task] == depth:
+                    extra = {"decoder": decoder} if task == "dep" else {}
+                    self.heads[task] = build_head(task, cfg=cfg, vocabs=vocabs, in_dim=state_dim, **extra)
+
+    def _input_dim(self, i: int) -> int:
+        cfg = self.cfg
+        if i == 0:
+            return self.embed.out_dim
+        dim = 2 * cfg.hidden if cfg.vertical else 0
+        if cfg.shortcut or not cfg.vertical:
+            dim += self.embed.out_dim
+        if cfg.label_embeddings and self._token_tasks_below(self.depths[i]):
+            dim += cfg.label_dim
+        return dim
+
+    def _token_tasks_below(self, depth: int) -> list[str]:
+        return [t for t in self.tasks if TASK_DEPTH[t] < depth and task_kind(t) == "token"]
+
+    def depth_of(self, tasks: list[str]) -> int:
+        """The depth the stack must run to for ``tasks``."""
+        return max(TASK_DEPTH[t] for t in tasks)
+
+    def forward(self, batch: TokenBatch, upto: int) -> StackOutput:
+        """Run the layers up to depth ``upto`` and every token head on them."""
+        cfg = self.cfg
+        out = StackOutput()
+        x = self.embed(batch)  # [B, T, Dx]
+        below: torch.Tensor | None = None
+        labels: torch.Tensor | None = None  # [B, T, label_dim], sum over the heads below
+        for depth in self.depths:
+            if depth > upto:
+                break
+            drop_in = self.embed_dropout if depth <= TASK_DEPTH["dep"] else self.dropout
+            parts = []
+            if below is not None and cfg.vertical:
+                parts.append(self.dropout(below))
+            if below is None or cfg.shortcut or not cfg.vertical:
+                parts.append(drop_in(x))
+            if labels is not None and cfg.label_embeddings:
+                parts.append(drop_in(labels))
+            h = self.layers[str(depth)](torch.cat(parts, dim=-1), batch.lengths)  # [B, T, 2H]
+            out.hidden[depth] = h
+            feeds_above = cfg.label_embeddings and depth < upto
+            for task, head in self.heads.items():
+                if head.depth != depth or head.kind != "token":
+                    continue
+                scores = head(h, batch)
+                out.scores[task] = scores
+                if feeds_above:
+                    emb = head.label_embedding(scores)
+                    labels = emb if labels is None else labels + emb
+            below = h
+        return out
+
+    def forward_pairs(self, batch: PairBatch, upto: int) -> StackOutput:
+        """Encode premises and hypotheses together, then run the pair heads up to ``upto``."""
+        out = self.forward(batch.tokens, upto)
+        B = batch.size
+        below: dict[str, torch.Tensor] = {}
+        for task, head in self.heads.items():
+            if head.kind != "pair" or head.depth > upto:
+                continue
+            pooled = masked_max(out.hidden[head.depth], batch.tokens.mask)  # [2B, 2H]
+            scores = head(pooled[:B], pooled[B:], below)
+            out.scores[task] = scores
+            emb = head.label_embedding(scores)
+            if emb is not None:
+                below[task] = emb
+        return out
+
+
+def task_kind(task: str) -> str:
+    return "pair" if TASK_DEPTH[task] >= TASK_DEPTH["relatedness"] else "token"

@@ -1,0 +1,80 @@
+"""Batched prediction with a trained stack: sentences in, annotations out."""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import torch
+
+from .config import TASK_DEPTH
+from .data.batch import (EncodedPair, EncodedSentence, batch_indices, collate_pairs, collate_sentences,
+                         encode_pair, encode_sentence)
+from .data.types import Pair, Sentence
+from .data.vocab import Vocabularies
+from .model import JointManyTask
+
+
+class Predictor:
+    """Runs the model in length-sorted batches and returns results in input order."""
+
+    def __init__(self, model: JointManyTask, vocabs: Vocabularies, batch_size: int = 64):
+        self.model, self.vocabs, self.batch_size = model, vocabs, batch_size
+
+    def token_tasks(self, tasks: Iterable[str] | None = None) -> list[str]:
+        chosen = [t for t in self.model.tasks if self.model.heads[t].kind == "token"]
+        if tasks is not None:
+            wanted = set(tasks)
+            unknown = wanted - set(self.model.tasks)
+            if unknown:
+                raise ValueError(f"the model has no task {sorted(unknown)[0]!r}; it has {', '.join(self.model.tasks)}")
+            chosen = [t for t in chosen if t in wanted]
+        return chosen
+
+    @torch.inference_mode()
+    def tag(self, sentences: Sequence[Sentence | list[str]], tasks: Iterable[str] | None = None) -> list[dict]:
+        """Per sentence a dict with the predicted fields of ``tasks`` (default: all token tasks):
+        ``upos``, ``xpos``, ``chunks``, ``heads`` (0 = root), ``deprels``."""
+        chosen = self.token_tasks(tasks)
+        if not chosen or not sentences:
+            return [{} for _ in sentences]
+        sents = [s if isinstance(s, Sentence) else Sentence(list(s)) for s in sentences]
+        encoded = [EncodedSentence(self.vocabs.encode(s.words), {}) for s in sents]
+        upto = max(TASK_DEPTH[t] for t in chosen)
+        self.model.eval()
+        results: list[dict | None] = [None] * len(sents)
+        for idx in batch_indices(encoded, self.batch_size, shuffle=False):
+            batch = collate_sentences([encoded[i] for i in idx])
+            out = self.model(batch, upto)
+            merged = [{} for _ in idx]
+            for task in chosen:
+                for m, pred in zip(merged, self.model.heads[task].decode(out.scores[task], batch)):
+                    m.update(pred)
+            for i, m in zip(idx, merged):
+                results[i] = m
+        return results  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def pair(self, pairs: Sequence[Pair]) -> list[dict]:
+        """Per pair ``relatedness`` (1-5) and, if the model has it, ``entailment`` and ``probabilities``."""
+        chosen = [t for t in self.model.tasks if self.model.heads[t].kind == "pair"]
+        if not chosen:
+            raise ValueError("the model has no sentence-pair task (relatedness, entailment)")
+        encoded = [encode_pair(self.vocabs, Pair(p.premise, p.hypothesis)) for p in pairs]
+        upto = max(TASK_DEPTH[t] for t in chosen)
+        self.model.eval()
+        results: list[dict | None] = [None] * len(pairs)
+        for idx in batch_indices(encoded, self.batch_size, shuffle=False):
+            batch = collate_pairs([encoded[i] for i in idx])
+            out = self.model.forward_pairs(batch, upto)
+            merged = [{} for _ in idx]
+            for task in chosen:
+                for m, pred in zip(merged, self.model.heads[task].decode(out.scores[task], batch)):
+                    m.update(pred)
+            for i, m in zip(idx, merged):
+                results[i] = m
+        return results  # type: ignore[return-value]
+
+    def evaluate(self, task: str, gold: Sequence[Sentence | Pair]) -> dict:
+        """Score ``task`` on gold examples (predicting them first)."""
+        head = self.model.heads[task]
+        pred = self.tag(gold, [task]) if head.kind == "token" else self.pair(gold)
+        return head.evaluate(list(gold), pred)

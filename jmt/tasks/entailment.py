@@ -1,0 +1,57 @@
+"""Textual entailment of a premise and hypothesis: 3 classes (depth 5)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import TASK_DEPTH, ModelConfig
+from ..data.batch import PairBatch
+from ..data.types import ENTAILMENT_LABELS, Pair
+from ..data.vocab import Vocabularies
+from ..metrics import classification_scores
+from ..model.layers import Maxout, linear
+from . import register
+
+
+@register("entailment")
+class EntailmentHead(nn.Module):
+    """Features [a - b ; a * b] (premise first) plus the relatedness label embedding,
+    three maxout layers, softmax over ENTAILMENT / NEUTRAL / CONTRADICTION."""
+
+    kind = "pair"
+    primary = "accuracy"
+
+    def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
+        super().__init__()
+        self.task, self.depth = task, TASK_DEPTH[task]
+        self.use_relatedness = cfg.label_embeddings
+        feat_dim = 2 * in_dim + (cfg.label_dim if self.use_relatedness else 0)
+        self.dropout = nn.Dropout(cfg.dropout)
+        dims = [feat_dim] + [cfg.head_hidden] * 3
+        self.maxouts = nn.ModuleList(Maxout(i, o, cfg.maxout_pieces) for i, o in zip(dims, dims[1:]))
+        self.out = linear(cfg.head_hidden, len(ENTAILMENT_LABELS), zero=True)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor, below: dict[str, torch.Tensor]) -> torch.Tensor:
+        parts = [a - b, a * b]  # [B, 2H] each; asymmetric, premise first
+        if self.use_relatedness:
+            parts.append(below["relatedness"])  # [B, label_dim]
+        x = self.dropout(torch.cat(parts, dim=-1))
+        for layer in self.maxouts:
+            x = self.dropout(layer(x))
+        return self.out(x)  # [B, 3]
+
+    def label_embedding(self, logits: torch.Tensor) -> None:
+        return None  # nothing sits above entailment
+
+    def loss(self, logits: torch.Tensor, batch: PairBatch) -> torch.Tensor:
+        return F.cross_entropy(logits, batch.entailment)
+
+    def decode(self, logits: torch.Tensor, batch: PairBatch) -> list[dict]:
+        probs = logits.softmax(-1).tolist()
+        return [{"entailment": ENTAILMENT_LABELS[max(range(3), key=p.__getitem__)],
+                 "probabilities": dict(zip(ENTAILMENT_LABELS, p))} for p in probs]
+
+    def evaluate(self, gold: list[Pair], pred: list[dict]) -> dict:
+        return classification_scores([g.entailment for g in gold], [p["entailment"] for p in pred],
+                                     ENTAILMENT_LABELS)

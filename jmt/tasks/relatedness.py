@@ -1,0 +1,62 @@
+"""Semantic relatedness of a sentence pair: KL over the scores 1..5 (depth 4)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import TASK_DEPTH, ModelConfig
+from ..data.batch import PairBatch
+from ..data.types import Pair
+from ..data.vocab import Vocabularies
+from ..metrics import relatedness_scores
+from ..model.layers import Maxout, linear, uniform_
+from . import register
+
+N_BINS = 5
+
+
+def score_distribution(scores: torch.Tensor) -> torch.Tensor:
+    """Spread each gold score y over floor(y) and ceil(y) (Tai et al. 2015): [B] -> [B, 5]."""
+    y = scores.clamp(1, N_BINS)
+    low = y.floor()
+    target = torch.zeros(len(y), N_BINS, device=y.device)
+    target.scatter_(1, (low - 1).long().unsqueeze(1), (1 - (y - low)).unsqueeze(1))
+    high = (low + 1).clamp(max=N_BINS)
+    target.scatter_add_(1, (high - 1).long().unsqueeze(1), (y - low).unsqueeze(1))
+    return target
+
+
+@register("relatedness")
+class RelatednessHead(nn.Module):
+    """Pooled sentences [B, 2H] x 2 -> features [|a - b| ; a * b] -> maxout -> 5 bins."""
+
+    kind = "pair"
+    primary = "pearson"
+
+    def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
+        super().__init__()
+        self.task, self.depth = task, TASK_DEPTH[task]
+        self.dropout = nn.Dropout(cfg.embed_dropout)
+        self.maxout = Maxout(2 * in_dim, cfg.head_hidden, cfg.maxout_pieces)
+        self.out = linear(cfg.head_hidden, N_BINS, zero=True)
+        self.label_vectors = nn.Parameter(uniform_(torch.empty(N_BINS, cfg.label_dim)))
+        self.register_buffer("bins", torch.arange(1, N_BINS + 1, dtype=torch.float))
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor, below: dict[str, torch.Tensor]) -> torch.Tensor:
+        features = torch.cat([(a - b).abs(), a * b], dim=-1)  # [B, 4H], symmetric in a and b
+        return self.out(self.maxout(self.dropout(features)))  # [B, 5]
+
+    def label_embedding(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.softmax(-1) @ self.label_vectors  # [B, label_dim]
+
+    def loss(self, logits: torch.Tensor, batch: PairBatch) -> torch.Tensor:
+        target = score_distribution(batch.relatedness)
+        return F.kl_div(logits.log_softmax(-1), target, reduction="batchmean")
+
+    def decode(self, logits: torch.Tensor, batch: PairBatch) -> list[dict]:
+        scores = (logits.softmax(-1) @ self.bins).tolist()  # expected score in [1, 5]
+        return [{"relatedness": s} for s in scores]
+
+    def evaluate(self, gold: list[Pair], pred: list[dict]) -> dict:
+        return relatedness_scores([g.relatedness for g in gold], [p["relatedness"] for p in pred])

@@ -1,0 +1,71 @@
+"""Sequence tagging heads: UPOS and XPOS (depth 1) and IOB chunking (depth 2)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import TASK_DEPTH, ModelConfig
+from ..data.batch import TokenBatch
+from ..data.types import Sentence
+from ..data.vocab import IGNORE, Vocabularies
+from ..metrics import chunk_scores, tag_accuracy
+from ..model.layers import linear, uniform_
+from . import register
+
+# task -> (Sentence field and batch target, label set)
+TAGGING = {"upos": ("upos", "upos"), "xpos": ("xpos", "xpos"), "chunk": ("chunks", "chunk")}
+
+
+def repair_iob(tags: list[str]) -> list[str]:
+    """Turn an ``I-X`` that does not continue an ``X`` chunk into ``B-X`` (valid IOB2)."""
+    out, prev = [], "O"
+    for tag in tags:
+        if tag.startswith("I-") and prev[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        out.append(tag)
+        prev = tag
+    return out
+
+
+@register(*TAGGING)
+class Tagger(nn.Module):
+    """ReLU hidden layer + softmax over tags: [B, T, 2H] -> logits [B, T, L]."""
+
+    kind = "token"
+
+    def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
+        super().__init__()
+        self.task, self.depth = task, TASK_DEPTH[task]
+        self.field, self.label_set = TAGGING[task]
+        self.primary = "f1" if task == "chunk" else "accuracy"
+        self.labels = vocabs.labels[self.label_set].itos
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.hidden = linear(in_dim, cfg.head_hidden)
+        self.out = linear(cfg.head_hidden, len(self.labels), zero=True)
+        self.label_vectors = nn.Parameter(uniform_(torch.empty(len(self.labels), cfg.label_dim)))
+
+    def forward(self, h: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
+        return self.out(F.relu(self.hidden(self.dropout(h))))  # [B, T, L]
+
+    def label_embedding(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.softmax(-1) @ self.label_vectors  # [B, T, label_dim]
+
+    def loss(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
+        gold = batch.targets[self.field]
+        return F.cross_entropy(logits.flatten(0, 1), gold.flatten(), ignore_index=IGNORE)
+
+    def decode(self, logits: torch.Tensor, batch: TokenBatch) -> list[dict[str, list]]:
+        ids = logits.argmax(-1).tolist()
+        out = []
+        for b, n in enumerate(batch.lengths.tolist()):
+            tags = [self.labels[i] for i in ids[b][:n]]
+            out.append({self.field: repair_iob(tags) if self.task == "chunk" else tags})
+        return out
+
+    def evaluate(self, gold: list[Sentence], pred: list[dict]) -> dict:
+        gold_tags = [getattr(s, self.field) for s in gold]
+        pred_tags = [p[self.field] for p in pred]
+        if self.task == "chunk":
+            return chunk_scores(gold_tags, pred_tags)
+        return tag_accuracy(gold_tags, pred_tags)

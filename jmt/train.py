@@ -1,0 +1,353 @@
+"""Task-ordered training (the paper's schedule) with successive regularization.
+
+Each epoch trains the tasks bottom-up, one pass over each task's own corpus with its own
+loss. Tasks at the same depth that read the same corpus (``upos`` and ``xpos`` from one
+treebank) train in one pass with their losses summed. After every epoch all tasks are
+scored on their dev sets and the best epoch (by ``train.select_metric``) is saved.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .config import TASK_DEPTH, Config, ConfigError
+from .data.batch import batch_indices, collate_pairs, collate_sentences, encode_pair, encode_sentence
+from .data.corpus import read_corpus
+from .data.types import DataError, Pair, Sentence
+from .data.vectors import load_vectors
+from .data.vocab import Vocabularies
+from .io import save_model
+from .model import JointManyTask
+from .predict import Predictor
+
+HOLDOUT = "holdout:"
+
+
+@dataclass
+class Corpora:
+    train: dict[str, list]  # task -> Sentences or Pairs
+    dev: dict[str, list]
+    train_paths: dict[str, str]
+
+
+def load_corpora(cfg: Config) -> Corpora:
+    """Read every task's train and dev corpus; a file shared by tasks is read once."""
+    cache: dict[tuple[str, str], list] = {}
+
+    def read(path: str, task: str) -> list:
+        if (path, task) not in cache:
+            cache[(path, task)] = read_corpus(path, task)
+        return cache[(path, task)]
+
+    train, dev = {}, {}
+    for task, path in cfg.data.train.items():
+        train[task] = read(path, task)
+    splits: dict[tuple[str, str], tuple[list, list]] = {}
+    for task, spec in cfg.data.dev.items():
+        if spec.startswith(HOLDOUT):
+            key = (cfg.data.train[task], spec)
+            if key not in splits:
+                splits[key] = holdout_split(train[task], spec, cfg.train.holdout_seed)
+            train[task], dev[task] = splits[key]
+        else:
+            dev[task] = read(spec, task)
+    return Corpora(train, dev, dict(cfg.data.train))
+
+
+def holdout_split(examples: list, spec: str, seed: int) -> tuple[list, list]:
+    """``holdout:0.1`` keeps a random 10 % of the training examples apart as dev."""
+    try:
+        fraction = float(spec[len(HOLDOUT):])
+    except ValueError:
+        raise ConfigError(f"bad dev spec {spec!r}; expected holdout:FRACTION, e.g. holdout:0.1") from None
+    if not 0 < fraction < 1:
+        raise ConfigError(f"bad dev spec {spec!r}; the fraction must be between 0 and 1")
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_dev = max(1, round(fraction * len(examples)))
+    dev_idx = set(order[:n_dev])
+    return ([e for i, e in enumerate(examples) if i not in dev_idx],
+            [e for i, e in enumerate(examples) if i in dev_idx])
+
+
+def build_vocabs(cfg: Config, corpora: Corpora, pretrained_words: list[str]) -> Vocabularies:
+    def sentences():
+        for examples in corpora.train.values():
+            for ex in examples:
+                if isinstance(ex, Pair):
+                    yield ex.premise
+                    yield ex.hypothesis
+                else:
+                    yield ex.words
+
+    labels: dict[str, list[str]] = {}
+    fields = {"upos": ("upos", "upos"), "xpos": ("xpos", "xpos"), "chunk": ("chunk", "chunks"),
+              "dep": ("deprel", "deprels")}
+    for task, (label_set, field) in fields.items():
+        if task in corpora.train:
+            labels[label_set] = [lab for s in corpora.train[task] for lab in (getattr(s, field) or [])]
+    m = cfg.model
+    return Vocabularies.build(sentences(), labels, (m.char_ngram_min, m.char_ngram_max), m.min_word_count,
+                              m.min_ngram_count, pretrained_words)
+
+
+@dataclass
+class Pass:
+    """One pass of an epoch: the tasks trained together on one corpus."""
+
+    tasks: list[str]
+    depth: int
+    examples: list  # encoded
+    batch_size: int
+    pairs: bool
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.tasks)
+
+
+def make_passes(cfg: Config, corpora: Corpora, vocabs: Vocabularies) -> list[Pass]:
+    groups: dict[tuple[int, str], list[str]] = {}
+    for task in sorted(corpora.train, key=lambda t: (TASK_DEPTH[t], t)):
+        groups.setdefault((TASK_DEPTH[task], corpora.train_paths[task]), []).append(task)
+    passes = []
+    for (depth, _), tasks in groups.items():
+        examples = corpora.train[tasks[0]]
+        pairs = isinstance(examples[0], Pair)
+        encode = encode_pair if pairs else encode_sentence
+        encoded = [encode(vocabs, ex) for ex in examples]
+        size = cfg.train.dep_batch_size if "dep" in tasks else cfg.train.batch_size
+        passes.append(Pass(tasks, depth, encoded, size, pairs))
+    return passes
+
+
+def param_depth(name: str) -> int:
+    """The depth a parameter belongs to: 0 for the word representation."""
+    kind, _, rest = name.partition(".")
+    if kind == "embed":
+        return 0
+    if kind == "layers":
+        return int(rest.split(".")[0])
+    if kind == "heads":
+        return TASK_DEPTH[rest.split(".")[0]]
+    raise ValueError(f"parameter {name!r} belongs to no depth")
+
+
+class Regularizer:
+    """The L2 terms of the task losses.
+
+    ``lambda * ||W||^2`` on the parameters of the task's own layer and heads, and the
+    successive regularization ``delta * ||theta - theta'||^2`` on every parameter below
+    the task, where ``theta'`` is the snapshot taken after the previous pass (so, for the
+    bottom task, after the top task of the previous epoch).
+    """
+
+    def __init__(self, model: JointManyTask, cfg: Config):
+        self.model, self.t = model, cfg.train
+        self.anchor: dict[str, torch.Tensor] = {}  # empty until the first pass: nothing to keep yet
+
+    def snapshot(self) -> None:
+        self.anchor = {n: p.detach().clone() for n, p in self.model.named_parameters()}
+
+    def successive(self, depth: int) -> torch.Tensor:
+        total = torch.zeros(())
+        for name, p in self.model.named_parameters():
+            if param_depth(name) < depth and name in self.anchor:
+                delta = self.t.sr_delta_classifier if name.startswith("heads.") else self.t.sr_delta
+                total = total + delta * (p - self.anchor[name]).pow(2).sum()
+        return total
+
+    def l2(self, depth: int, tasks: list[str]) -> torch.Tensor:
+        total = torch.zeros(())
+        for name, p in self.model.named_parameters():
+            if name.startswith(f"layers.{depth}.") and "weight" in name:
+                total = total + self.t.l2_lstm * p.pow(2).sum()
+            elif name.startswith("heads.") and name.split(".")[1] in tasks:
+                total = total + self.t.l2_classifier * p.pow(2).sum()
+        return total
+
+
+def select_score(dev: dict[str, dict], metric: str, model: JointManyTask) -> float | None:
+    """The model selection score: ``task.metric`` or, for ``auto``, dep LAS or the mean."""
+    if not dev:
+        return None
+    if metric == "auto":
+        if "dep" in dev:
+            return dev["dep"]["las"]
+        values = []
+        for task, scores in dev.items():
+            value = scores[model.heads[task].primary]
+            values.append(100 * value if model.heads[task].primary == "pearson" else value)
+        return float(np.mean(values))
+    task, _, key = metric.partition(".")
+    if task not in dev or key not in dev[task]:
+        raise ConfigError(f"select_metric {metric!r}: no such dev score; have "
+                          + ", ".join(f"{t}.{k}" for t, s in dev.items() for k in s if not isinstance(s[k], dict)))
+    value = dev[task][key]
+    return -value if key == "mse" else value
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None):
+        cfg.validate()
+        if not cfg.data.train:
+            raise ConfigError("no training corpus given (use --train TASK=PATH)")
+        self.cfg, self.out_dir = cfg, Path(out_dir)
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        seed_everything(cfg.train.seed)
+        self.corpora = load_corpora(cfg)
+        vectors, extra = None, []
+        if cfg.data.vectors:
+            wanted = {w.lower() for ex in self._all_words() for w in ex}
+            vectors, extra = load_vectors(cfg.data.vectors, wanted, cfg.model.max_pretrained_words)
+            cfg.model.word_dim = len(next(iter(vectors.values())))
+        self.vocabs = build_vocabs(cfg, self.corpora, extra)
+        self.model = JointManyTask(cfg.model, self.vocabs, list(self.corpora.train), vectors, cfg.train.decoder)
+        self.passes = make_passes(cfg, self.corpora, self.vocabs)
+        self.regularizer = Regularizer(self.model, cfg)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if cfg.train.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(params, lr=cfg.train.lr)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=cfg.train.lr)
+        self.rng = random.Random(cfg.train.seed)
+        self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size)
+
+    def _all_words(self):
+        for examples in self.corpora.train.values():
+            for ex in examples:
+                if isinstance(ex, Pair):
+                    yield ex.premise
+                    yield ex.hypothesis
+                else:
+                    yield ex.words
+
+    def lr(self, epoch: int) -> float:
+        return self.cfg.train.lr / (1 + self.cfg.train.lr_decay * (epoch - 1))
+
+    def train_pass(self, p: Pass, epoch: int) -> dict[str, float]:
+        t = self.cfg.train
+        self.model.train()
+        clip = min(t.clip, float(p.depth))  # 1 for POS, 2 chunking, 3 above (with clip = 3)
+        batches = list(batch_indices(p.examples, p.batch_size, shuffle=True, rng=self.rng))
+        collate = collate_pairs if p.pairs else collate_sentences
+        totals = {task: 0.0 for task in p.tasks}
+        words, start = 0, time.perf_counter()
+        with progress_bar(f"epoch {epoch} {p.name}", len(batches), t.progress) as advance:
+            for idx in batches:
+                batch = collate([p.examples[i] for i in idx])
+                if p.pairs:
+                    out = self.model.forward_pairs(batch, p.depth)
+                    words += int(batch.tokens.lengths.sum())
+                else:
+                    out = self.model(batch, p.depth)
+                    words += int(batch.lengths.sum())
+                losses = {task: self.model.heads[task].loss(out.scores[task], batch) for task in p.tasks}
+                loss = sum(losses.values()) + self.regularizer.l2(p.depth, p.tasks)
+                if t.successive_regularization:
+                    loss = loss + self.regularizer.successive(p.depth)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                self.optimizer.step()
+                for task, value in losses.items():
+                            totals[task] += value.item()
+                advance(f"loss {float(sum(losses.values())):.3f}")
+        self.regularizer.snapshot()
+        seconds = time.perf_counter() - start
+        self.log(f"epoch {epoch} {p.name}: {len(batches)} batches, {words / seconds:,.0f} words/s, loss "
+                 + ", ".join(f"{task} {total / max(1, len(batches)):.4f}" for task, total in totals.items()))
+        return {task: total / max(1, len(batches)) for task, total in totals.items()}
+
+    def evaluate_dev(self) -> dict[str, dict]:
+        return {task: self.predictor.evaluate(task, examples) for task, examples in self.corpora.dev.items()}
+
+    def train(self) -> dict:
+        """Train all epochs; returns the metrics of the selected (best) epoch."""
+        cfg = self.cfg
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.out_dir / "metrics.jsonl"
+        log_path.write_text("")
+        best, best_record = -math.inf, None
+        sizes = ", ".join(f"{task} {len(ex)}" for task, ex in self.corpora.train.items())
+        self.log(f"training {', '.join(self.model.tasks)} on {sizes}; "
+                 f"{sum(p.numel() for p in self.model.parameters()):,} parameters")
+        for epoch in range(1, cfg.train.epochs + 1):
+            start = time.perf_counter()
+            lr = self.lr(epoch)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            losses = {}
+            for p in self.passes:
+                losses.update(self.train_pass(p, epoch))
+            train_seconds = time.perf_counter() - start
+            dev = self.evaluate_dev()
+            score = select_score(dev, cfg.train.select_metric, self.model)
+            improved = score is None or score > best
+            record = {"epoch": epoch, "lr": lr, "train_loss": losses, "dev": dev, "select_score": score,
+                      "train_seconds": round(train_seconds, 1),
+                      "seconds": round(time.perf_counter() - start, 1), "selected": improved}
+            if improved:
+                best, best_record = (score if score is not None else best), record
+                save_model(self.out_dir, self.model, self.vocabs, cfg, metrics=record)
+            with log_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+            self.log(format_dev_table(epoch, dev, self.model, score, improved))
+        return best_record or {}
+
+
+def format_dev_table(epoch: int, dev: dict[str, dict], model: JointManyTask, score, improved: bool) -> str:
+    if not dev:
+        return f"epoch {epoch}: no dev sets"
+    rows = [f"epoch {epoch} dev" + (f" (selection score {score:.2f}{', best so far' if improved else ''})" if score is not None else "")]
+    for task, scores in dev.items():
+        shown = {k: v for k, v in scores.items() if isinstance(v, float)}
+        rows.append(f"  {task:<12}" + "  ".join(f"{k} {v:.4f}" if k in ("pearson", "spearman", "mse") else f"{k} {v:.2f}"
+                                               for k, v in shown.items()))
+    return "\n".join(rows)
+
+
+class progress_bar:
+    """A rich progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, description: str, total: int, enabled: bool):
+        self.description, self.total = description, total
+        self.enabled = enabled and sys.stderr.isatty()
+        self.progress = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda info="": None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                                 console=Console(stderr=True), transient=True)
+        self.progress.start()
+        task_id = self.progress.add_task(self.description, total=self.total, info="")
+        return lambda info="": self.progress.update(task_id, advance=1, info=info)
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+        return False
+
+
+def train(cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None) -> dict:
+    return Trainer(cfg, out_dir, log).train()
