@@ -267,12 +267,13 @@ class Trainer:
                 self.optimizer.step()
                 for task, value in losses.items():
                             totals[task] += value.item()
-                advance(f"loss {float(sum(losses.values())):.3f}")
+                advance(lambda: f"loss {sum(v.item() for v in losses.values()):.3f}")
         self.regularizer.snapshot()
         seconds = time.perf_counter() - start
-        self.log(f"epoch {epoch} {p.name}: {len(batches)} batches, {words / seconds:,.0f} words/s, loss "
-                 + ", ".join(f"{task} {total / max(1, len(batches)):.4f}" for task, total in totals.items()))
-        return {task: total / max(1, len(batches)) for task, total in totals.items()}
+        per_item = {task: total / max(1, len(p.examples)) for task, total in totals.items()}
+        self.log(f"epoch {epoch} {p.name}: {len(batches)} batches, {words / seconds:,.0f} words/s, loss per "
+                 + ("pair " if p.pairs else "sentence ") + ", ".join(f"{t} {v:.4f}" for t, v in per_item.items()))
+        return per_item
 
     def evaluate_dev(self) -> dict[str, dict]:
         return {task: self.predictor.evaluate(task, examples) for task, examples in self.corpora.dev.items()}
@@ -332,7 +333,7 @@ class progress_bar:
 
     def __enter__(self):
         if not self.enabled:
-            return lambda info="": None
+            return lambda info=None: None
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -341,7 +342,7 @@ class progress_bar:
                                  console=Console(stderr=True), transient=True)
         self.progress.start()
         task_id = self.progress.add_task(self.description, total=self.total, info="")
-        return lambda info="": self.progress.update(task_id, advance=1, info=info)
+        return lambda info=None: self.progress.update(task_id, advance=1, info=info() if info else "")
 
     def __exit__(self, *exc):
         if self.progress is not None:

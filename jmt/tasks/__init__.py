@@ -2,7 +2,9 @@
 
 A head declares ``depth`` (its layer in the stack), ``kind`` ("token" heads read the
 hidden states of one sentence, "pair" heads read two pooled sentences), and implements
-``forward`` (scores), ``loss``, ``decode`` and ``label_embedding``.
+``forward`` (scores), ``loss``, ``decode`` and ``label_embedding``. Losses are summed over
+the batch, as in the paper, so the fixed L2 and successive-regularization weights keep
+their meaning whatever the batch size.
 """
 from __future__ import annotations
 

@@ -73,11 +73,12 @@ class DependencyHead(nn.Module):
 
     def loss(self, scores: DepScores, batch: TokenBatch) -> torch.Tensor:
         gold = batch.targets["heads"]  # [B, T], IGNORE on padding
-        arc_loss = F.cross_entropy(scores.arcs.flatten(0, 1), gold.flatten(), ignore_index=IGNORE)
+        arc_loss = F.cross_entropy(scores.arcs.flatten(0, 1), gold.flatten(), ignore_index=IGNORE, reduction="sum")
         if "deprels" not in batch.targets:  # unlabeled trees (e.g. the PTB sample)
             return arc_loss
         logits = self.label_logits(scores, gold)
-        rel_loss = F.cross_entropy(logits.flatten(0, 1), batch.targets["deprels"].flatten(), ignore_index=IGNORE)
+        rel_loss = F.cross_entropy(logits.flatten(0, 1), batch.targets["deprels"].flatten(), ignore_index=IGNORE,
+                                   reduction="sum")
         return arc_loss + rel_loss
 
     def decode(self, scores: DepScores, batch: TokenBatch) -> list[dict[str, list]]:

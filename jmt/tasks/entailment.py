@@ -45,7 +45,7 @@ class EntailmentHead(nn.Module):
         return None  # nothing sits above entailment
 
     def loss(self, logits: torch.Tensor, batch: PairBatch) -> torch.Tensor:
-        return F.cross_entropy(logits, batch.entailment)
+        return F.cross_entropy(logits, batch.entailment, reduction="sum")
 
     def decode(self, logits: torch.Tensor, batch: PairBatch) -> list[dict]:
         probs = logits.softmax(-1).tolist()

@@ -52,7 +52,7 @@ class RelatednessHead(nn.Module):
 
     def loss(self, logits: torch.Tensor, batch: PairBatch) -> torch.Tensor:
         target = score_distribution(batch.relatedness)
-        return F.kl_div(logits.log_softmax(-1), target, reduction="batchmean")
+        return F.kl_div(logits.log_softmax(-1), target, reduction="sum")
 
     def decode(self, logits: torch.Tensor, batch: PairBatch) -> list[dict]:
         scores = (logits.softmax(-1) @ self.bins).tolist()  # expected score in [1, 5]

@@ -53,7 +53,7 @@ class Tagger(nn.Module):
 
     def loss(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
         gold = batch.targets[self.field]
-        return F.cross_entropy(logits.flatten(0, 1), gold.flatten(), ignore_index=IGNORE)
+        return F.cross_entropy(logits.flatten(0, 1), gold.flatten(), ignore_index=IGNORE, reduction="sum")
 
     def decode(self, logits: torch.Tensor, batch: TokenBatch) -> list[dict[str, list]]:
         ids = logits.argmax(-1).tolist()

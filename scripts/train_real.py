@@ -1,0 +1,166 @@
+"""Train the full five-task stack on the public corpora and score it on their test sets.
+
+    python scripts/train_real.py OUT_DIR [--shared ../shared] [--epochs N] [--seed N]
+        [--optimizer adam --lr 0.002] [--results results/real_data.md]
+
+EWT train for upos/xpos/dep (EWT dev), CoNLL-2000 train for chunk (10 % of train held
+out as dev: the corpus has no dev split), SICK train for relatedness and entailment
+(SICK trial as dev), GloVe 6B 50d vectors. It then runs ``jmt evaluate`` on the test sets
+(EWT, CoNLL-2000, SICK test, and GUM test out of domain) and writes a results file with
+the scores, wall time, epochs, machine, versions and the exact command.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(cmd: list[str]) -> None:
+    print("+", shlex.join(cmd), file=sys.stderr, flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def versions() -> dict[str, str]:
+    import datasets, seqeval, spacy, typer  # noqa: E401
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "spacy": spacy.__version__,
+            "datasets": datasets.__version__, "typer": typer.__version__,
+            "seqeval": getattr(seqeval, "__version__", "1.2.2")}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return f"{os.cpu_count()} cores, {cpu}, torch threads {torch.get_num_threads()}, {platform.system()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out_dir", type=Path)
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--optimizer", default="adam")
+    ap.add_argument("--lr", type=float, default=0.002)
+    ap.add_argument("--results", type=Path, default=REPO / "results" / "real_data.md")
+    args = ap.parse_args()
+
+    c = args.shared / "corpora"
+    ewt, gum = c / "ud_english_ewt", c / "ud_english_gum"
+    sick, chunk = c / "sick", c / "conll2000"
+    jmt = [sys.executable, "-m", "jmt.cli"]
+    train_cmd = jmt + [
+        "train", "-o", str(args.out_dir),
+        "--train", f"upos={ewt / 'en_ewt-ud-train.conllu'}", "--train", f"xpos={ewt / 'en_ewt-ud-train.conllu'}",
+        "--train", f"dep={ewt / 'en_ewt-ud-train.conllu'}", "--train", f"chunk={chunk / 'train.txt'}",
+        "--train", f"relatedness={sick / 'SICK_train.txt'}", "--train", f"entailment={sick / 'SICK_train.txt'}",
+        "--dev", f"upos={ewt / 'en_ewt-ud-dev.conllu'}", "--dev", f"xpos={ewt / 'en_ewt-ud-dev.conllu'}",
+        "--dev", f"dep={ewt / 'en_ewt-ud-dev.conllu'}", "--dev", "chunk=holdout:0.1",
+        "--dev", f"relatedness={sick / 'SICK_trial.txt'}", "--dev", f"entailment={sick / 'SICK_trial.txt'}",
+        "--vectors", str(args.shared / "vectors" / "glove.6B.50d.txt.gz"),
+        "--epochs", str(args.epochs), "--seed", str(args.seed),
+        "--optimizer", args.optimizer, "--lr", str(args.lr),
+    ]
+    start = time.time()
+    run(train_cmd)
+    train_wall = time.time() - start
+
+    tests = {"ewt": [("upos", ewt / "en_ewt-ud-test.conllu"), ("xpos", ewt / "en_ewt-ud-test.conllu"),
+                     ("dep", ewt / "en_ewt-ud-test.conllu"), ("chunk", chunk / "test.txt"),
+                     ("relatedness", sick / "SICK_test_annotated.txt"),
+                     ("entailment", sick / "SICK_test_annotated.txt")],
+             "gum": [("upos", gum / "en_gum-ud-test.conllu"), ("xpos", gum / "en_gum-ud-test.conllu"),
+                     ("dep", gum / "en_gum-ud-test.conllu")]}
+    scores = {}
+    for name, items in tests.items():
+        json_path = args.out_dir / f"test_{name}.json"
+        cmd = jmt + ["evaluate", str(args.out_dir), "--json", str(json_path)]
+        for task, path in items:
+            cmd += ["--test", f"{task}={path}"]
+        run(cmd)
+        scores[name] = json.loads(json_path.read_text())
+    selected = json.loads((args.out_dir / "metrics.json").read_text())
+    epochs_log = [json.loads(line) for line in (args.out_dir / "metrics.jsonl").read_text().splitlines()]
+    write_results(args, train_cmd, train_wall, time.time() - start, scores, selected, epochs_log)
+
+
+def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epochs_log) -> None:
+    t, g = scores["ewt"], scores["gum"]
+    shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", "--epochs", str(args.epochs),
+                            "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr)])
+    lines = [
+        "# jmt on the public corpora: a first measurement",
+        "",
+        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {machine()}.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
+        "",
+        f"Command (from the repository root, with `../shared` beside it): `{shown_cmd}`",
+        "",
+        f"Training: {args.epochs} epochs, seed {args.seed}, {args.optimizer} lr {args.lr}, "
+        f"wall time {train_wall / 60:.1f} min (evaluation included: {total_wall / 60:.1f} min). "
+        f"Selected epoch (best dev LAS): {selected['epoch']}.",
+        "Data: EWT train (upos, xpos, dep; EWT dev), CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
+        "SICK train (relatedness, entailment; SICK trial as dev), GloVe 6B 50d.",
+        "",
+        "## Test scores (gold tokenization)",
+        "",
+        "| metric | test |",
+        "|---|---|",
+        f"| EWT UPOS accuracy | {t['upos']['accuracy']:.2f} |",
+        f"| EWT XPOS accuracy | {t['xpos']['accuracy']:.2f} |",
+        f"| EWT UAS / LAS, punctuation counted | {t['dep']['uas']:.2f} / {t['dep']['las']:.2f} |",
+        f"| EWT UAS / LAS, without punctuation | {t['dep']['uas_nopunct']:.2f} / {t['dep']['las_nopunct']:.2f} |",
+        f"| EWT greedy outputs that were not trees (repaired with Eisner) | {t['dep']['greedy_not_tree']} |",
+        f"| CoNLL-2000 chunk F1 (seqeval default = conlleval) | {t['chunk']['f1']:.2f} |",
+        f"| SICK relatedness Pearson / Spearman / MSE | {t['relatedness']['pearson']:.4f} / "
+        f"{t['relatedness']['spearman']:.4f} / {t['relatedness']['mse']:.4f} |",
+        f"| SICK entailment accuracy | {t['entailment']['accuracy']:.2f} |",
+        f"| GUM UPOS / XPOS (out of domain) | {g['upos']['accuracy']:.2f} / {g['xpos']['accuracy']:.2f} |",
+        f"| GUM UAS / LAS, punctuation counted (out of domain) | {g['dep']['uas']:.2f} / {g['dep']['las']:.2f} |",
+        "",
+        "## Dev scores by epoch",
+        "",
+        "| epoch | lr | UPOS | XPOS | chunk F1 | UAS | LAS | rel. Pearson | rel. MSE | ent. acc | train s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in epochs_log:
+        d = r["dev"]
+        lines.append(f"| {r['epoch']}{' *' if r['selected'] else ''} | {r['lr']:.4g} | {d['upos']['accuracy']:.2f} | "
+                     f"{d['xpos']['accuracy']:.2f} | {d['chunk']['f1']:.2f} | {d['dep']['uas']:.2f} | "
+                     f"{d['dep']['las']:.2f} | {d['relatedness']['pearson']:.4f} | {d['relatedness']['mse']:.4f} | "
+                     f"{d['entailment']['accuracy']:.2f} | {r['train_seconds']:.0f} |")
+    lines += ["", "`*` marks an epoch that improved the selection score (dev LAS); the model saved is the last one marked.",
+              "", "Per chunk type (test):", "", "| type | F1 | support |", "|---|---|---|"]
+    for ctype, s in t["chunk"]["per_type"].items():
+        lines.append(f"| {ctype} | {s['f1']:.2f} | {s['support']} |")
+    conf = t["entailment"]["confusion"]
+    lines += ["", "SICK test entailment confusion (rows gold, columns predicted):", "",
+              "| | " + " | ".join(conf["labels"]) + " |", "|---" * (len(conf["labels"]) + 1) + "|"]
+    for label, row in zip(conf["labels"], conf["matrix"]):
+        lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.results}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
