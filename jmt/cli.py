@@ -135,7 +135,7 @@ def evaluate(
     """Score a trained model on test corpora and print a table."""
     tests = parse_task_paths(test_paths, "--test")
     with errors_to_exit():
-        from .data.corpus import read_corpus
+        from .data.corpus import read_corpus, require_annotation
         from .io import load_model
         from .predict import Predictor
 
@@ -144,11 +144,16 @@ def evaluate(
         if missing:
             raise ConfigError(f"the model has no task {missing[0]!r}; it has {', '.join(model.tasks)}")
         predictor = Predictor(model, vocabs, batch_size)
-        cache: dict[tuple[str, str], list] = {}
-        results = {}
+        by_path: dict[str, list[str]] = {}
         for task, path in tests.items():
-            gold = cache.setdefault((path, task), read_corpus(path, task))
-            results[task] = predictor.evaluate(task, gold)
+            by_path.setdefault(path, []).append(task)
+        results = {}
+        for path, tasks in by_path.items():
+            gold = read_corpus(path, tasks[0])
+            for task in tasks[1:]:
+                require_annotation(gold, task, path)
+            results.update(predictor.evaluate_tasks(tasks, gold))
+        results = {task: results[task] for task in tests}
         typer.echo(format_metrics(results))
         if json_path is not None:
             json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

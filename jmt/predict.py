@@ -6,8 +6,7 @@ from typing import Iterable, Sequence
 import torch
 
 from .config import TASK_DEPTH
-from .data.batch import (EncodedPair, EncodedSentence, batch_indices, collate_pairs, collate_sentences,
-                         encode_pair, encode_sentence)
+from .data.batch import EncodedSentence, batch_indices, collate_pairs, collate_sentences, encode_pair
 from .data.types import Pair, Sentence
 from .data.vocab import Vocabularies
 from .model import JointManyTask
@@ -75,6 +74,16 @@ class Predictor:
 
     def evaluate(self, task: str, gold: Sequence[Sentence | Pair]) -> dict:
         """Score ``task`` on gold examples (predicting them first)."""
-        head = self.model.heads[task]
-        pred = self.tag(gold, [task]) if head.kind == "token" else self.pair(gold)
-        return head.evaluate(list(gold), pred)
+        return self.evaluate_tasks([task], gold)[task]
+
+    def evaluate_tasks(self, tasks: Sequence[str], gold: Sequence[Sentence | Pair]) -> dict[str, dict]:
+        """Score several tasks on one gold corpus, running the model over it once."""
+        self.token_tasks(tasks)  # unknown tasks are an error
+        kinds = {self.model.heads[t].kind for t in tasks}
+        if kinds == {"token"}:
+            pred = self.tag(gold, tasks)
+        elif kinds == {"pair"}:
+            pred = self.pair(gold)
+        else:
+            raise ValueError(f"cannot score token and pair tasks on one corpus: {', '.join(tasks)}")
+        return {t: self.model.heads[t].evaluate(list(gold), pred) for t in tasks}

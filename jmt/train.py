@@ -21,7 +21,7 @@ import torch
 
 from .config import TASK_DEPTH, Config, ConfigError
 from .data.batch import batch_indices, collate_pairs, collate_sentences, encode_pair, encode_sentence
-from .data.corpus import read_corpus
+from .data.corpus import read_corpus, require_annotation
 from .data.types import DataError, Pair, Sentence
 from .data.vectors import load_vectors
 from .data.vocab import Vocabularies
@@ -41,12 +41,14 @@ class Corpora:
 
 def load_corpora(cfg: Config) -> Corpora:
     """Read every task's train and dev corpus; a file shared by tasks is read once."""
-    cache: dict[tuple[str, str], list] = {}
+    cache: dict[str, list] = {}
 
     def read(path: str, task: str) -> list:
-        if (path, task) not in cache:
-            cache[(path, task)] = read_corpus(path, task)
-        return cache[(path, task)]
+        if path not in cache:
+            cache[path] = read_corpus(path, task)
+        else:
+            require_annotation(cache[path], task, path)
+        return cache[path]
 
     train, dev = {}, {}
     for task, path in cfg.data.train.items():
@@ -276,7 +278,14 @@ class Trainer:
         return per_item
 
     def evaluate_dev(self) -> dict[str, dict]:
-        return {task: self.predictor.evaluate(task, examples) for task, examples in self.corpora.dev.items()}
+        # Tasks whose dev set is one corpus (upos, xpos, dep on a treebank) share one run.
+        groups: dict[int, list[str]] = {}
+        for task, examples in self.corpora.dev.items():
+            groups.setdefault(id(examples), []).append(task)
+        scores = {}
+        for tasks in groups.values():
+            scores.update(self.predictor.evaluate_tasks(tasks, self.corpora.dev[tasks[0]]))
+        return {task: scores[task] for task in self.corpora.dev}
 
     def train(self) -> dict:
         """Train all epochs; returns the metrics of the selected (best) epoch."""

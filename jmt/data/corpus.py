@@ -82,8 +82,15 @@ def read_corpus(path: str | Path, task: str, **options) -> list[Sentence] | list
 
     if not examples:
         raise DataError(text, None, "expected at least one example, the corpus is empty")
+    require_annotation(examples, task, text)
+    return examples
+
+
+def require_annotation(examples: list[Sentence] | list[Pair], task: str, path: str) -> None:
+    """Raise DataError unless every example carries the annotation ``task`` learns from."""
     field = TASK_FIELDS[task]
+    if (task in PAIR_TASKS) != isinstance(examples[0], Pair):
+        raise DataError(path, None, f"task {task!r} cannot use this corpus: wrong kind of examples")
     for example in examples:
         if getattr(example, field) is None:
-            raise DataError(text, None, f"task {task!r} needs {field} annotation, which {example.source} lacks")
-    return examples
+            raise DataError(path, None, f"task {task!r} needs {field} annotation, which {example.source} lacks")
