@@ -98,6 +98,14 @@ class Config:
             raise ConfigError(f"optimizer must be 'sgd' or 'adam', not {self.train.optimizer!r}")
         if self.train.epochs < 1:
             raise ConfigError("epochs must be at least 1")
+        from .decode import DECODERS
+
+        if self.train.decoder not in DECODERS:
+            raise ConfigError(f"decoder must be one of {', '.join(DECODERS)}, not {self.train.decoder!r}")
+        metric = self.train.select_metric
+        if metric != "auto" and (metric.count(".") != 1 or metric.split(".")[0] not in self.data.train):
+            raise ConfigError(f"select_metric must be 'auto' or TASK.METRIC for a trained task "
+                              f"(e.g. dep.las), not {metric!r}")
         if "entailment" in self.data.train and "relatedness" not in self.data.train:
             # The entailment layer reads the relatedness label embedding (spec, layer 5).
             raise ConfigError("entailment needs relatedness too (it is fed its label embedding)")
@@ -126,9 +134,15 @@ def from_dict(cls, data: dict[str, Any], where: str = ""):
 def _coerce(value, hint, path):
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    simple = {int: int, float: float, bool: bool, str: str}
-    if hint in simple and not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise ConfigError(f"config key {path!r} must be {hint.__name__}, got {value!r}")
+    if hint in (int, float, bool, str):
+        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+            raise ConfigError(f"config key {path!r} must be {hint.__name__}, got {value!r}")
+    elif hint == (str | None):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"config key {path!r} must be a string, got {value!r}")
+    elif hint == dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"config key {path!r} must be a table of TASK = \"PATH\", got {value!r}")
     return value
 
 

@@ -32,8 +32,9 @@ def chunk_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -
     per_type = {k: {"precision": 100 * v["precision"], "recall": 100 * v["recall"],
                     "f1": 100 * v["f1-score"], "support": int(v["support"])}
                 for k, v in report.items() if not k.endswith("avg")}
-    return {"f1": 100 * f1_score(gold, pred), "precision": 100 * precision_score(gold, pred),
-            "recall": 100 * recall_score(gold, pred), "per_type": per_type}
+    return {"f1": 100 * f1_score(gold, pred, zero_division=0),
+            "precision": 100 * precision_score(gold, pred, zero_division=0),
+            "recall": 100 * recall_score(gold, pred, zero_division=0), "per_type": per_type}
 
 
 def attachment_scores(gold_heads, gold_rels, pred_heads, pred_rels, punct) -> dict[str, float]:

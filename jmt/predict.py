@@ -39,8 +39,11 @@ class Predictor:
         encoded = [EncodedSentence(self.vocabs.encode(s.words), {}) for s in sents]
         upto = max(TASK_DEPTH[t] for t in chosen)
         self.model.eval()
-        results: list[dict | None] = [None] * len(sents)
-        for idx in batch_indices(encoded, self.batch_size, shuffle=False):
+        fields = [field for t in chosen for field in self.model.heads[t].fields]
+        results: list[dict | None] = [None if s.words else {f: [] for f in fields} for s in sents]
+        nonempty = [i for i, s in enumerate(sents) if s.words]  # the LSTMs cannot read empty sentences
+        for sub in batch_indices([encoded[i] for i in nonempty], self.batch_size, shuffle=False):
+            idx = [nonempty[j] for j in sub]
             batch = collate_sentences([encoded[i] for i in idx])
             out = self.model(batch, upto)
             merged = [{} for _ in idx]
@@ -57,6 +60,9 @@ class Predictor:
         chosen = [t for t in self.model.tasks if self.model.heads[t].kind == "pair"]
         if not chosen:
             raise ValueError("the model has no sentence-pair task (relatedness, entailment)")
+        for n, p in enumerate(pairs):
+            if not p.premise or not p.hypothesis:
+                raise ValueError(f"pair {n + 1}{f' ({p.source})' if p.source else ''}: empty premise or hypothesis")
         encoded = [encode_pair(self.vocabs, Pair(p.premise, p.hypothesis)) for p in pairs]
         upto = max(TASK_DEPTH[t] for t in chosen)
         self.model.eval()

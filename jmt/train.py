@@ -22,7 +22,7 @@ import torch
 from .config import TASK_DEPTH, Config, ConfigError
 from .data.batch import batch_indices, collate_pairs, collate_sentences, encode_pair, encode_sentence
 from .data.corpus import read_corpus, require_annotation
-from .data.types import DataError, Pair, Sentence
+from .data.types import Pair
 from .data.vectors import load_vectors
 from .data.vocab import Vocabularies
 from .io import save_model
@@ -53,15 +53,22 @@ def load_corpora(cfg: Config) -> Corpora:
     train, dev = {}, {}
     for task, path in cfg.data.train.items():
         train[task] = read(path, task)
-    splits: dict[tuple[str, str], tuple[list, list]] = {}
+    # A held-out part of a file is held out from every task that trains on that file.
+    splits: dict[str, tuple[list, list, str]] = {}
     for task, spec in cfg.data.dev.items():
         if spec.startswith(HOLDOUT):
-            key = (cfg.data.train[task], spec)
-            if key not in splits:
-                splits[key] = holdout_split(train[task], spec, cfg.train.holdout_seed)
-            train[task], dev[task] = splits[key]
+            path = cfg.data.train[task]
+            if path in splits and splits[path][2] != spec:
+                raise ConfigError(f"{path}: tasks trained on it ask for different hold-outs "
+                                  f"({splits[path][2]} and {spec})")
+            if path not in splits:
+                splits[path] = (*holdout_split(train[task], spec, cfg.train.holdout_seed), spec)
+            dev[task] = splits[path][1]
         else:
             dev[task] = read(spec, task)
+    for task, path in cfg.data.train.items():
+        if path in splits:
+            train[task] = splits[path][0]
     return Corpora(train, dev, dict(cfg.data.train))
 
 

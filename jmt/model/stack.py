@@ -57,12 +57,13 @@ class JointManyTask(nn.Module):
         dim = 2 * cfg.hidden if cfg.vertical else 0
         if cfg.shortcut or not cfg.vertical:
             dim += self.embed.out_dim
-        if cfg.label_embeddings and self._token_tasks_below(self.depths[i]):
+        if cfg.label_embeddings and self._label_sources_below(self.depths[i]):
             dim += cfg.label_dim
         return dim
 
-    def _token_tasks_below(self, depth: int) -> list[str]:
-        return [t for t in self.tasks if TASK_DEPTH[t] < depth and task_kind(t) == "token"]
+    def _label_sources_below(self, depth: int) -> list[str]:
+        """Token heads below ``depth`` that feed label embeddings upward (built before it)."""
+        return [t for t, h in self.heads.items() if h.depth < depth and h.kind == "token" and h.has_labels]
 
     def depth_of(self, tasks: list[str]) -> int:
         """The depth the stack must run to for ``tasks``."""
@@ -94,8 +95,8 @@ class JointManyTask(nn.Module):
                     continue
                 scores = head(h, batch)
                 out.scores[task] = scores
-                if feeds_above:
-                    emb = head.label_embedding(scores)
+                emb = head.label_embedding(scores) if feeds_above else None
+                if emb is not None:
                     labels = emb if labels is None else labels + emb
             below = h
         return out
@@ -115,7 +116,3 @@ class JointManyTask(nn.Module):
             if emb is not None:
                 below[task] = emb
         return out
-
-
-def task_kind(task: str) -> str:
-    return "pair" if TASK_DEPTH[task] >= TASK_DEPTH["relatedness"] else "token"

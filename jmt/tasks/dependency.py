@@ -37,6 +37,7 @@ class DependencyHead(nn.Module):
 
     kind = "token"
     primary = "las"
+    fields = ("heads", "deprels")  # what decode() fills in
 
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int, decoder: str = "greedy+eisner"):
         super().__init__()
@@ -46,9 +47,12 @@ class DependencyHead(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.W_d = nn.Parameter(torch.zeros(in_dim, in_dim))
         self.root = nn.Parameter(torch.zeros(in_dim))
-        self.label_hidden = linear(2 * in_dim, cfg.dep_label_hidden)
-        self.label_out = linear(cfg.dep_label_hidden, len(self.labels), zero=True)
-        self.label_vectors = nn.Parameter(uniform_(torch.empty(len(self.labels), cfg.label_dim)))
+        # Unlabeled trees (the PTB sample's .dp files) have no label set: heads only.
+        self.labeled = self.has_labels = bool(self.labels)
+        if self.labeled:
+            self.label_hidden = linear(2 * in_dim, cfg.dep_label_hidden)
+            self.label_out = linear(cfg.dep_label_hidden, len(self.labels), zero=True)
+            self.label_vectors = nn.Parameter(uniform_(torch.empty(len(self.labels), cfg.label_dim)))
 
     def forward(self, h: torch.Tensor, batch: TokenBatch) -> DepScores:
         h = self.dropout(h)
@@ -67,14 +71,16 @@ class DependencyHead(nn.Module):
         head_h = scores.candidates.gather(1, idx)  # [B, T, 2H]
         return self.label_out(F.relu(self.label_hidden(torch.cat([scores.h, head_h], dim=-1))))
 
-    def label_embedding(self, scores: DepScores) -> torch.Tensor:
+    def label_embedding(self, scores: DepScores) -> torch.Tensor | None:
+        if not self.labeled:
+            return None
         heads = scores.arcs.argmax(-1)  # greedy heads: no gold at test time
         return self.label_logits(scores, heads).softmax(-1) @ self.label_vectors  # [B, T, label_dim]
 
     def loss(self, scores: DepScores, batch: TokenBatch) -> torch.Tensor:
         gold = batch.targets["heads"]  # [B, T], IGNORE on padding
         arc_loss = F.cross_entropy(scores.arcs.flatten(0, 1), gold.flatten(), ignore_index=IGNORE, reduction="sum")
-        if "deprels" not in batch.targets:  # unlabeled trees (e.g. the PTB sample)
+        if not self.labeled or "deprels" not in batch.targets:
             return arc_loss
         logits = self.label_logits(scores, gold)
         rel_loss = F.cross_entropy(logits.flatten(0, 1), batch.targets["deprels"].flatten(), ignore_index=IGNORE,
@@ -92,6 +98,10 @@ class DependencyHead(nn.Module):
             tree, was_tree = decode_tree(matrix, self.decoder)
             heads[b, :n] = torch.from_numpy(tree)
             out.append({"heads": tree.tolist(), "greedy_was_tree": was_tree})
+        if not self.labeled:
+            for b, n in enumerate(lengths):
+                out[b]["deprels"] = ["_"] * n
+            return out
         labels = self.label_logits(scores, heads.to(scores.h.device)).argmax(-1).tolist()
         for b, n in enumerate(lengths):
             out[b]["deprels"] = [self.labels[i] for i in labels[b][:n]]
@@ -102,5 +112,5 @@ class DependencyHead(nn.Module):
             [s.heads for s in gold], [s.deprels for s in gold],
             [p["heads"] for p in pred], [p["deprels"] for p in pred],
             [punct_mask(s.upos, s.deprels, s.words) for s in gold])
-        scores["greedy_not_tree"] = sum(not p["greedy_was_tree"] for p in pred)
+        scores["greedy_not_tree"] = sum(not p.get("greedy_was_tree", True) for p in pred)
         return scores

@@ -33,11 +33,13 @@ class Tagger(nn.Module):
     """ReLU hidden layer + softmax over tags: [B, T, 2H] -> logits [B, T, L]."""
 
     kind = "token"
+    has_labels = True  # feeds a label embedding upward
 
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__()
         self.task, self.depth = task, TASK_DEPTH[task]
         self.field, self.label_set = TAGGING[task]
+        self.fields = (self.field,)  # what decode() fills in
         self.primary = "f1" if task == "chunk" else "accuracy"
         self.labels = vocabs.labels[self.label_set].itos
         self.dropout = nn.Dropout(cfg.dropout)

@@ -1,0 +1,232 @@
+"""The ``jmt`` command line through Typer's test runner: train, evaluate, info, and bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import SAMPLE, chunk_text, conllu_text, pairs_text
+from jmt.cli import app
+
+runner = CliRunner()
+
+SMALL_TOML = """
+[model]
+word_dim = 16
+char_dim = 16
+hidden = 16
+label_dim = 16
+head_hidden = 16
+dep_label_hidden = 16
+
+[train]
+progress = false
+"""
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    """Exit 1, one ``error: ...`` line on stderr, no traceback, nothing escaped the app."""
+    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception  # not an uncaught exception
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli_corpora")
+    files = {"conllu": root / "tiny.conllu", "chunk": root / "chunk.txt", "pairs": root / "pairs.tsv",
+             "config": root / "small.toml", "config_tiny_batches": root / "tiny_batches.toml"}
+    files["conllu"].write_text(conllu_text(), encoding="utf-8")
+    files["chunk"].write_text(chunk_text(), encoding="utf-8")
+    files["pairs"].write_text(pairs_text(), encoding="utf-8")
+    files["config"].write_text(SMALL_TOML, encoding="utf-8")
+    files["config_tiny_batches"].write_text(SMALL_TOML + "batch_size = 2\ndep_batch_size = 2\n", encoding="utf-8")
+    return files
+
+
+@pytest.fixture(scope="module")
+def model_dir(corpora, tmp_path_factory) -> Path:
+    """A model for upos, chunk and dep trained through the CLI (enough steps that its scores
+    are not near-ties, which batch size could flip)."""
+    out = tmp_path_factory.mktemp("cli_model") / "model"
+    c, k = corpora["conllu"], corpora["chunk"]
+    result = invoke("train", corpora["config_tiny_batches"], "-o", out, "--train", f"upos={c}", "--train", f"dep={c}",
+                    "--train", f"chunk={k}", "--dev", f"upos={c}", "--dev", f"chunk={k}", "--epochs", "10",
+                    "--seed", "3", "--optimizer", "adam", "--lr", "0.01")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    return out
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def test_train_with_flags_writes_a_model(corpora, tmp_path):
+    out = tmp_path / "m"
+    c = corpora["conllu"]
+    result = invoke("train", "-o", out, "--train", f"upos={c}", "--dev", f"upos={c}", "--epochs", "1")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    for name in ("config.json", "vocab.json", "model.safetensors", "metrics.json", "metrics.jsonl"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["tasks"] == ["upos"]
+    assert config["train"]["epochs"] == 1
+    assert config["data"]["train"] == {"upos": str(c)}
+    assert "saved the model of epoch 1" in result.stderr
+    assert result.stdout == ""  # logs go to stderr
+
+
+def test_train_flags_override_the_config_file(model_dir):
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["tasks"] == ["upos", "chunk", "dep"]
+    assert config["model"]["hidden"] == 16  # from the TOML file
+    assert config["train"]["epochs"] == 10 and config["train"]["seed"] == 3
+    assert config["train"]["batch_size"] == 2
+    assert config["train"]["optimizer"] == "adam" and config["train"]["lr"] == 0.01
+    assert set(config["data"]["dev"]) == {"upos", "chunk"}
+
+
+def test_train_without_corpus_uses_the_samples(corpora, tmp_path):
+    out = tmp_path / "m"
+    result = invoke("train", corpora["config"], "-o", out, "--epochs", "1")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    config = json.loads((out / "config.json").read_text())
+    assert config["tasks"] == ["upos", "xpos", "chunk", "dep", "relatedness", "entailment"]
+    for task, path in config["data"]["train"].items():
+        assert Path(path).resolve().parent == SAMPLE.resolve(), (task, path)
+    assert set(config["data"]["dev"]) == set(config["data"]["train"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["dev"]) == set(config["tasks"])
+
+
+# ----------------------------------------------------------------------------- evaluate and info
+
+
+def test_evaluate_prints_a_table_and_writes_json(model_dir, corpora, tmp_path):
+    json_path = tmp_path / "scores.json"
+    c, k = corpora["conllu"], corpora["chunk"]
+    result = invoke("evaluate", model_dir, "--test", f"upos={c}", "--test", f"dep={c}", "--test", f"chunk={k}",
+                    "--json", json_path)
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    scores = json.loads(json_path.read_text())
+    assert set(scores) == {"upos", "dep", "chunk"}
+    lines = result.stdout.splitlines()
+    upos_line = next(line for line in lines if line.startswith("upos"))
+    assert f"accuracy {scores['upos']['accuracy']:.2f}" in upos_line
+    dep_line = next(line for line in lines if line.startswith("dep"))
+    for key in ("uas", "las", "uas_nopunct", "las_nopunct"):
+        assert f"{key} {scores['dep'][key]:.2f}" in dep_line
+    chunk_line = next(line for line in lines if line.startswith("chunk"))
+    assert f"f1 {scores['chunk']['f1']:.2f}" in chunk_line
+    for ctype in scores["chunk"]["per_type"]:
+        assert any(line.strip().startswith(ctype) for line in lines), ctype
+    assert scores["upos"]["tokens"] == sum(1 for line in conllu_text().splitlines() if line[:1].isdigit())
+
+
+def test_evaluate_batch_size_does_not_change_scores(model_dir, corpora, tmp_path):
+    c = corpora["conllu"]
+    runs = []
+    for size in ("1", "64"):
+        path = tmp_path / f"s{size}.json"
+        result = invoke("evaluate", model_dir, "--test", f"dep={c}", "--batch-size", size, "--json", path)
+        assert result.exit_code == 0, result.stderr
+        runs.append(json.loads(path.read_text()))
+    assert runs[0] == runs[1]
+
+
+def test_info_lists_tasks_and_labels(model_dir):
+    result = invoke("info", model_dir)
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    out = result.stdout
+    assert "tasks      upos, chunk, dep" in out
+    vocab = json.loads((model_dir / "vocab.json").read_text())
+    for name, labels in vocab["labels"].items():
+        line = next(line for line in out.splitlines() if line.startswith(f"labels     {name} "))
+        assert f"({len(labels)})" in line
+        assert all(label in line.split(":", 1)[1].split() for label in labels[:60]), name
+    assert "dev scores of epoch" in out
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("value, fragment", [("foo=x.conllu", "unknown task 'foo'"), ("upos", "TASK=PATH"),
+                                             ("upos=", "TASK=PATH")])
+def test_bad_task_path_is_a_usage_error(value, fragment, tmp_path):
+    result = invoke("train", "-o", tmp_path / "m", "--train", value)
+    assert result.exit_code == 2, (result.stderr, result.exception)
+    assert fragment in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_missing_output_option_is_a_usage_error(corpora):
+    result = invoke("train", "--train", f"upos={corpora['conllu']}")
+    assert result.exit_code == 2
+
+
+def test_missing_corpus_file_is_one_line_error(tmp_path):
+    missing = tmp_path / "nowhere.conllu"
+    result = invoke("train", "-o", tmp_path / "m", "--train", f"upos={missing}", "--epochs", "1")
+    assert_one_line_error(result, str(missing))
+
+
+def test_malformed_conllu_names_file_and_line(tmp_path):
+    text = conllu_text().splitlines()
+    # spoil the HEAD of the third word of the first sentence
+    lineno = next(i for i, line in enumerate(text, 1) if line.startswith("3\t"))
+    cols = text[lineno - 1].split("\t")
+    cols[6] = "two"
+    text[lineno - 1] = "\t".join(cols)
+    bad = tmp_path / "bad.conllu"
+    bad.write_text("\n".join(text) + "\n", encoding="utf-8")
+    result = invoke("train", "-o", tmp_path / "m", "--train", f"dep={bad}", "--epochs", "1")
+    assert_one_line_error(result, f"{bad}:{lineno}", "HEAD")
+
+
+def test_evaluate_on_a_task_the_model_lacks(model_dir, corpora):
+    result = invoke("evaluate", model_dir, "--test", f"entailment={corpora['pairs']}")
+    assert_one_line_error(result, "entailment")
+
+
+def test_evaluate_a_directory_that_is_not_a_model(tmp_path, corpora):
+    result = invoke("evaluate", tmp_path, "--test", f"upos={corpora['conllu']}")
+    assert_one_line_error(result, "config.json")
+    result = invoke("info", tmp_path / "nothing")
+    assert_one_line_error(result)
+
+
+def test_evaluate_task_on_the_wrong_format(model_dir, corpora):
+    result = invoke("evaluate", model_dir, "--test", f"upos={corpora['pairs']}")
+    assert_one_line_error(result, str(corpora["pairs"]))
+
+
+def test_dev_without_train_is_an_error(corpora, tmp_path):
+    result = invoke("train", "-o", tmp_path / "m", "--dev", f"upos={corpora['conllu']}")
+    assert_one_line_error(result, "--dev")
+
+
+def test_unknown_config_key_in_toml_is_an_error(corpora, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model]\nhiden = 3\n", encoding="utf-8")
+    result = invoke("train", bad, "-o", tmp_path / "m", "--train", f"upos={corpora['conllu']}")
+    assert_one_line_error(result, "bad.toml", "model.hiden")
+
+
+def test_entailment_without_relatedness_is_an_error(corpora, tmp_path):
+    result = invoke("train", "-o", tmp_path / "m", "--train", f"entailment={corpora['pairs']}")
+    assert_one_line_error(result, "relatedness")
+
+
+def test_bad_optimizer_is_an_error(corpora, tmp_path):
+    result = invoke("train", "-o", tmp_path / "m", "--train", f"upos={corpora['conllu']}", "--optimizer", "rmsprop")
+    assert_one_line_error(result, "optimizer")

@@ -1,0 +1,322 @@
+"""Training end to end: the six-task stack on the samples, model selection, seeds, holdout, vectors."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import REPO, SAMPLE, no_dropout_model, quiet, small_model, tiny_config
+from jmt.config import TASKS, Config, ConfigError, DataConfig, TrainConfig
+from jmt.data.batch import collate_sentences, encode_sentence
+from jmt.data.corpus import read_corpus
+from jmt.data.types import Sentence
+from jmt.io import load_model
+from jmt.predict import Predictor
+from jmt.train import Trainer, holdout_split, load_corpora, select_score
+
+SAMPLE_TRAIN = {"upos": "train.conllu", "xpos": "train.conllu", "dep": "train.conllu", "chunk": "chunk_train.txt",
+                "relatedness": "pairs_train.tsv", "entailment": "pairs_train.tsv"}
+SAMPLE_DEV = {"upos": "dev.conllu", "xpos": "dev.conllu", "dep": "dev.conllu", "chunk": "chunk_dev.txt",
+              "relatedness": "pairs_dev.tsv", "entailment": "pairs_dev.tsv"}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# ----------------------------------------------------------------------------- the six tasks on the samples
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """Three epochs of the full stack on the sample corpora, the paper's SGD schedule, small sizes."""
+    out = tmp_path_factory.mktemp("sample_run")
+    cfg = Config(model=small_model(),
+                 train=TrainConfig(epochs=3, seed=1, progress=False),
+                 data=DataConfig(train={t: str(SAMPLE / f) for t, f in SAMPLE_TRAIN.items()},
+                                 dev={t: str(SAMPLE / f) for t, f in SAMPLE_DEV.items()}))
+    messages: list[str] = []
+    trainer = Trainer(cfg, out, log=messages.append)
+    best = trainer.train()
+    return trainer, best, read_jsonl(out / "metrics.jsonl"), messages
+
+
+def test_six_task_stack_builds_every_layer(sample_run):
+    trainer, *_ = sample_run
+    assert trainer.model.tasks == ["upos", "xpos", "chunk", "dep", "relatedness", "entailment"]
+    assert sorted(trainer.model.layers) == ["1", "2", "3", "4", "5"]
+    # the paper's order: POS (upos and xpos in one pass over one treebank), chunk, dep, relatedness, entailment
+    assert [p.tasks for p in trainer.passes] == [["upos", "xpos"], ["chunk"], ["dep"], ["relatedness"], ["entailment"]]
+
+
+def test_six_task_dev_scores_rise_and_losses_fall(sample_run):
+    _, _, records, _ = sample_run
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    first, last = records[0], records[-1]
+    assert set(first["dev"]) == set(TASKS)
+    assert last["dev"]["upos"]["accuracy"] > first["dev"]["upos"]["accuracy"]
+    assert last["dev"]["xpos"]["accuracy"] > first["dev"]["xpos"]["accuracy"]
+    assert last["dev"]["dep"]["uas"] > first["dev"]["dep"]["uas"]
+    assert last["dev"]["dep"]["las"] > first["dev"]["dep"]["las"]
+    for task in ("upos", "xpos", "chunk", "dep"):
+        assert last["train_loss"][task] < first["train_loss"][task], task
+    assert sum(last["train_loss"].values()) < sum(first["train_loss"].values())
+    for r in records:  # every score is a number, nothing NaN
+        for task, scores in r["dev"].items():
+            assert all(np.isfinite(v) for v in scores.values() if isinstance(v, (int, float))), (task, scores)
+
+
+def test_learning_rate_follows_the_paper_schedule(sample_run):
+    _, _, records, _ = sample_run
+    assert [r["lr"] for r in records] == pytest.approx([1.0 / (1 + 0.3 * (k - 1)) for k in (1, 2, 3)])
+
+
+def test_best_epoch_is_saved_with_its_metrics(sample_run):
+    trainer, best, records, messages = sample_run
+    scores = [r["select_score"] for r in records]
+    best_epoch = records[int(np.argmax(scores))]["epoch"]
+    assert best["epoch"] == best_epoch
+    assert best["select_score"] == pytest.approx(max(scores))
+    assert best["select_score"] == pytest.approx(records[best_epoch - 1]["dev"]["dep"]["las"])  # auto: dep LAS
+
+    saved = json.loads((trainer.out_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["epoch"] == best_epoch
+    # the saved weights are that epoch's: they reproduce its dev scores
+    model, vocabs, cfg = load_model(trainer.out_dir)
+    assert model.tasks == trainer.model.tasks
+    predictor = Predictor(model, vocabs)
+    for task in ("upos", "dep", "entailment"):
+        again = predictor.evaluate(task, trainer.corpora.dev[task])
+        for key, value in saved["dev"][task].items():
+            if isinstance(value, float):
+                assert again[key] == pytest.approx(value), (task, key)
+    assert any("epoch 1 dev" in m for m in messages)
+
+
+def test_model_selection_keeps_the_best_not_the_last_epoch(tiny_files, tmp_path, monkeypatch):
+    cfg = tiny_config(tiny_files, ["upos"], dev=True, epochs=3, select_metric="upos.accuracy")
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    scripted = iter([10.0, 30.0, 20.0])
+    states = []
+
+    def fake_dev():
+        states.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+        return {"upos": {"accuracy": next(scripted), "tokens": 1}}
+
+    monkeypatch.setattr(trainer, "evaluate_dev", fake_dev)
+    best = trainer.train()
+    assert best["epoch"] == 2
+    records = read_jsonl(tmp_path / "out" / "metrics.jsonl")
+    assert [r["selected"] for r in records] == [True, True, False]
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["epoch"] == 2
+    saved = load_file(str(tmp_path / "out" / "model.safetensors"))
+    assert all(torch.equal(saved[k], states[1][k]) for k in saved)
+    assert not all(torch.equal(saved[k], states[2][k]) for k in saved)
+
+
+def test_training_without_dev_saves_every_epoch(tiny_files, tmp_path):
+    cfg = tiny_config(tiny_files, ["upos"], epochs=2)
+    best = Trainer(cfg, tmp_path / "out", log=quiet).train()
+    assert best["epoch"] == 2 and best["select_score"] is None
+    assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_select_score():
+    class Head:
+        def __init__(self, primary):
+            self.primary = primary
+
+    class Model:
+        heads = {"upos": Head("accuracy"), "relatedness": Head("pearson"), "dep": Head("las")}
+
+    dev = {"upos": {"accuracy": 90.0}, "relatedness": {"pearson": 0.5, "mse": 0.8}}
+    assert select_score({}, "auto", Model()) is None
+    assert select_score(dev, "auto", Model()) == pytest.approx((90.0 + 50.0) / 2)  # pearson as a percentage
+    assert select_score({**dev, "dep": {"las": 70.0, "uas": 80.0}}, "auto", Model()) == 70.0
+    assert select_score(dev, "upos.accuracy", Model()) == 90.0
+    assert select_score(dev, "relatedness.mse", Model()) == -0.8  # lower is better
+    with pytest.raises(ConfigError, match="dep.las"):
+        select_score(dev, "dep.las", Model())
+
+
+# ----------------------------------------------------------------------------- seeds
+
+SEED_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from conftest import quiet, tiny_config
+from jmt.config import TASKS
+from jmt.train import Trainer
+files = {{k: Path(v) for k, v in {files!r}.items()}}
+Trainer(tiny_config(files, TASKS, epochs=2, seed={seed}), {out!r}, log=quiet).train()
+"""
+
+
+def test_fixed_seed_gives_identical_weights_across_runs(tiny_files, tmp_path):
+    files = {k: str(v) for k, v in tiny_files.items()}
+    # run 1 here; run 2 in a fresh interpreter with another hash seed (set and dict orders)
+    Trainer(tiny_config(tiny_files, TASKS, epochs=2, seed=7), tmp_path / "a", log=quiet).train()
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    script = SEED_SCRIPT.format(tests=str(REPO / "tests"), files=files, seed=7, out=str(tmp_path / "b"))
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=tmp_path, timeout=300)
+    a = load_file(str(tmp_path / "a" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert list(a) == list(b)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert (tmp_path / "a" / "vocab.json").read_text() == (tmp_path / "b" / "vocab.json").read_text()
+    assert read_jsonl(tmp_path / "a" / "metrics.jsonl")[-1]["train_loss"] == \
+        read_jsonl(tmp_path / "b" / "metrics.jsonl")[-1]["train_loss"]
+
+
+def test_another_seed_gives_other_weights(tiny_files, tmp_path):
+    Trainer(tiny_config(tiny_files, ["upos"], seed=1), tmp_path / "a", log=quiet).train()
+    Trainer(tiny_config(tiny_files, ["upos"], seed=2), tmp_path / "b", log=quiet).train()
+    a = load_file(str(tmp_path / "a" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert not torch.equal(a["embed.words.weight"], b["embed.words.weight"])
+
+
+# ----------------------------------------------------------------------------- holdout
+
+
+def _holdout_config(**dev) -> Config:
+    path = str(SAMPLE / "train.conllu")
+    return Config(data=DataConfig(train={"upos": path, "dep": path}, dev=dev))
+
+
+def test_holdout_splits_deterministically_and_disjointly():
+    everything = read_corpus(SAMPLE / "train.conllu", "upos")
+    first = load_corpora(_holdout_config(upos="holdout:0.1"))
+    second = load_corpora(_holdout_config(upos="holdout:0.1"))
+    train_src = [s.source for s in first.train["upos"]]
+    dev_src = [s.source for s in first.dev["upos"]]
+    assert len(dev_src) == round(0.1 * len(everything)) == 40
+    assert len(train_src) + len(dev_src) == len(everything)
+    assert not set(train_src) & set(dev_src)
+    assert set(train_src) | set(dev_src) == {s.source for s in everything}
+    assert dev_src == [s.source for s in second.dev["upos"]]
+    assert train_src == [s.source for s in second.train["upos"]]
+    # the training order is the file's order (the split only removes sentences)
+    assert train_src == [s.source for s in everything if s.source not in set(dev_src)]
+
+
+def test_holdout_is_the_same_for_tasks_sharing_a_file():
+    corpora = load_corpora(_holdout_config(upos="holdout:0.1", dep="holdout:0.1"))
+    dev_upos = [s.source for s in corpora.dev["upos"]]
+    assert dev_upos == [s.source for s in corpora.dev["dep"]]
+    # no task trains on another's held-out sentences
+    assert not set(dev_upos) & {s.source for s in corpora.train["dep"]}
+
+
+def test_holdout_of_one_task_is_not_trained_by_a_task_sharing_its_pass(tmp_path):
+    path = str(SAMPLE / "train.conllu")
+    cfg = Config(model=small_model(), train=TrainConfig(progress=False),
+                 data=DataConfig(train={"upos": path, "xpos": path}, dev={"xpos": "holdout:0.1"}))
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    n_dev = len(trainer.corpora.dev["xpos"])
+    for p in trainer.passes:
+        if "xpos" in p.tasks:
+            assert len(p.examples) == 400 - n_dev, p.tasks
+
+
+def test_holdout_seed_changes_the_split():
+    examples = list(range(100))
+    a = holdout_split(examples, "holdout:0.2", seed=13)
+    assert a == holdout_split(examples, "holdout:0.2", seed=13)
+    assert a != holdout_split(examples, "holdout:0.2", seed=14)
+    assert len(a[1]) == 20 and sorted(a[0] + a[1]) == examples
+    assert len(holdout_split(examples[:3], "holdout:0.01", seed=1)[1]) == 1  # at least one dev example
+
+
+@pytest.mark.parametrize("spec", ["holdout:abc", "holdout:0", "holdout:1.5", "holdout:"])
+def test_bad_holdout_spec_is_a_config_error(spec):
+    with pytest.raises(ConfigError, match="holdout"):
+        holdout_split([1, 2, 3], spec, seed=1)
+
+
+# ----------------------------------------------------------------------------- pretrained vectors
+
+DIM = 6
+# "Cat" upper case: vectors are looked up lowercased; "zebra"/"giraffe" are not in the training data
+VECTORS = {"the": 0.1, "Cat": 0.2, "sleeps": 0.3, "zebra": 0.4, "Giraffe": 0.5}
+
+
+def vector_of(value: float) -> list[float]:
+    return [round(value + i / 100, 4) for i in range(DIM)]
+
+
+def write_vectors(path: Path, header: bool) -> Path:
+    lines = [f"{len(VECTORS)} {DIM}"] if header else []
+    lines += [w + " " + " ".join(str(x) for x in vector_of(v)) for w, v in VECTORS.items()]
+    text = "\n".join(lines) + "\n"
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name, header", [("glove.txt", False), ("w2v.txt", True), ("w2v.txt.gz", True),
+                                          ("glove.txt.gz", False)])
+def test_pretrained_vectors_are_loaded_and_cover_unseen_words(name, header, tiny_files, tmp_path):
+    path = write_vectors(tmp_path / name, header)
+    cfg = tiny_config(tiny_files, ["upos"], model=no_dropout_model(word_dim=100))
+    cfg.data.vectors = str(path)
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    model, vocabs = trainer.model, trainer.vocabs
+    assert cfg.model.word_dim == DIM
+    assert model.embed.words.weight.shape[1] == DIM
+
+    # words of the training data start from their (lowercased) vectors
+    for word, value in (("the", 0.1), ("cat", 0.2), ("sleeps", 0.3)):
+        row = model.embed.words.weight[vocabs.words[word]].detach()
+        assert row.tolist() == pytest.approx(vector_of(value)), word
+    # words only in the vectors file are kept, lowercased, and not UNK at prediction time
+    assert set(vocabs.pretrained.itos[1:]) == {"zebra", "giraffe"}
+    model.eval()
+    encoded = [encode_sentence(vocabs, Sentence(["Zebra", "GIRAFFE", "qwertyuiop"]))]
+    assert encoded[0].words.pre_ids.tolist()[:2] != [0, 0]
+    x = model.embed(collate_sentences(encoded))  # [1, 3, DIM + char_dim]
+    assert x[0, 0, :DIM].tolist() == pytest.approx(vector_of(0.4))
+    assert x[0, 1, :DIM].tolist() == pytest.approx(vector_of(0.5))
+    unk = model.embed.words.weight[1].detach()
+    assert torch.allclose(x[0, 2, :DIM], unk)  # a word in neither: UNK
+    assert not torch.allclose(x[0, 0, :DIM], unk)
+
+    # and they survive save/load
+    trainer.train()
+    loaded, loaded_vocabs, loaded_cfg = load_model(tmp_path / "out")
+    assert loaded_cfg.model.word_dim == DIM
+    y = loaded.embed(collate_sentences([encode_sentence(loaded_vocabs, Sentence(["Zebra"]))]))
+    assert y[0, 0, :DIM].tolist() == pytest.approx(vector_of(0.4))
+
+
+def test_pretrained_vectors_of_unseen_words_are_frozen(tiny_files, tmp_path):
+    cfg = tiny_config(tiny_files, ["upos"], epochs=2)
+    cfg.data.vectors = str(write_vectors(tmp_path / "v.txt", header=False))
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    before = trainer.model.embed.pretrained.clone()
+    trainer.train()
+    assert torch.equal(trainer.model.embed.pretrained, before)
+    assert "embed.pretrained" not in dict(trainer.model.named_parameters())
+
+
+def test_malformed_vectors_file_names_file_and_line(tiny_files, tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text("the 0.1 0.2 0.3\ncat 0.1 0.2\n", encoding="utf-8")
+    cfg = tiny_config(tiny_files, ["upos"])
+    cfg.data.vectors = str(path)
+    with pytest.raises(ValueError, match=rf"{path.name}:2"):
+        Trainer(cfg, tmp_path / "out", log=quiet)
