@@ -80,6 +80,8 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed"),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="sgd (the paper) or adam."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Initial learning rate."),
+    lower_lr_scale: Optional[float] = typer.Option(
+        None, "--lower-lr-scale", help="Learning-rate factor for the layers below the task trained (1 = the paper)."),
 ):
     """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
     train_map = parse_task_paths(train_paths, "--train")
@@ -97,7 +99,8 @@ def train(
         for name, value in (("vectors", vectors),):
             if value is not None:
                 setattr(cfg.data, name, value)
-        for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr)):
+        for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr),
+                            ("lower_lr_scale", lower_lr_scale)):
             if value is not None:
                 setattr(cfg.train, name, value)
         from .train import train as run_training

@@ -229,11 +229,15 @@ class Trainer:
         self.model = JointManyTask(cfg.model, self.vocabs, list(self.corpora.train), vectors, cfg.train.decoder)
         self.passes = make_passes(cfg, self.corpora, self.vocabs)
         self.regularizer = Regularizer(self.model, cfg)
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        by_depth: dict[int, list[torch.nn.Parameter]] = {}
+        for name, param in self.model.named_parameters():
+            by_depth.setdefault(param_depth(name), []).append(param)
+        groups = [{"params": ps, "depth": d} for d, ps in sorted(by_depth.items())]
         if cfg.train.optimizer == "adam":
-            self.optimizer = torch.optim.Adam(params, lr=cfg.train.lr)
+            self.optimizer = torch.optim.Adam(groups, lr=cfg.train.lr)
         else:
-            self.optimizer = torch.optim.SGD(params, lr=cfg.train.lr)
+            self.optimizer = torch.optim.SGD(groups, lr=cfg.train.lr)
+        self.epoch_lr = cfg.train.lr
         self.rng = random.Random(cfg.train.seed)
         self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size)
 
@@ -253,6 +257,9 @@ class Trainer:
         t = self.cfg.train
         self.model.train()
         clip = min(t.clip, float(p.depth))  # 1 for POS, 2 chunking, 3 above (with clip = 3)
+        for group in self.optimizer.param_groups:
+            below = group["depth"] < p.depth
+            group["lr"] = self.epoch_lr * (t.lower_lr_scale if below else 1.0)
         batches = list(batch_indices(p.examples, p.batch_size, shuffle=True, rng=self.rng))
         collate = collate_pairs if p.pairs else collate_sentences
         totals = {task: 0.0 for task in p.tasks}
@@ -306,9 +313,7 @@ class Trainer:
                  f"{sum(p.numel() for p in self.model.parameters()):,} parameters")
         for epoch in range(1, cfg.train.epochs + 1):
             start = time.perf_counter()
-            lr = self.lr(epoch)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            lr = self.epoch_lr = self.lr(epoch)
             losses = {}
             for p in self.passes:
                 losses.update(self.train_pass(p, epoch))

@@ -61,6 +61,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--optimizer", default="adam")
     ap.add_argument("--lr", type=float, default=0.002)
+    ap.add_argument("--lower-lr-scale", type=float, default=0.1)
     ap.add_argument("--results", type=Path, default=REPO / "results" / "real_data.md")
     args = ap.parse_args()
 
@@ -78,7 +79,7 @@ def main() -> None:
         "--dev", f"relatedness={sick / 'SICK_trial.txt'}", "--dev", f"entailment={sick / 'SICK_trial.txt'}",
         "--vectors", str(args.shared / "vectors" / "glove.6B.50d.txt.gz"),
         "--epochs", str(args.epochs), "--seed", str(args.seed),
-        "--optimizer", args.optimizer, "--lr", str(args.lr),
+        "--optimizer", args.optimizer, "--lr", str(args.lr), "--lower-lr-scale", str(args.lower_lr_scale),
     ]
     start = time.time()
     run(train_cmd)
@@ -106,7 +107,8 @@ def main() -> None:
 def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epochs_log) -> None:
     t, g = scores["ewt"], scores["gum"]
     shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", "--epochs", str(args.epochs),
-                            "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr)])
+                            "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
+                            "--lower-lr-scale", str(args.lower_lr_scale)])
     lines = [
         "# jmt on the public corpora: a first measurement",
         "",
@@ -116,6 +118,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         f"Command (from the repository root, with `../shared` beside it): `{shown_cmd}`",
         "",
         f"Training: {args.epochs} epochs, seed {args.seed}, {args.optimizer} lr {args.lr}, "
+        f"lower-layer lr factor {args.lower_lr_scale}, "
         f"wall time {train_wall / 60:.1f} min (evaluation included: {total_wall / 60:.1f} min). "
         f"Selected epoch (best dev LAS): {selected['epoch']}.",
         "Data: EWT train (upos, xpos, dep; EWT dev), CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "

@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 import math
 import pickle
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
 
-from conftest import (TASK_FILE, TINY_PAIRS, TINY_TREEBANK, chunk_text, conllu_text, no_dropout_model, pairs_text,
+from conftest import (chunk_text, conllu_text, no_dropout_model, pairs_text,
                       quiet, small_model, tiny_config)
 from jmt.config import (TASKS, Config, ConfigError, DataConfig, ModelConfig, TrainConfig, from_dict, load_config,
                         to_dict)

@@ -320,3 +320,19 @@ def test_malformed_vectors_file_names_file_and_line(tiny_files, tmp_path):
     cfg.data.vectors = str(path)
     with pytest.raises(ValueError, match=rf"{path.name}:2"):
         Trainer(cfg, tmp_path / "out", log=quiet)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0])
+def test_lower_lr_scale_sets_how_far_a_higher_task_moves_the_layers_below(tiny_files, tmp_path, scale):
+    cfg = tiny_config(tiny_files, ["upos", "chunk"], lower_lr_scale=scale, successive_regularization=False)
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    upos_pass, chunk_pass = trainer.passes
+    trainer.train_pass(upos_pass, 1)
+    below = {n: p.detach().clone() for n, p in trainer.model.named_parameters()
+             if n.startswith(("embed.", "layers.1."))}
+    trainer.train_pass(chunk_pass, 1)
+    moved = [n for n, p in trainer.model.named_parameters() if n in below and not torch.equal(p, below[n])]
+    if scale == 0.0:
+        assert moved == []
+    else:
+        assert any(n.startswith("layers.1.") for n in moved)
