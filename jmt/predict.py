@@ -40,19 +40,13 @@ class Predictor:
         upto = max(TASK_DEPTH[t] for t in chosen)
         self.model.eval()
         fields = [field for t in chosen for field in self.model.heads[t].fields]
-        results: list[dict | None] = [None if s.words else {f: [] for f in fields} for s in sents]
+        results = [None if s.words else {f: [] for f in fields} for s in sents]
         nonempty = [i for i, s in enumerate(sents) if s.words]  # the LSTMs cannot read empty sentences
-        for sub in batch_indices([encoded[i] for i in nonempty], self.batch_size, shuffle=False):
-            idx = [nonempty[j] for j in sub]
-            batch = collate_sentences([encoded[i] for i in idx])
-            out = self.model(batch, upto)
-            merged = [{} for _ in idx]
-            for task in chosen:
-                for m, pred in zip(merged, self.model.heads[task].decode(out.scores[task], batch)):
-                    m.update(pred)
-            for i, m in zip(idx, merged):
-                results[i] = m
-        return results  # type: ignore[return-value]
+        predicted = self._run([encoded[i] for i in nonempty], collate_sentences,
+                              lambda batch: self.model(batch, upto), chosen)
+        for i, pred in zip(nonempty, predicted):
+            results[i] = pred
+        return results
 
     @torch.inference_mode()
     def pair(self, pairs: Sequence[Pair]) -> list[dict]:
@@ -66,17 +60,18 @@ class Predictor:
         encoded = [encode_pair(self.vocabs, Pair(p.premise, p.hypothesis)) for p in pairs]
         upto = max(TASK_DEPTH[t] for t in chosen)
         self.model.eval()
-        results: list[dict | None] = [None] * len(pairs)
+        return self._run(encoded, collate_pairs, lambda batch: self.model.forward_pairs(batch, upto), chosen)
+
+    def _run(self, encoded: list, collate, forward, tasks: list[str]) -> list[dict]:
+        """Decode ``tasks`` over length-sorted batches; results come back in input order."""
+        results: list[dict] = [{} for _ in encoded]
         for idx in batch_indices(encoded, self.batch_size, shuffle=False):
-            batch = collate_pairs([encoded[i] for i in idx])
-            out = self.model.forward_pairs(batch, upto)
-            merged = [{} for _ in idx]
-            for task in chosen:
-                for m, pred in zip(merged, self.model.heads[task].decode(out.scores[task], batch)):
-                    m.update(pred)
-            for i, m in zip(idx, merged):
-                results[i] = m
-        return results  # type: ignore[return-value]
+            batch = collate([encoded[i] for i in idx])
+            out = forward(batch)
+            for task in tasks:
+                for i, pred in zip(idx, self.model.heads[task].decode(out.scores[task], batch)):
+                    results[i].update(pred)
+        return results
 
     def evaluate(self, task: str, gold: Sequence[Sentence | Pair]) -> dict:
         """Score ``task`` on gold examples (predicting them first)."""

@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -88,16 +88,18 @@ def holdout_split(examples: list, spec: str, seed: int) -> tuple[list, list]:
             [e for i, e in enumerate(examples) if i in dev_idx])
 
 
-def build_vocabs(cfg: Config, corpora: Corpora, pretrained_words: list[str]) -> Vocabularies:
-    def sentences():
-        for examples in corpora.train.values():
-            for ex in examples:
-                if isinstance(ex, Pair):
-                    yield ex.premise
-                    yield ex.hypothesis
-                else:
-                    yield ex.words
+def training_sentences(corpora: Corpora) -> Iterator[list[str]]:
+    """The words of every training sentence, pair sentences included, per task that reads it."""
+    for examples in corpora.train.values():
+        for ex in examples:
+            if isinstance(ex, Pair):
+                yield ex.premise
+                yield ex.hypothesis
+            else:
+                yield ex.words
 
+
+def build_vocabs(cfg: Config, corpora: Corpora, pretrained_words: list[str]) -> Vocabularies:
     labels: dict[str, list[str]] = {}
     fields = {"upos": ("upos", "upos"), "xpos": ("xpos", "xpos"), "chunk": ("chunk", "chunks"),
               "dep": ("deprel", "deprels")}
@@ -105,7 +107,7 @@ def build_vocabs(cfg: Config, corpora: Corpora, pretrained_words: list[str]) -> 
         if task in corpora.train:
             labels[label_set] = [lab for s in corpora.train[task] for lab in (getattr(s, field) or [])]
     m = cfg.model
-    return Vocabularies.build(sentences(), labels, (m.char_ngram_min, m.char_ngram_max), m.min_word_count,
+    return Vocabularies.build(training_sentences(corpora), labels, (m.char_ngram_min, m.char_ngram_max), m.min_word_count,
                               m.min_ngram_count, pretrained_words)
 
 
@@ -222,7 +224,7 @@ class Trainer:
         self.corpora = load_corpora(cfg)
         vectors, extra = None, []
         if cfg.data.vectors:
-            wanted = {w.lower() for ex in self._all_words() for w in ex}
+            wanted = {w.lower() for words in training_sentences(self.corpora) for w in words}
             vectors, extra = load_vectors(cfg.data.vectors, wanted, cfg.model.max_pretrained_words)
             cfg.model.word_dim = len(next(iter(vectors.values())))
         self.vocabs = build_vocabs(cfg, self.corpora, extra)
@@ -240,15 +242,6 @@ class Trainer:
         self.epoch_lr = cfg.train.lr
         self.rng = random.Random(cfg.train.seed)
         self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size)
-
-    def _all_words(self):
-        for examples in self.corpora.train.values():
-            for ex in examples:
-                if isinstance(ex, Pair):
-                    yield ex.premise
-                    yield ex.hypothesis
-                else:
-                    yield ex.words
 
     def lr(self, epoch: int) -> float:
         return self.cfg.train.lr / (1 + self.cfg.train.lr_decay * (epoch - 1))
