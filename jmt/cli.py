@@ -88,17 +88,16 @@ def train(
     dev_map = parse_task_paths(dev_paths, "--dev")
     with errors_to_exit():
         cfg = load_config(config)
-        if train_map:
-            cfg.data.train, cfg.data.dev = train_map, dev_map
-        elif dev_map:
-            raise ConfigError("--dev given without --train")
-        elif not cfg.data.train:
-            samples = sample_dir()
+        cfg.data.train.update(train_map)  # the command line wins over the config file, task by task
+        cfg.data.dev.update(dev_map)
+        if not cfg.data.train:
+            if dev_map:
+                raise ConfigError("--dev given without --train")
+            samples = sample_dir()  # the quickstart
             cfg.data.train = {t: str(samples / f) for t, f in SAMPLE_FILES["train"].items()}
             cfg.data.dev = {t: str(samples / f) for t, f in SAMPLE_FILES["dev"].items()}
-        for name, value in (("vectors", vectors),):
-            if value is not None:
-                setattr(cfg.data, name, value)
+        if vectors is not None:
+            cfg.data.vectors = vectors
         for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr),
                             ("lower_lr_scale", lower_lr_scale)):
             if value is not None:

@@ -55,7 +55,7 @@ class TrainConfig:
     epochs: int = 10
     seed: int = 1
     optimizer: str = "sgd"  # "sgd" (the paper) or "adam"
-    lr: float = 1.0  # eps of the schedule lr_k = eps / (1 + rho (k - 1)); Adam: its lr
+    lr: float = 1.0  # eps of the schedule lr_k = eps / (1 + rho (k - 1)), for Adam too
     lr_decay: float = 0.3  # rho
     clip: float = 3.0  # gradient-norm clip min(clip, depth)
     batch_size: int = 25
@@ -110,6 +110,8 @@ class Config:
         if metric != "auto" and (metric.count(".") != 1 or metric.split(".")[0] not in self.data.train):
             raise ConfigError(f"select_metric must be 'auto' or TASK.METRIC for a trained task "
                               f"(e.g. dep.las), not {metric!r}")
+        if metric != "auto" and self.data.train and metric.split(".")[0] not in self.data.dev:
+            raise ConfigError(f"select_metric {metric!r} needs a dev set for {metric.split('.')[0]!r}")
         if "entailment" in self.data.train and "relatedness" not in self.data.train:
             # The entailment layer reads the relatedness label embedding (spec, layer 5).
             raise ConfigError("entailment needs relatedness too (it is fed its label embedding)")

@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import Config, ConfigError, from_dict, to_dict
@@ -43,13 +44,18 @@ def load_model(directory: str | Path) -> tuple[JointManyTask, Vocabularies, Conf
     directory = Path(directory)
     if not (directory / "config.json").is_file():
         raise ConfigError(f"{directory}: not a jmt model directory (no config.json)")
-    raw = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    tasks = raw.pop("tasks")
-    raw.pop("format_version", None)
-    config = from_dict(Config, raw)
-    vocabs = Vocabularies.from_json(json.loads((directory / "vocab.json").read_text(encoding="utf-8")))
-    model = JointManyTask(config.model, vocabs, tasks, decoder=config.train.decoder)
-    model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    try:
+        raw = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        version = raw.pop("format_version", None)
+        if version != FORMAT_VERSION:
+            raise ConfigError(f"model format version {version!r}; this jmt reads version {FORMAT_VERSION}")
+        tasks = raw.pop("tasks")
+        config = from_dict(Config, raw)
+        vocabs = Vocabularies.from_json(json.loads((directory / "vocab.json").read_text(encoding="utf-8")))
+        model = JointManyTask(config.model, vocabs, tasks, decoder=config.train.decoder)
+        model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:
+        raise ConfigError(f"{directory}: not a valid jmt model directory: {err}") from err
     model.eval()
     return model, vocabs, config
 

@@ -11,6 +11,7 @@ from seqeval.metrics import classification_report, f1_score, precision_score, re
 
 PUNCT_UPOS = {"PUNCT"}
 PUNCT_DEPRELS = {"punct", "p"}
+PUNCT_XPOS = {"``", "''", ",", ".", ":", "-LRB-", "-RRB-", "HYPH", "NFP"}  # PTB punctuation tags
 
 
 def _pct(num: float, den: float) -> float:
@@ -41,9 +42,10 @@ def attachment_scores(gold_heads, gold_rels, pred_heads, pred_rels, punct) -> di
     """UAS and LAS over all words (CoNLL 2018) and without punctuation (the paper, spaCy).
 
     ``punct`` holds one boolean list per sentence marking the punctuation words (gold).
-    Relations are compared on their full label, subtypes included.
+    ``las`` compares full labels, subtypes included (as spaCy's scorer does); ``las_base``
+    compares the universal relation only (as the CoNLL 2018 evaluation script does).
     """
-    n = n_np = uas = las = uas_np = las_np = 0
+    n = n_np = uas = las = las_base = uas_np = las_np = 0
     for gh, gr, ph, pr, pu in zip(gold_heads, gold_rels, pred_heads, pred_rels, punct, strict=True):
         for i in range(len(gh)):
             head_ok = gh[i] == ph[i]
@@ -51,20 +53,23 @@ def attachment_scores(gold_heads, gold_rels, pred_heads, pred_rels, punct) -> di
             n += 1
             uas += head_ok
             las += label_ok
+            las_base += head_ok and (gr is None or gr[i].split(":")[0] == pr[i].split(":")[0])
             if not pu[i]:
                 n_np += 1
                 uas_np += head_ok
                 las_np += label_ok
     return {"uas": _pct(uas, n), "las": _pct(las, n), "uas_nopunct": _pct(uas_np, n_np),
-            "las_nopunct": _pct(las_np, n_np), "words": n}
+            "las_nopunct": _pct(las_np, n_np), "las_base": _pct(las_base, n), "words": n}
 
 
-def punct_mask(upos, deprels, words) -> list[bool]:
-    """Punctuation by gold UPOS when present, else by gold relation, else by the word itself."""
+def punct_mask(upos, deprels, words, xpos=None) -> list[bool]:
+    """Punctuation by gold UPOS, else gold relation, else PTB tag, else the word itself."""
     if upos is not None:
         return [u in PUNCT_UPOS for u in upos]
     if deprels is not None:
         return [r in PUNCT_DEPRELS for r in deprels]
+    if xpos is not None:
+        return [x in PUNCT_XPOS for x in xpos]
     return [not any(ch.isalnum() for ch in w) for w in words]
 
 

@@ -83,6 +83,8 @@ def holdout_split(examples: list, spec: str, seed: int) -> tuple[list, list]:
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
     n_dev = max(1, round(fraction * len(examples)))
+    if n_dev >= len(examples):
+        raise ConfigError(f"{spec} of {len(examples)} examples leaves nothing to train on")
     dev_idx = set(order[:n_dev])
     return ([e for i, e in enumerate(examples) if i not in dev_idx],
             [e for i, e in enumerate(examples) if i in dev_idx])
@@ -275,7 +277,7 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
                 self.optimizer.step()
                 for task, value in losses.items():
-                            totals[task] += value.item()
+                    totals[task] += value.item()
                 advance(lambda: f"loss {sum(v.item() for v in losses.values()):.3f}")
         self.regularizer.snapshot()
         seconds = time.perf_counter() - start

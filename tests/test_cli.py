@@ -230,3 +230,31 @@ def test_entailment_without_relatedness_is_an_error(corpora, tmp_path):
 def test_bad_optimizer_is_an_error(corpora, tmp_path):
     result = invoke("train", "-o", tmp_path / "m", "--train", f"upos={corpora['conllu']}", "--optimizer", "rmsprop")
     assert_one_line_error(result, "optimizer")
+
+
+def test_command_line_corpora_are_merged_with_the_config_file(tmp_path):
+    from jmt.cli import app
+    from typer.testing import CliRunner
+
+    sample = Path(__file__).resolve().parents[1] / "corpora" / "sample"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[model]\nword_dim = 16\nchar_dim = 16\nhidden = 16\nlabel_dim = 16\nhead_hidden = 16\n"
+                   "dep_label_hidden = 16\n[train]\nprogress = false\n"
+                   f"[data]\ntrain = {{ upos = \"{sample / 'dev.conllu'}\" }}\n"
+                   f"dev = {{ upos = \"{sample / 'dev.conllu'}\" }}\n", encoding="utf-8")
+    out = tmp_path / "m"
+    result = CliRunner().invoke(app, ["train", str(cfg), "-o", str(out), "--epochs", "1",
+                                      "--train", f"xpos={sample / 'dev.conllu'}"])
+    assert result.exit_code == 0, result.stderr
+    saved = json.loads((out / "config.json").read_text())
+    assert set(saved["data"]["train"]) == {"upos", "xpos"} and set(saved["data"]["dev"]) == {"upos"}
+
+
+def test_a_damaged_model_directory_is_one_line_and_exit_1(tmp_path):
+    from jmt.cli import app
+    from typer.testing import CliRunner
+
+    (tmp_path / "config.json").write_text('{"format_version": 1}', encoding="utf-8")
+    result = CliRunner().invoke(app, ["info", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not a valid jmt model" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -158,3 +158,8 @@ def test_classification_accuracy_and_confusion_matrix():
     assert s["confusion"]["matrix"] == [[1, 1, 0],
                                         [0, 0, 1],
                                         [0, 0, 1]]
+
+
+def test_las_base_compares_the_universal_relation_only():
+    scores = attachment_scores([[2, 0]], [["nsubj:pass", "root"]], [[2, 0]], [["nsubj", "root"]], [[False, False]])
+    assert scores["las"] == 50.0 and scores["las_base"] == 100.0 and scores["uas"] == 100.0

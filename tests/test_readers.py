@@ -487,3 +487,31 @@ def test_read_corpus_empty_and_missing(tmp_path):
         read_corpus(f"hf:{tmp_path / 'nope'}", "upos")
     with pytest.raises(ValueError, match="task"):
         read_corpus(empty, "ner")
+
+
+def test_a_head_pointing_at_its_own_word_is_an_error(tmp_path):
+    path = tmp_path / "loop.conllu"
+    path.write_text("1\tDogs\t_\tNOUN\tNNS\t_\t2\tnsubj\t_\t_\n2\tbark\t_\tVERB\tVBP\t_\t2\troot\t_\t_\n\n",
+                    encoding="utf-8")
+    with pytest.raises(DataError, match=r"loop\.conllu:2: .*own ID"):
+        list(read_conllu(path))
+    dp = tmp_path / "loop.dp"
+    dp.write_text("Dogs\tNNS\t1\nbark\tVBP\t0\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"loop\.dp:1: .*itself"):
+        list(read_columns(dp, {"words": 0, "xpos": 1, "heads": 2}))
+
+
+def test_hf_spec_names_config_and_split():
+    from jmt.data.corpus import parse_hf_spec
+
+    assert parse_hf_spec("eriktks/conll2000") == {"name_or_path": "eriktks/conll2000", "split": "train"}
+    assert parse_hf_spec("eriktks/conll2000@test") == {"name_or_path": "eriktks/conll2000", "split": "test"}
+    assert parse_hf_spec("universal_dependencies:en_ewt@validation") == {
+        "name_or_path": "universal_dependencies", "config": "en_ewt", "split": "validation"}
+
+
+def test_non_utf8_corpus_is_an_error_naming_the_file(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("caf\xe9 NN B-NP\n\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.txt.*UTF-8"):
+        read_corpus(path, "chunk")

@@ -104,7 +104,7 @@ def collate_sentences(items: Sequence[EncodedSentence]) -> TokenBatch:
             flat.extend(ids)
         offsets[b * T + n : (b + 1) * T] = len(flat)  # padding: empty bags
     targets = {}
-    for name in items[0].targets:
+    for name in sorted({name for s in items for name in s.targets}):
         arr = np.full((B, T), IGNORE, dtype=np.int64)
         for b, s in enumerate(items):
             if name in s.targets:

@@ -69,5 +69,7 @@ def _heads(path: str, block: list[tuple[int, list[str]]], col: int) -> list[int]
             raise DataError(path, number, f"expected an integer head, got {fields[col]!r}") from None
         if not 0 <= head <= len(block):
             raise DataError(path, number, f"expected a head between 0 and the sentence length {len(block)}, got {head}")
+        if head == len(heads) + 1:
+            raise DataError(path, number, f"expected a head other than the word itself ({head})")
         heads.append(head)
     return heads

@@ -108,6 +108,8 @@ def _heads(path: str, rows: list[list[str]], row_lines: list[int]) -> list[int] 
             raise DataError(path, number, f"expected HEAD >= 0, got {head}")
         if head > len(rows):
             raise DataError(path, number, f"HEAD {head} is beyond the sentence length {len(rows)}")
+        if head == len(heads) + 1:
+            raise DataError(path, number, f"expected a HEAD other than the word's own ID {head}")
         heads.append(head)
     return heads
 

@@ -1,11 +1,12 @@
 """One entry point for every corpus format: detect the format, read, check the task's annotation."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from .columns import read_columns
 from .conllu import read_conllu
-from .pairs import read_nli_jsonl, read_sick
+from .pairs import PairReadStats, read_nli_jsonl, read_sick
 from .types import DataError, Pair, Sentence
 
 TOKEN_TASKS = ("upos", "xpos", "chunk", "dep")
@@ -22,6 +23,7 @@ TASK_FIELDS = {
     "entailment": "entailment",
 }
 HF_PREFIX = "hf:"
+log = logging.getLogger("jmt")
 DP_COLUMNS = {"words": 0, "xpos": 1, "heads": 2}  # default mapping of column files for "dep"
 
 
@@ -64,12 +66,35 @@ def read_corpus(path: str | Path, task: str, **options) -> list[Sentence] | list
     """
     if task not in TASK_FIELDS:
         raise ValueError(f"task: expected one of {TOKEN_TASKS + PAIR_TASKS}, got {task!r}")
-    fmt = detect_format(path)
     text = str(path)
+    try:
+        examples = _read(path, text, task, options)
+    except UnicodeDecodeError as err:
+        raise DataError(text, None, f"expected UTF-8 text ({err.reason} at byte {err.start})") from None
+    if not examples:
+        raise DataError(text, None, "expected at least one example, the corpus is empty")
+    require_annotation(examples, task, text)
+    return examples
+
+
+def parse_hf_spec(spec: str) -> dict[str, str]:
+    """``NAME[:CONFIG][@SPLIT]`` (after the ``hf:`` prefix) -> read_hf arguments."""
+    rest, _, split = spec.partition("@")
+    name, _, config = rest.partition(":") if not Path(rest).exists() else (rest, "", "")
+    out = {"name_or_path": name, "split": split or "train"}
+    if config:
+        out["config"] = config
+    return out
+
+
+def _read(path, text: str, task: str, options: dict) -> list:
+    fmt = detect_format(path)
     if fmt == "hf":
         from .hf import read_hf  # imports `datasets` only when needed
 
-        examples = list(read_hf(text.removeprefix(HF_PREFIX), task=task, **options))
+        stats = options.setdefault("stats", PairReadStats())
+        spec = parse_hf_spec(text.removeprefix(HF_PREFIX)) if text.startswith(HF_PREFIX) else {"name_or_path": text}
+        examples = list(read_hf(**spec, task=task, **options))
     else:
         pair_format = fmt in ("sick", "nli")
         if pair_format != (task in PAIR_TASKS):
@@ -77,12 +102,12 @@ def read_corpus(path: str | Path, task: str, **options) -> list[Sentence] | list
             raise DataError(text, None, f"task {task!r} cannot be trained on {kind} ({fmt} format)")
         if fmt == "columns" and task == "dep":
             options.setdefault("columns", DP_COLUMNS)
+        if fmt == "nli":
+            stats = options.setdefault("stats", PairReadStats())
         reader = {"conllu": read_conllu, "columns": read_columns, "sick": read_sick, "nli": read_nli_jsonl}[fmt]
         examples = list(reader(path, **options))
-
-    if not examples:
-        raise DataError(text, None, "expected at least one example, the corpus is empty")
-    require_annotation(examples, task, text)
+    if fmt in ("nli", "hf") and stats.skipped:
+        log.warning("%s: skipped %d items without a gold label", text, stats.skipped)
     return examples
 
 

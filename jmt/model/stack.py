@@ -65,10 +65,6 @@ class JointManyTask(nn.Module):
         """Token heads below ``depth`` that feed label embeddings upward (built before it)."""
         return [t for t, h in self.heads.items() if h.depth < depth and h.kind == "token" and h.has_labels]
 
-    def depth_of(self, tasks: list[str]) -> int:
-        """The depth the stack must run to for ``tasks``."""
-        return max(TASK_DEPTH[t] for t in tasks)
-
     def forward(self, batch: TokenBatch, upto: int) -> StackOutput:
         """Run the layers up to depth ``upto`` and every token head on them."""
         cfg = self.cfg

@@ -111,6 +111,6 @@ class DependencyHead(nn.Module):
         scores = attachment_scores(
             [s.heads for s in gold], [s.deprels for s in gold],
             [p["heads"] for p in pred], [p["deprels"] for p in pred],
-            [punct_mask(s.upos, s.deprels, s.words) for s in gold])
+            [punct_mask(s.upos, s.deprels, s.words, s.xpos) for s in gold])
         scores["greedy_not_tree"] = sum(not p.get("greedy_was_tree", True) for p in pred)
         return scores
