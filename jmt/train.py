@@ -278,7 +278,7 @@ class Trainer:
                 self.optimizer.step()
                 for task, value in losses.items():
                     totals[task] += value.item()
-                advance(lambda: f"loss {sum(v.item() for v in losses.values()):.3f}")
+                advance(lambda: f"loss per example {sum(v.item() for v in losses.values()) / len(idx):.3f}")
         self.regularizer.snapshot()
         seconds = time.perf_counter() - start
         per_item = {task: total / max(1, len(p.examples)) for task, total in totals.items()}
