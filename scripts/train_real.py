@@ -132,6 +132,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         f"| EWT XPOS accuracy | {t['xpos']['accuracy']:.2f} |",
         f"| EWT UAS / LAS, punctuation counted | {t['dep']['uas']:.2f} / {t['dep']['las']:.2f} |",
         f"| EWT UAS / LAS, without punctuation | {t['dep']['uas_nopunct']:.2f} / {t['dep']['las_nopunct']:.2f} |",
+        f"| EWT LAS on universal relations (CoNLL 2018 script convention) | {t['dep']['las_base']:.2f} |",
         f"| EWT greedy outputs that were not trees (repaired with Eisner) | {t['dep']['greedy_not_tree']} |",
         f"| CoNLL-2000 chunk F1 (seqeval default = conlleval) | {t['chunk']['f1']:.2f} |",
         f"| SICK relatedness Pearson / Spearman / MSE | {t['relatedness']['pearson']:.4f} / "
