@@ -32,6 +32,9 @@ def save_model(directory: str | Path, model: JointManyTask, vocabs: Vocabularies
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     tmp = directory / "model.safetensors.tmp"
     save_file(tensors, str(tmp), metadata={"format": "jmt", "version": str(FORMAT_VERSION)})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; a model is shared like any file
     os.replace(tmp, directory / "model.safetensors")
     write_json(directory / "vocab.json", vocabs.to_json())
     write_json(directory / "config.json", {"format_version": FORMAT_VERSION, "tasks": model.tasks, **to_dict(config)})
