@@ -1,2 +1,12 @@
 """jmt: the Joint Many-Task model (Hashimoto et al. 2017) as a library and a command line."""
 __version__ = "0.1.0"
+
+
+def load(path, batch_size: int = 64):
+    """Load a trained model directory: ``jmt.load("models/sample").tag([...])``."""
+    from .api import load as _load
+
+    return _load(path, batch_size)
+
+
+__all__ = ["load", "__version__"]
