@@ -40,6 +40,9 @@ class errors_to_exit:
     def __exit__(self, exc_type, exc, tb):
         if exc is None or os.environ.get("JMT_DEBUG"):
             return False
+        if isinstance(exc, BrokenPipeError):  # the reader went away (| head): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0)
         if isinstance(exc, (DataError, ConfigError, OSError, ValueError)):
             fail(str(exc) if not isinstance(exc, OSError) or not exc.filename else f"{exc.filename}: {exc.strerror}")
         if isinstance(exc, KeyboardInterrupt):
@@ -181,6 +184,122 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
         if metrics:
             typer.echo(f"dev scores of epoch {metrics.get('epoch')}:")
             typer.echo(format_metrics(metrics.get("dev", {})))
+
+
+@app.command()
+def tag(
+    model_dir: Path = typer.Argument(..., help="A trained model directory."),
+    inputs: Optional[List[str]] = typer.Argument(None, help="Input files; standard input when none."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file; standard output when absent."),
+    input_format: str = typer.Option("raw", "--input-format", help="raw, tokenized (one sentence a line) or conllu."),
+    one_sentence_per_line: bool = typer.Option(False, "--one-sentence-per-line", help="Raw text: keep the line splits."),
+    output_format: str = typer.Option("conllu", "--format", help="conllu, jsonl or html."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks, e.g. upos,chunk; default all."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    chunk_size: int = typer.Option(2000, "--chunk-size", min=1, help="Sentences read and written at a time."),
+):
+    """Tag text files: POS, chunks and dependency trees."""
+    from .tagging_io import INPUT_FORMATS, OUTPUT_FORMATS
+
+    if input_format not in INPUT_FORMATS:
+        raise typer.BadParameter(f"expected one of {', '.join(INPUT_FORMATS)}", param_hint="--input-format")
+    if output_format not in OUTPUT_FORMATS:
+        raise typer.BadParameter(f"expected one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
+    with errors_to_exit():
+        from .api import load
+        from .tagging_io import batched, read_input, render_html, write_sentence
+
+        nlp = load(model_dir, batch_size)
+        chosen = nlp.predictor.token_tasks(tasks.split(",") if tasks else None)
+        if not chosen:
+            raise ConfigError(f"the model has no token task to tag with; it has {', '.join(nlp.tasks)}")
+        out = open(output, "w", encoding="utf-8") if output else sys.stdout
+        try:
+            sources = inputs or [None]
+            sentences = (s for src in sources for s in read_input(src, sys.stdin, input_format, one_sentence_per_line))
+            html_items = []
+            with word_rate() as count:
+                for chunk in batched(sentences, chunk_size):
+                    predictions = nlp.predictor.tag(chunk, chosen)
+                    for sentence, pred in zip(chunk, predictions):
+                        if output_format == "html":
+                            html_items.append((sentence, pred))
+                        else:
+                            write_sentence(out, output_format, sentence, pred)
+                    out.flush()
+                    count(sum(len(s) for s in chunk))
+            if output_format == "html":
+                out.write(render_html(html_items))
+        finally:
+            if output:
+                out.close()
+
+
+@app.command()
+def pair(
+    model_dir: Path = typer.Argument(..., help="A trained model directory."),
+    pairs_path: str = typer.Argument(..., metavar="PAIRS", help="SICK file, NLI JSON lines, or premise<TAB>hypothesis lines."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file; standard output when absent."),
+    output_format: str = typer.Option("tsv", "--format", help="tsv or jsonl."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+):
+    """Score sentence pairs: relatedness (1-5), entailment label and class probabilities."""
+    if output_format not in ("tsv", "jsonl"):
+        raise typer.BadParameter("expected tsv or jsonl", param_hint="--format")
+    with errors_to_exit():
+        from .api import load
+        from .data.types import ENTAILMENT_LABELS
+        from .tagging_io import batched, read_pairs
+
+        nlp = load(model_dir, batch_size)
+        out = open(output, "w", encoding="utf-8") if output else sys.stdout
+        try:
+            if output_format == "tsv":
+                out.write("\t".join(["pair_ID", "relatedness", "entailment", *(f"p_{lab}" for lab in ENTAILMENT_LABELS)]) + "\n")
+            n = 0
+            for chunk in batched(read_pairs(pairs_path), 1000):
+                for p, r in zip(chunk, nlp.predictor.pair(chunk)):
+                    n += 1
+                    pid = p.pair_id or str(n)
+                    probs = r.get("probabilities", {})
+                    if output_format == "jsonl":
+                        out.write(json.dumps({"pair_id": pid, **r}) + "\n")
+                    else:
+                        out.write("\t".join([pid, f"{r['relatedness']:.4f}", r.get("entailment", "_"),
+                                              *(f"{probs[lab]:.4f}" if probs else "_" for lab in ENTAILMENT_LABELS)]) + "\n")
+                out.flush()
+        finally:
+            if output:
+                out.close()
+
+
+class word_rate:
+    """Words tagged and words/s on stderr while it is a terminal; silent otherwise."""
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return lambda n: None
+        import time
+
+        from rich.console import Console
+        from rich.progress import Progress, TextColumn
+
+        self.progress = Progress(TextColumn("{task.completed:,} words, {task.fields[rate]} words/s"),
+                                 console=Console(stderr=True), transient=True)
+        self.progress.start()
+        task = self.progress.add_task("tag", total=None, rate="-")
+        start = time.perf_counter()
+
+        def count(n: int) -> None:
+            done = self.progress.tasks[0].completed + n
+            self.progress.update(task, completed=done, rate=f"{done / (time.perf_counter() - start):,.0f}")
+
+        return count
+
+    def __exit__(self, *exc):
+        if hasattr(self, "progress"):
+            self.progress.stop()
+        return False
 
 
 def main() -> None:  # pragma: no cover

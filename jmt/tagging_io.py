@@ -1,0 +1,177 @@
+"""Streaming input and output for ``jmt tag`` and ``jmt pair``.
+
+Inputs are read lazily and tagged in chunks, so memory stays bounded on large files and
+output appears as chunks finish.
+"""
+from __future__ import annotations
+
+import json
+from itertools import islice
+from pathlib import Path
+from typing import Iterable, Iterator, TextIO
+
+from .data.conllu import read_conllu, write_conllu
+from .data.types import DataError, Pair, Sentence
+
+INPUT_FORMATS = ("raw", "tokenized", "conllu")
+OUTPUT_FORMATS = ("conllu", "jsonl", "html")
+
+
+def read_raw(lines: Iterable[str], one_per_line: bool, source: str) -> Iterator[Sentence]:
+    """Raw text: spaCy's rule-based English tokenizer and sentencizer, paragraph by paragraph
+    (blank lines separate paragraphs), or one sentence per line with ``one_per_line``."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    block: list[str] = []
+    start = 1
+
+    def flush(lineno: int) -> Iterator[Sentence]:
+        text = " ".join(block).strip()
+        if not text:
+            return
+        doc = nlp.make_doc(text) if one_per_line else nlp(text)
+        spans = [doc[:]] if one_per_line else doc.sents
+        for span in spans:
+            words = [t.text for t in span if not t.is_space]
+            if words:
+                yield Sentence(words, source=f"{source}:{lineno}")
+
+    for lineno, line in enumerate(lines, 1):
+        if one_per_line:
+            block, start = [line], lineno
+            yield from flush(start)
+            block = []
+        elif line.strip():
+            if not block:
+                start = lineno
+            block.append(line.strip())
+        else:
+            yield from flush(start)
+            block = []
+    yield from flush(start)
+
+
+def read_tokenized(lines: Iterable[str], source: str) -> Iterator[Sentence]:
+    """Pre-tokenized text: one sentence a line, tokens separated by whitespace."""
+    for lineno, line in enumerate(lines, 1):
+        words = line.split()
+        if words:
+            yield Sentence(words, source=f"{source}:{lineno}")
+
+
+def read_input(path: str | None, stream: TextIO | None, input_format: str, one_per_line: bool) -> Iterator[Sentence]:
+    if input_format == "conllu":
+        if path is None:
+            raise DataError("<stdin>", None, "CoNLL-U input must be a file")  # the reader needs a path
+        yield from read_conllu(path)
+        return
+    source = path or "<stdin>"
+    handle = open(path, encoding="utf-8-sig") if path is not None else stream
+    try:
+        if input_format == "tokenized":
+            yield from read_tokenized(handle, source)
+        else:
+            yield from read_raw(handle, one_per_line, source)
+    finally:
+        if path is not None:
+            handle.close()
+
+
+def chunk_spans(tags: list[str]) -> list[dict]:
+    """IOB2 tags -> ``[{"start", "end" (exclusive), "label"}]``."""
+    spans: list[dict] = []
+    for i, tag in enumerate(tags):
+        if tag.startswith("B-") or (tag.startswith("I-") and (not spans or spans[-1]["end"] != i
+                                                            or spans[-1]["label"] != tag[2:])):
+            spans.append({"start": i, "end": i + 1, "label": tag[2:]})
+        elif tag.startswith("I-"):
+            spans[-1]["end"] = i + 1
+    return spans
+
+
+def write_sentence(out: TextIO, fmt: str, sentence: Sentence, pred: dict) -> None:
+    if fmt == "conllu":
+        write_conllu(sentence, out, upos=pred.get("upos"), xpos=pred.get("xpos"), heads=pred.get("heads"),
+                     deprels=pred.get("deprels"), chunks=pred.get("chunks"))
+        return
+    record = {"tokens": sentence.words}
+    for key in ("upos", "xpos", "heads", "deprels"):
+        if key in pred:
+            record[key] = pred[key]
+    if "chunks" in pred:
+        record["chunks"] = chunk_spans(pred["chunks"])
+    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def render_html(items: list[tuple[Sentence, dict]]) -> str:
+    """One self-contained page: each sentence's dependency tree and chunks, drawn by displaCy."""
+    from spacy import displacy
+
+    parts = []
+    for sentence, pred in items:
+        words = sentence.words
+        tags = pred.get("upos") or pred.get("xpos") or [""] * len(words)
+        if "heads" in pred:
+            arcs = []
+            for i, (head, rel) in enumerate(zip(pred["heads"], pred["deprels"])):
+                if head == 0:
+                    continue
+                h = head - 1
+                arcs.append({"start": min(i, h), "end": max(i, h), "label": rel, "dir": "left" if i < h else "right"})
+            parts.append(displacy.render({"words": [{"text": w, "tag": t} for w, t in zip(words, tags)], "arcs": arcs},
+                                         style="dep", manual=True, page=False))
+        if "chunks" in pred:
+            spans = [{"start_token": s["start"], "end_token": s["end"], "label": s["label"]}
+                     for s in chunk_spans(pred["chunks"])]
+            parts.append(displacy.render({"text": " ".join(words), "tokens": words, "spans": spans},
+                                         style="span", manual=True, page=False))
+        if "heads" not in pred and "chunks" not in pred:
+            parts.append("<p>" + " ".join(f"{w}/{t}" for w, t in zip(words, tags)) + "</p>")
+    body = "\n<hr>\n".join(parts)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>jmt</title></head>\n"
+            f"<body style=\"font-family: sans-serif\">\n{body}\n</body></html>\n")
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def read_pairs(path: str) -> Iterator[Pair]:
+    """Sentence pairs to score: a SICK file, NLI JSON lines (labels not needed), or a TSV whose
+    lines hold premise and hypothesis as two tab-separated columns."""
+    from .data.pairs import read_sick, tokenize
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(path, None, "file not found")
+    with open(p, encoding="utf-8-sig") as f:
+        first = next((line for line in f if line.strip()), "")
+    if "sentence_A" in first:
+        yield from read_sick(p)
+        return
+    with open(p, encoding="utf-8-sig") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            if p.suffix in (".jsonl", ".json"):
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise DataError(path, lineno, f"expected a JSON object ({err.msg})") from None
+                a = item.get("sentence1", item.get("premise"))
+                b = item.get("sentence2", item.get("hypothesis"))
+                if not isinstance(a, str) or not isinstance(b, str):
+                    raise DataError(path, lineno, "expected sentence1/sentence2 (or premise/hypothesis) strings")
+            else:
+                cols = line.rstrip("\r\n").split("\t")
+                if len(cols) != 2:
+                    raise DataError(path, lineno, f"expected 2 tab-separated sentences, got {len(cols)} columns")
+                a, b = cols
+            premise, hypothesis = tokenize(a), tokenize(b)
+            if not premise or not hypothesis:
+                raise DataError(path, lineno, "expected two non-empty sentences")
+            yield Pair(premise, hypothesis, source=f"{path}:{lineno}")

@@ -1,0 +1,142 @@
+"""`jmt tag`, `jmt pair` and the Python API on a small model trained once for the module."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import SAMPLE, chunk_text, conllu_text, pairs_text, small_model
+from jmt.cli import app
+from jmt.config import Config, DataConfig, TrainConfig
+from jmt.decode import is_tree
+from jmt.train import Trainer
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tagmodel")
+    files = {"conllu": d / "t.conllu", "chunk": d / "c.txt", "pairs": d / "p.tsv"}
+    files["conllu"].write_text(conllu_text(), encoding="utf-8")
+    files["chunk"].write_text(chunk_text(), encoding="utf-8")
+    files["pairs"].write_text(pairs_text(), encoding="utf-8")
+    train = {"upos": files["conllu"], "xpos": files["conllu"], "dep": files["conllu"], "chunk": files["chunk"],
+             "relatedness": files["pairs"], "entailment": files["pairs"]}
+    cfg = Config(model=small_model(), train=TrainConfig(optimizer="adam", lr=0.01, epochs=3, batch_size=4,
+                                                        dep_batch_size=4, progress=False, seed=0),
+                 data=DataConfig(train={t: str(p) for t, p in train.items()}))
+    Trainer(cfg, d / "model", log=lambda m: None).train()
+    return d / "model"
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def test_conllu_in_conllu_out_keeps_every_line_but_the_predicted_columns(model_dir, tmp_path):
+    src = SAMPLE / "dev.conllu"  # has comments, multiword tokens, an empty node, SpaceAfter=No
+    out = tmp_path / "out.conllu"
+    result = run("tag", model_dir, src, "--input-format", "conllu", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    before = src.read_text(encoding="utf-8").splitlines()
+    after = out.read_text(encoding="utf-8").splitlines()
+    assert len(before) == len(after)
+    words = 0
+    for a, b in zip(before, after):
+        if a.startswith("#") or not a or "-" in a.split("\t")[0] or "." in a.split("\t")[0]:
+            assert a == b  # comments, blank lines, multiword ranges and empty nodes unchanged
+            continue
+        ca, cb = a.split("\t"), b.split("\t")
+        assert [ca[i] for i in (0, 1, 2, 5, 8)] == [cb[i] for i in (0, 1, 2, 5, 8)]
+        assert "Chunk=" in cb[9] and all(m in cb[9].split("|") for m in ca[9].split("|") if m != "_")
+        words += 1
+    assert words == 699
+
+
+def test_every_output_tree_is_a_tree(model_dir):
+    result = run("tag", model_dir, SAMPLE / "dev.conllu", "--input-format", "conllu", "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 80
+    assert all(is_tree(r["heads"]) for r in records)
+
+
+def test_raw_text_from_stdin_is_split_into_sentences(model_dir):
+    text = "The cat sleeps. A dog barks loudly!\n\nShe saw a bird.\n"
+    result = run("tag", model_dir, "--format", "jsonl", input=text)
+    assert result.exit_code == 0, result.stderr
+    tokens = [json.loads(line)["tokens"] for line in result.stdout.splitlines()]
+    assert tokens == [["The", "cat", "sleeps", "."], ["A", "dog", "barks", "loudly", "!"], ["She", "saw", "a", "bird", "."]]
+
+
+def test_one_sentence_per_line_keeps_the_users_splits(model_dir):
+    text = "The cat sleeps. A dog barks.\nShe saw a bird\n"
+    result = run("tag", model_dir, "--format", "jsonl", "--one-sentence-per-line", input=text)
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+
+
+def test_pretokenized_input_and_task_selection(model_dir):
+    result = run("tag", model_dir, "--input-format", "tokenized", "--format", "jsonl", "--tasks", "upos,chunk",
+                 input="Dogs do n't bark .\nBirds sing\n")
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records[0]["tokens"] == ["Dogs", "do", "n't", "bark", "."]
+    assert set(records[0]) == {"tokens", "upos", "chunks"}  # the stack ran only as deep as asked
+    assert all({"start", "end", "label"} == set(c) for r in records for c in r["chunks"])
+
+
+def test_html_page_draws_trees_and_chunks(model_dir, tmp_path):
+    out = tmp_path / "page.html"
+    result = run("tag", model_dir, "--input-format", "tokenized", "--format", "html", "-o", out,
+                 input="The cat sleeps .\n")
+    assert result.exit_code == 0, result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "NP" in page
+
+
+def test_bad_tag_arguments(model_dir, tmp_path):
+    assert run("tag", model_dir, "--format", "xml", input="a\n").exit_code == 2
+    assert run("tag", model_dir, "--tasks", "relatedness", input="a\n").exit_code == 1
+    missing = run("tag", model_dir, tmp_path / "missing.txt")
+    assert missing.exit_code == 1 and "missing.txt" in missing.stderr
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "jsonl"])
+def test_pair_scores_every_pair(model_dir, tmp_path, fmt):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("A man is playing a guitar\tA man plays an instrument\nA cat sleeps\tNobody sleeps\n",
+                     encoding="utf-8")
+    for path, n in ((pairs, 2), (SAMPLE / "pairs_dev.tsv", 80), (SAMPLE / "pairs_dev.jsonl", 60)):
+        result = run("pair", model_dir, path, "--format", fmt)
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        rows = [json.loads(line) for line in lines] if fmt == "jsonl" else [line.split("\t") for line in lines[1:]]
+        assert len(rows) == n
+        for row in rows:
+            score = row["relatedness"] if fmt == "jsonl" else float(row[1])
+            assert 1.0 <= score <= 5.0
+            label = row["entailment"] if fmt == "jsonl" else row[2]
+            assert label in ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
+            if fmt == "jsonl":
+                assert abs(sum(row["probabilities"].values()) - 1) < 1e-4
+
+
+def test_bad_pair_line_names_file_and_line(model_dir, tmp_path):
+    pairs = tmp_path / "bad.tsv"
+    pairs.write_text("one sentence only\n", encoding="utf-8")
+    result = run("pair", model_dir, pairs)
+    assert result.exit_code == 1 and "bad.tsv:1" in result.stderr
+
+
+def test_python_api_tags_strings_and_token_lists_alike(model_dir):
+    import jmt
+
+    nlp = jmt.load(model_dir)
+    a, b = nlp.tag(["The cat sleeps.", ["The", "cat", "sleeps", "."]])
+    assert a == b and a["words"] == ["The", "cat", "sleeps", "."]
+    assert {"upos", "xpos", "chunks", "heads", "deprels"} <= set(a)
+    scores = nlp.pair(["A cat sleeps"], [["A", "cat", "sleeps"]])
+    assert 1 <= scores[0]["relatedness"] <= 5 and scores[0]["entailment"]
+    with pytest.raises(ValueError):
+        nlp.pair(["a"], [])
