@@ -51,6 +51,12 @@ def test_conllu_in_conllu_out_keeps_every_line_but_the_predicted_columns(model_d
         assert "Chunk=" in cb[9] and all(m in cb[9].split("|") for m in ca[9].split("|") if m != "_")
         words += 1
     assert words == 699
+    conllu = pytest.importorskip("conllu")
+    parsed = conllu.parse(out.read_text(encoding="utf-8"))
+    assert len(parsed) == 80
+    for tokens in parsed:
+        words = [t for t in tokens if isinstance(t["id"], int)]
+        assert is_tree([t["head"] for t in words])
 
 
 def test_every_output_tree_is_a_tree(model_dir):
