@@ -1,0 +1,244 @@
+"""A spaCy pipeline component that runs a jmt model: ``nlp.add_pipe("jmt", config={"model": PATH})``.
+
+The component is registered as the spaCy factory ``"jmt"`` (also through the ``spacy_factories``
+entry point, so an installed jmt needs no import). Per token it sets, for the tasks the model
+has (and the ``tasks`` config, default all):
+
+- ``token.tag_`` (xpos), ``token.pos_`` (upos),
+- ``token.head`` / ``token.dep_`` (dep); sentence boundaries follow from the roots,
+- ``doc.spans["chunks"]`` (chunk), one span per IOB2 chunk, labelled with the chunk type.
+
+A Doc whose sentence boundaries are already set (e.g. by the ``sentencizer``) is tagged sentence
+by sentence; otherwise the whole Doc is one sentence. Whitespace tokens are not shown to the
+model: they get tag ``_SP``, pos ``SPACE`` and, when heads are set, attach to the preceding
+(or else following) token with the label ``dep``.
+
+The model directory is loaded lazily on first use. ``nlp.to_disk`` copies its files into the
+pipeline directory and ``spacy.load`` reads them from there, so a saved pipeline does not need
+the original model directory.
+
+Sentence pairs (relatedness, entailment) do not fit a Doc. They are exposed two ways:
+
+- ``pair_docs(nlp_or_component, premise_doc, hypothesis_doc)`` -> dict with ``relatedness``
+  (1-5) and, if the model has entailment, ``entailment`` and ``probabilities``;
+- the Doc method extension ``doc._.jmt_pair(other_doc, component=None)``, which returns the
+  same dict. Without ``component`` it uses the jmt component most recently created for
+  ``doc.vocab`` (each component registers itself in a weak module-level registry keyed by its
+  vocab); pass ``component=nlp.get_pipe("jmt")`` to choose one explicitly.
+"""
+from __future__ import annotations
+
+import shutil
+import weakref
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy
+from spacy.attrs import DEP, HEAD, POS, TAG
+from spacy.language import Language
+from spacy.parts_of_speech import IDS as POS_IDS
+from spacy.scorer import Scorer
+from spacy.tokens import Doc, Span
+from spacy.util import minibatch
+
+MODEL_FILES = ("config.json", "vocab.json", "model.safetensors", "metrics.json")
+CHUNKS_KEY = "chunks"
+
+# id(vocab) -> the latest JMTComponent built on that vocab; the component holds the vocab,
+# so an id is never reused while its entry lives.
+_REGISTRY: "weakref.WeakValueDictionary[int, JMTComponent]" = weakref.WeakValueDictionary()
+
+
+@Language.factory(
+    "jmt",
+    default_config={"model": None, "batch_size": 64, "tasks": None},
+    assigns=["token.tag", "token.pos", "token.head", "token.dep", "token.is_sent_start", "doc.spans"],
+    default_score_weights={"tag_acc": 0.2, "pos_acc": 0.2, "dep_uas": 0.1, "dep_las": 0.3, "chunks_f": 0.2,
+                           "dep_las_per_type": None, "chunks_p": None, "chunks_r": None,
+                           "chunks_per_type": None},
+)
+def make_jmt(nlp: Language, name: str, model: str | None, batch_size: int, tasks: list[str] | None):
+    return JMTComponent(nlp, name, model, batch_size, tasks)
+
+
+class JMTComponent:
+    def __init__(self, nlp: Language, name: str = "jmt", model: str | None = None, batch_size: int = 64,
+                 tasks: list[str] | None = None):
+        self.name, self.vocab = name, nlp.vocab
+        self.model_path = Path(model) if model is not None else None
+        self.batch_size = batch_size
+        self.tasks = list(tasks) if tasks is not None else None
+        self._jmt = None
+        _REGISTRY[id(self.vocab)] = self
+
+    # -- the model ---------------------------------------------------------------------------
+    @property
+    def jmt(self):
+        """The loaded :class:`jmt.api.JMT` (loaded on first use)."""
+        if self._jmt is None:
+            if self.model_path is None:
+                raise ValueError(f"the {self.name!r} component has no model: set config "
+                                 "{'model': PATH} or load a saved pipeline")
+            from .api import JMT
+
+            self._jmt = JMT(self.model_path, self.batch_size)
+        return self._jmt
+
+    @property
+    def token_tasks(self) -> list[str]:
+        return self.jmt.predictor.token_tasks(self.tasks)
+
+    # -- annotation --------------------------------------------------------------------------
+    def __call__(self, doc: Doc) -> Doc:
+        self.set_annotations([doc], self.predict([doc]))
+        return doc
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int | None = None) -> Iterator[Doc]:
+        for batch in minibatch(docs, size=batch_size or self.batch_size):
+            self.set_annotations(batch, self.predict(batch))
+            yield from batch
+
+    @staticmethod
+    def _sentences(doc: Doc) -> list[list[int]]:
+        """Token indices per sentence, whitespace tokens included."""
+        if len(doc) and doc.has_annotation("SENT_START"):
+            return [list(range(s.start, s.end)) for s in doc.sents]
+        return [list(range(len(doc)))] if len(doc) else []
+
+    def predict(self, docs: list[Doc]) -> list[list[tuple[list[int], dict]]]:
+        """Per doc a list of (sentence token indices, predictions for its non-space tokens)."""
+        tasks = self.token_tasks
+        layout = []  # (doc number, token indices)
+        words = []
+        for d, doc in enumerate(docs):
+            for sent in self._sentences(doc):
+                layout.append((d, sent))
+                words.append([doc[i].text for i in sent if not doc[i].is_space])
+        preds = self.jmt.predictor.tag(words, tasks) if words else []
+        out: list[list[tuple[list[int], dict]]] = [[] for _ in docs]
+        for (d, sent), pred in zip(layout, preds):
+            out[d].append((sent, pred))
+        return out
+
+    def set_annotations(self, docs: list[Doc], predictions) -> None:
+        strings = self.vocab.strings
+        for doc, sents in zip(docs, predictions):
+            if not len(doc):
+                continue
+            fields = set().union(*(p.keys() for _, p in sents)) if sents else set()
+            attrs = []
+            if "heads" in fields:
+                attrs += [HEAD, DEP]
+            if "xpos" in fields:
+                attrs.append(TAG)
+            if "upos" in fields:
+                attrs.append(POS)
+            chunks = []
+            arr = numpy.zeros((len(doc), len(attrs)), dtype="uint64")
+            col = {a: n for n, a in enumerate(attrs)}
+            for sent, pred in sents:
+                words = [i for i in sent if not doc[i].is_space]  # model position -> doc index
+                spaces = [i for i in sent if doc[i].is_space]
+                if TAG in col:
+                    for i, tag in zip(words, pred["xpos"]):
+                        arr[i, col[TAG]] = strings.add(tag)
+                    for i in spaces:
+                        arr[i, col[TAG]] = strings.add("_SP")
+                if POS in col:
+                    for i, upos in zip(words, pred["upos"]):
+                        arr[i, col[POS]] = POS_IDS.get(upos, POS_IDS["X"])
+                    for i in spaces:
+                        arr[i, col[POS]] = POS_IDS["SPACE"]
+                if HEAD in col:
+                    for i, head, rel in zip(words, pred["heads"], pred["deprels"]):
+                        target = i if head == 0 else words[head - 1]
+                        arr[i, col[HEAD]] = (target - i) % 2**64  # relative; negative offsets wrap in uint64
+                        arr[i, col[DEP]] = strings.add("ROOT" if head == 0 and rel in ("root", "_") else rel)
+                    for i in spaces:
+                        before = [w for w in words if w < i]
+                        target = before[-1] if before else (words[0] if words else sent[0])
+                        arr[i, col[HEAD]] = (target - i) % 2**64
+                        arr[i, col[DEP]] = strings.add("ROOT" if target == i else "dep")
+                if "chunks" in pred:
+                    chunks += _chunk_spans(doc, words, pred["chunks"])
+            if attrs:
+                doc.from_array(attrs, arr)
+            if "chunks" in fields:
+                doc.spans[CHUNKS_KEY] = chunks
+
+    # -- evaluation --------------------------------------------------------------------------
+    def score(self, examples, **kwargs) -> dict:
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("getter", "has_annotation", "attr")}
+        tasks = set(self.token_tasks)
+        scores: dict = {}
+        if "xpos" in tasks:
+            scores.update(Scorer.score_token_attr(examples, "tag", **kwargs))
+        if "upos" in tasks:
+            scores.update(Scorer.score_token_attr(examples, "pos", **kwargs))
+        if "dep" in tasks:
+            scores.update(Scorer.score_deps(examples, "dep", getter=lambda t, a: t.dep_.lower(),
+                                            ignore_labels=("p", "punct"), **kwargs))
+        if "chunk" in tasks:
+            scores.update(Scorer.score_spans(examples, CHUNKS_KEY,
+                                             getter=lambda doc, key: doc.spans.get(key, []),
+                                             has_annotation=lambda doc: CHUNKS_KEY in doc.spans, **kwargs))
+        return scores
+
+    # -- serialization -----------------------------------------------------------------------
+    def to_disk(self, path, exclude=()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        source = self.jmt.path
+        for name in MODEL_FILES:
+            if (source / name).is_file() and (source / name).resolve() != (path / name).resolve():
+                shutil.copyfile(source / name, path / name)
+
+    def from_disk(self, path, exclude=()) -> "JMTComponent":
+        self.model_path, self._jmt = Path(path), None
+        self.jmt  # load now, so a broken directory fails at spacy.load
+        return self
+
+    # -- sentence pairs ----------------------------------------------------------------------
+    def pair(self, premise: Doc, hypothesis: Doc) -> dict:
+        words = lambda doc: [t.text for t in doc if not t.is_space]  # noqa: E731
+        return self.jmt.pair([words(premise)], [words(hypothesis)])[0]
+
+
+def _chunk_spans(doc: Doc, words: list[int], tags: list[str]) -> list[Span]:
+    """IOB2 tags over the model positions ``words`` -> labelled spans of ``doc``."""
+    spans, start, label = [], None, None
+    for n, tag in enumerate(list(tags) + ["O"]):
+        prefix, _, kind = tag.partition("-")
+        if start is not None and (prefix != "I" or kind != label):
+            spans.append(Span(doc, words[start], words[n - 1] + 1, label=label))
+            start = None
+        if prefix == "B" or (prefix == "I" and start is None):
+            start, label = n, kind
+    return spans
+
+
+def _find_component(nlp_or_component) -> JMTComponent:
+    if isinstance(nlp_or_component, JMTComponent):
+        return nlp_or_component
+    if isinstance(nlp_or_component, Language):
+        for _, proc in nlp_or_component.pipeline:
+            if isinstance(proc, JMTComponent):
+                return proc
+        raise ValueError("the pipeline has no jmt component")
+    raise TypeError(f"expected a spaCy Language or a JMTComponent, not {type(nlp_or_component).__name__}")
+
+
+def pair_docs(nlp_or_component, premise_doc: Doc, hypothesis_doc: Doc) -> dict:
+    """Relatedness (1-5), entailment label and class probabilities for one sentence pair."""
+    return _find_component(nlp_or_component).pair(premise_doc, hypothesis_doc)
+
+
+def _doc_jmt_pair(doc: Doc, other: Doc, component=None) -> dict:
+    if component is None:
+        component = _REGISTRY.get(id(doc.vocab))
+        if component is None:
+            raise ValueError("no jmt component was created for this Doc's vocab; pass component=")
+    return pair_docs(component, doc, other)
+
+
+Doc.set_extension("jmt_pair", method=_doc_jmt_pair, force=True)
