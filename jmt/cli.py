@@ -207,7 +207,7 @@ def tag(
         raise typer.BadParameter(f"expected one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
     with errors_to_exit():
         from .api import load
-        from .tagging_io import batched, read_input, render_html, write_sentence
+        from .tagging_io import HTML_HEAD, HTML_TAIL, batched, read_input, write_sentence
 
         nlp = load(model_dir, batch_size)
         chosen = nlp.predictor.token_tasks(tasks.split(",") if tasks else None)
@@ -217,19 +217,16 @@ def tag(
         try:
             sources = inputs or [None]
             sentences = (s for src in sources for s in read_input(src, sys.stdin, input_format, one_sentence_per_line))
-            html_items = []
+            if output_format == "html":
+                out.write(HTML_HEAD)
             with word_rate() as count:
                 for chunk in batched(sentences, chunk_size):
-                    predictions = nlp.predictor.tag(chunk, chosen)
-                    for sentence, pred in zip(chunk, predictions):
-                        if output_format == "html":
-                            html_items.append((sentence, pred))
-                        else:
-                            write_sentence(out, output_format, sentence, pred)
+                    for sentence, pred in zip(chunk, nlp.predictor.tag(chunk, chosen)):
+                        write_sentence(out, output_format, sentence, pred)
                     out.flush()
                     count(sum(len(s) for s in chunk))
             if output_format == "html":
-                out.write(render_html(html_items))
+                out.write(HTML_TAIL)
         finally:
             if output:
                 out.close()

@@ -92,6 +92,9 @@ def chunk_spans(tags: list[str]) -> list[dict]:
 
 
 def write_sentence(out: TextIO, fmt: str, sentence: Sentence, pred: dict) -> None:
+    if fmt == "html":
+        out.write(render_html(sentence, pred))
+        return
     if fmt == "conllu":
         write_conllu(sentence, out, upos=pred.get("upos"), xpos=pred.get("xpos"), heads=pred.get("heads"),
                      deprels=pred.get("deprels"), chunks=pred.get("chunks"))
@@ -105,33 +108,38 @@ def write_sentence(out: TextIO, fmt: str, sentence: Sentence, pred: dict) -> Non
     out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def render_html(items: list[tuple[Sentence, dict]]) -> str:
-    """One self-contained page: each sentence's dependency tree and chunks, drawn by displaCy."""
+HTML_HEAD = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>jmt</title></head>\n'
+             '<body style="font-family: sans-serif">\n')
+HTML_TAIL = "</body></html>\n"
+
+
+def render_html(sentence: Sentence, pred: dict) -> str:
+    """One sentence's dependency tree and chunks, drawn by displaCy, as an HTML fragment.
+
+    A page is ``HTML_HEAD``, the fragments, ``HTML_TAIL``: written as it goes, so it streams.
+    """
     from spacy import displacy
 
+    words = sentence.words
+    tags = pred.get("upos") or pred.get("xpos") or [""] * len(words)
     parts = []
-    for sentence, pred in items:
-        words = sentence.words
-        tags = pred.get("upos") or pred.get("xpos") or [""] * len(words)
-        if "heads" in pred:
-            arcs = []
-            for i, (head, rel) in enumerate(zip(pred["heads"], pred["deprels"])):
-                if head == 0:
-                    continue
-                h = head - 1
-                arcs.append({"start": min(i, h), "end": max(i, h), "label": rel, "dir": "left" if i < h else "right"})
-            parts.append(displacy.render({"words": [{"text": w, "tag": t} for w, t in zip(words, tags)], "arcs": arcs},
-                                         style="dep", manual=True, page=False))
-        if "chunks" in pred:
-            spans = [{"start_token": s["start"], "end_token": s["end"], "label": s["label"]}
-                     for s in chunk_spans(pred["chunks"])]
-            parts.append(displacy.render({"text": " ".join(words), "tokens": words, "spans": spans},
-                                         style="span", manual=True, page=False))
-        if "heads" not in pred and "chunks" not in pred:
-            parts.append("<p>" + " ".join(f"{w}/{t}" for w, t in zip(words, tags)) + "</p>")
-    body = "\n<hr>\n".join(parts)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>jmt</title></head>\n"
-            f"<body style=\"font-family: sans-serif\">\n{body}\n</body></html>\n")
+    if "heads" in pred:
+        arcs = []
+        for i, (head, rel) in enumerate(zip(pred["heads"], pred["deprels"])):
+            if head == 0:
+                continue
+            h = head - 1
+            arcs.append({"start": min(i, h), "end": max(i, h), "label": rel, "dir": "left" if i < h else "right"})
+        parts.append(displacy.render({"words": [{"text": w, "tag": t} for w, t in zip(words, tags)], "arcs": arcs},
+                                     style="dep", manual=True, page=False))
+    if "chunks" in pred:
+        spans = [{"start_token": s["start"], "end_token": s["end"], "label": s["label"]}
+                 for s in chunk_spans(pred["chunks"])]
+        parts.append(displacy.render({"text": " ".join(words), "tokens": words, "spans": spans},
+                                     style="span", manual=True, page=False))
+    if not parts:
+        parts.append("<p>" + " ".join(f"{w}/{t}" for w, t in zip(words, tags)) + "</p>")
+    return "\n".join(parts) + "\n<hr>\n"
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
