@@ -131,7 +131,7 @@ def render_html(sentence: Sentence, pred: dict) -> str:
             h = head - 1
             arcs.append({"start": min(i, h), "end": max(i, h), "label": rel, "dir": "left" if i < h else "right"})
         parts.append(displacy.render({"words": [{"text": w, "tag": t} for w, t in zip(words, tags)], "arcs": arcs},
-                                     style="dep", manual=True, page=False))
+                                     style="dep", manual=True, page=False, options={"distance": 100, "compact": True}))
     if "chunks" in pred:
         spans = [{"start_token": s["start"], "end_token": s["end"], "label": s["label"]}
                  for s in chunk_spans(pred["chunks"])]
