@@ -80,15 +80,20 @@ def pairs_text(pairs=TINY_PAIRS) -> str:
     return "\n".join(rows) + "\n"
 
 
-@pytest.fixture
-def tiny_files(tmp_path) -> dict[str, Path]:
-    """The tiny corpora written to ``tmp_path``: keys ``conllu``, ``chunk``, ``pairs``."""
-    files = {"conllu": tmp_path / "tiny.conllu", "chunk": tmp_path / "tiny_chunk.txt",
-             "pairs": tmp_path / "tiny_pairs.tsv"}
+def write_tiny_corpora(directory: Path) -> dict[str, Path]:
+    """Write the tiny corpora into ``directory``: keys ``conllu``, ``chunk``, ``pairs``."""
+    files = {"conllu": directory / "tiny.conllu", "chunk": directory / "tiny_chunk.txt",
+             "pairs": directory / "tiny_pairs.tsv"}
     files["conllu"].write_text(conllu_text(), encoding="utf-8")
     files["chunk"].write_text(chunk_text(), encoding="utf-8")
     files["pairs"].write_text(pairs_text(), encoding="utf-8")
     return files
+
+
+@pytest.fixture
+def tiny_files(tmp_path) -> dict[str, Path]:
+    """The tiny corpora written to ``tmp_path``."""
+    return write_tiny_corpora(tmp_path)
 
 
 # which tiny file each task reads

@@ -9,8 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from conftest import (chunk_text, conllu_text, no_dropout_model, pairs_text,
-                      quiet, small_model, tiny_config)
+from conftest import (write_tiny_corpora, no_dropout_model, quiet, small_model, tiny_config)
 from jmt.config import (TASKS, Config, ConfigError, DataConfig, ModelConfig, TrainConfig, from_dict, load_config,
                         to_dict)
 from jmt.data.batch import collate_sentences
@@ -58,10 +57,7 @@ NEW_PAIRS = [
 def trained(tmp_path_factory):
     """A six-task model trained briefly on the tiny corpora, so its outputs are not uniform."""
     root = tmp_path_factory.mktemp("trained")
-    files = {"conllu": root / "tiny.conllu", "chunk": root / "tiny_chunk.txt", "pairs": root / "tiny_pairs.tsv"}
-    files["conllu"].write_text(conllu_text(), encoding="utf-8")
-    files["chunk"].write_text(chunk_text(), encoding="utf-8")
-    files["pairs"].write_text(pairs_text(), encoding="utf-8")
+    files = write_tiny_corpora(root)
     cfg = tiny_config(files, TASKS, dev=True, epochs=8)
     trainer = Trainer(cfg, root / "model", log=quiet)
     trainer.train()

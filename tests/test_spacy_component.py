@@ -9,7 +9,7 @@ import spacy
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from conftest import chunk_text, conllu_text, pairs_text, quiet, small_model, tiny_config
+from conftest import write_tiny_corpora, quiet, small_model, tiny_config
 
 import jmt
 from jmt.train import Trainer
@@ -21,10 +21,7 @@ TEXTS = ["The cat sleeps .", "She saw a big bird today .", "Dogs chase the cats"
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("spacy_jmt")
-    files = {"conllu": root / "tiny.conllu", "chunk": root / "tiny_chunk.txt", "pairs": root / "tiny_pairs.tsv"}
-    files["conllu"].write_text(conllu_text(), encoding="utf-8")
-    files["chunk"].write_text(chunk_text(), encoding="utf-8")
-    files["pairs"].write_text(pairs_text(), encoding="utf-8")
+    files = write_tiny_corpora(root)
     Trainer(tiny_config(files, TASKS, epochs=3, model=small_model()), root / "model", log=quiet).train()
     return root / "model"
 

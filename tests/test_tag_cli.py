@@ -6,7 +6,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conftest import SAMPLE, chunk_text, conllu_text, pairs_text, small_model
+from conftest import SAMPLE, small_model, write_tiny_corpora
 from jmt.cli import app
 from jmt.config import Config, DataConfig, TrainConfig
 from jmt.decode import is_tree
@@ -16,10 +16,7 @@ from jmt.train import Trainer
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("tagmodel")
-    files = {"conllu": d / "t.conllu", "chunk": d / "c.txt", "pairs": d / "p.tsv"}
-    files["conllu"].write_text(conllu_text(), encoding="utf-8")
-    files["chunk"].write_text(chunk_text(), encoding="utf-8")
-    files["pairs"].write_text(pairs_text(), encoding="utf-8")
+    files = write_tiny_corpora(d)
     train = {"upos": files["conllu"], "xpos": files["conllu"], "dep": files["conllu"], "chunk": files["chunk"],
              "relatedness": files["pairs"], "entailment": files["pairs"]}
     cfg = Config(model=small_model(), train=TrainConfig(optimizer="adam", lr=0.01, epochs=3, batch_size=4,
