@@ -167,25 +167,38 @@ class Regularizer:
     def __init__(self, model: JointManyTask, cfg: Config):
         self.model, self.t = model, cfg.train
         self.anchor: dict[str, torch.Tensor] = {}  # empty until the first pass: nothing to keep yet
+        # Which parameters each term covers, with their weights: decided once per pass kind,
+        # not by matching names at every step.
+        self._below: dict[int, list[tuple[str, torch.nn.Parameter, float]]] = {}
+        self._own: dict[tuple[int, tuple[str, ...]], list[tuple[torch.nn.Parameter, float]]] = {}
 
     def snapshot(self) -> None:
         self.anchor = {n: p.detach().clone() for n, p in self.model.named_parameters()}
 
     def successive(self, depth: int) -> torch.Tensor:
+        if depth not in self._below:
+            self._below[depth] = [
+                (name, p, self.t.sr_delta_classifier if name.startswith("heads.") else self.t.sr_delta)
+                for name, p in self.model.named_parameters() if param_depth(name) < depth]
         total = torch.zeros(())
-        for name, p in self.model.named_parameters():
-            if param_depth(name) < depth and name in self.anchor:
-                delta = self.t.sr_delta_classifier if name.startswith("heads.") else self.t.sr_delta
+        for name, p, delta in self._below[depth]:
+            if name in self.anchor:
                 total = total + delta * (p - self.anchor[name]).pow(2).sum()
         return total
 
     def l2(self, depth: int, tasks: list[str]) -> torch.Tensor:
+        key = (depth, tuple(tasks))
+        if key not in self._own:
+            own = []
+            for name, p in self.model.named_parameters():
+                if name.startswith(f"layers.{depth}.") and "weight" in name:
+                    own.append((p, self.t.l2_lstm))
+                elif name.startswith("heads.") and name.split(".")[1] in tasks:
+                    own.append((p, self.t.l2_classifier))
+            self._own[key] = own
         total = torch.zeros(())
-        for name, p in self.model.named_parameters():
-            if name.startswith(f"layers.{depth}.") and "weight" in name:
-                total = total + self.t.l2_lstm * p.pow(2).sum()
-            elif name.startswith("heads.") and name.split(".")[1] in tasks:
-                total = total + self.t.l2_classifier * p.pow(2).sum()
+        for p, weight in self._own[key]:
+            total = total + weight * p.pow(2).sum()
         return total
 
 

@@ -107,7 +107,7 @@ class Vocabularies:
         pre_ids = np.fromiter((self.pretrained.stoi.get(w, 0) for w in lower), dtype=np.int64, count=len(words))
         return EncodedWords(word_ids, pre_ids, [self.word_ngram_ids(w) for w in words])
 
-    def encode_labels(self, name: str, labels: list[str], where: str | None = None) -> np.ndarray:
+    def encode_labels(self, name: str, labels: list[str]) -> np.ndarray:
         stoi = self.labels[name].stoi
         # A label unseen in training cannot be predicted: no loss; evaluation counts it wrong.
         return np.fromiter((stoi.get(lab, IGNORE) for lab in labels), dtype=np.int64, count=len(labels))
