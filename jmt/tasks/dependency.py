@@ -27,12 +27,50 @@ class DepScores:
     h: torch.Tensor  # [B, T, 2H]
 
 
+class Biaffine(nn.Module):
+    """Biaffine scores of every (dependent, head) pair, one map per output channel.
+
+    s[b, o, t, j] = d_t^T U_o e_j + w_o . d_t + v_o . e_j + c_o, where d = dependents and
+    e = heads (Dozat and Manning 2017). ``head_only_bias`` keeps only v . e_j, which is
+    all an arc scorer needs (the other terms are the same for every head of t).
+    """
+
+    def __init__(self, dim: int, channels: int = 1, head_only_bias: bool = False):
+        super().__init__()
+        self.U = nn.Parameter(torch.zeros(channels, dim, dim))
+        self.head_bias = nn.Parameter(torch.zeros(channels, dim))
+        self.head_only_bias = head_only_bias
+        if not head_only_bias:
+            self.dep_bias = nn.Parameter(torch.zeros(channels, dim))
+            self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, d: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """All pairs: d [B, T, D], e [B, S, D] -> [B, C, T, S]."""
+        scores = torch.einsum("btd,cde,bse->bcts", d, self.U, e)
+        scores = scores + torch.einsum("bse,ce->bcs", e, self.head_bias).unsqueeze(2)
+        if not self.head_only_bias:
+            scores = scores + torch.einsum("btd,cd->bct", d, self.dep_bias).unsqueeze(3)
+            scores = scores + self.bias.view(1, -1, 1, 1)
+        return scores
+
+    def pairs(self, d: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """Aligned pairs only: d, e [B, T, D] -> [B, T, C] (label scores for chosen heads)."""
+        scores = torch.einsum("btd,cde,bte->btc", d, self.U, e)
+        scores = scores + e @ self.head_bias.T
+        if not self.head_only_bias:
+            scores = scores + d @ self.dep_bias.T + self.bias
+        return scores
+
+
 @register("dep")
 class DependencyHead(nn.Module):
-    """m(t, j) = h_t . (W_d h_j); p(head = j | t) is a softmax over j != t, root included.
+    """Head selection with a learned root vector, then a label for each (word, head).
 
-    The label classifier reads [h_t ; h_head] through a ReLU layer: the gold head in
-    training, the decoded head at test time.
+    ``dep_scorer = "bilinear"`` (the paper): m(t, j) = h_t . (W_d h_j); the label classifier
+    reads [h_t ; h_head] through a ReLU layer. ``"biaffine"`` (Dozat and Manning 2017):
+    ReLU MLPs project each word as a dependent and as a head, and biaffine maps score arcs
+    and labels. p(head = j | t) is a softmax over j != t, root included. The label scorer
+    reads the gold head in training and the decoded head at test time.
     """
 
     kind = "token"
@@ -45,20 +83,36 @@ class DependencyHead(nn.Module):
         self.decoder = decoder
         self.labels = vocabs.labels["deprel"].itos
         self.dropout = nn.Dropout(cfg.dropout)
-        self.W_d = nn.Parameter(torch.zeros(in_dim, in_dim))
+        self.scorer = cfg.dep_scorer
         self.root = nn.Parameter(torch.zeros(in_dim))
         # Unlabeled trees (the PTB sample's .dp files) have no label set: heads only.
         self.labeled = self.has_labels = bool(self.labels)
+        if self.scorer == "biaffine":
+            a, r = cfg.dep_arc_dim, cfg.dep_label_hidden
+            self.root.data.uniform_(-0.1, 0.1)  # the MLPs see the root: it needs a direction
+            self.arc_dep, self.arc_head = linear(in_dim, a), linear(in_dim, a)
+            self.arc_biaffine = Biaffine(a, head_only_bias=True)
+            if self.labeled:
+                self.rel_dep, self.rel_head = linear(in_dim, r), linear(in_dim, r)
+                self.rel_biaffine = Biaffine(r, channels=len(self.labels))
+        else:
+            self.W_d = nn.Parameter(torch.zeros(in_dim, in_dim))
+            if self.labeled:
+                self.label_hidden = linear(2 * in_dim, cfg.dep_label_hidden)
+                self.label_out = linear(cfg.dep_label_hidden, len(self.labels), zero=True)
         if self.labeled:
-            self.label_hidden = linear(2 * in_dim, cfg.dep_label_hidden)
-            self.label_out = linear(cfg.dep_label_hidden, len(self.labels), zero=True)
             self.label_vectors = nn.Parameter(uniform_(torch.empty(len(self.labels), cfg.label_dim)))
 
     def forward(self, h: torch.Tensor, batch: TokenBatch) -> DepScores:
         h = self.dropout(h)
         B, T, _ = h.shape
         cand = torch.cat([self.root.expand(B, 1, -1), h], dim=1)  # [B, T+1, 2H]
-        arcs = h @ self.W_d @ cand.transpose(1, 2)  # [B, T, T+1]
+        if self.scorer == "biaffine":
+            dep = self.dropout(F.relu(self.arc_dep(h)))  # [B, T, A]
+            head = self.dropout(F.relu(self.arc_head(cand)))  # [B, T+1, A]
+            arcs = self.arc_biaffine(dep, head).squeeze(1)  # [B, T, T+1]
+        else:
+            arcs = h @ self.W_d @ cand.transpose(1, 2)  # [B, T, T+1]
         cand_mask = torch.cat([batch.mask.new_ones(B, 1), batch.mask], dim=1)  # [B, T+1]
         pos = torch.arange(T, device=h.device)
         self_loop = pos.unsqueeze(1) + 1 == torch.arange(T + 1, device=h.device)  # [T, T+1], j = t + 1
@@ -69,6 +123,10 @@ class DependencyHead(nn.Module):
         """Label scores of each word for the given heads [B, T] (0 = root) -> [B, T, L]."""
         idx = heads.clamp(min=0).unsqueeze(-1).expand(-1, -1, scores.h.shape[-1])
         head_h = scores.candidates.gather(1, idx)  # [B, T, 2H]
+        if self.scorer == "biaffine":
+            dep = self.dropout(F.relu(self.rel_dep(scores.h)))
+            head = self.dropout(F.relu(self.rel_head(head_h)))
+            return self.rel_biaffine.pairs(dep, head)  # [B, T, L]
         return self.label_out(F.relu(self.label_hidden(torch.cat([scores.h, head_h], dim=-1))))
 
     def label_embedding(self, scores: DepScores) -> torch.Tensor | None:

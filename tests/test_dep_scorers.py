@@ -1,0 +1,57 @@
+"""The dependency head's two arc and label scorers: the paper's bilinear one and biaffine."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import no_dropout_model, quiet, tiny_config
+from jmt.config import ConfigError
+from jmt.decode import is_tree
+from jmt.io import load_model
+from jmt.predict import Predictor
+from jmt.tasks.dependency import Biaffine
+from jmt.train import Trainer
+
+
+def test_biaffine_pairs_equal_the_gathered_all_pairs_scores():
+    torch.manual_seed(0)
+    layer = Biaffine(5, channels=3)
+    for p in layer.parameters():
+        torch.nn.init.normal_(p)
+    d, e = torch.randn(2, 4, 5), torch.randn(2, 4, 5)
+    full = layer(d, e)  # [B, C, T, S]
+    assert full.shape == (2, 3, 4, 4)
+    diagonal = full.diagonal(dim1=2, dim2=3).transpose(1, 2)  # [B, T, C]: dependent t with head t
+    assert torch.allclose(layer.pairs(d, e), diagonal, atol=1e-5)
+    # one entry by hand
+    b, c, t, s = 1, 2, 3, 0
+    by_hand = d[b, t] @ layer.U[c] @ e[b, s] + layer.dep_bias[c] @ d[b, t] + layer.head_bias[c] @ e[b, s] + layer.bias[c]
+    assert torch.allclose(full[b, c, t, s], by_hand, atol=1e-5)
+
+
+def test_head_only_bias_drops_the_terms_that_cannot_change_the_best_head():
+    layer = Biaffine(4, head_only_bias=True)
+    assert {n for n, _ in layer.named_parameters()} == {"U", "head_bias"}
+
+
+def test_biaffine_dep_overfits_and_survives_save_and_load(tiny_files, tmp_path):
+    cfg = tiny_config(tiny_files, ["upos", "dep"], dev=True, epochs=40,
+                      model=no_dropout_model(dep_scorer="biaffine", dep_arc_dim=24))
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    names = {n for n, _ in trainer.model.named_parameters()}
+    assert "heads.dep.arc_biaffine.U" in names and "heads.dep.W_d" not in names
+    record = trainer.train()
+    assert record["dev"]["dep"]["uas"] == 100.0 and record["dev"]["dep"]["las"] == 100.0
+    loaded, vocabs, loaded_cfg = load_model(tmp_path / "out")
+    assert loaded_cfg.model.dep_scorer == "biaffine"
+    sentences = [s.words for s in trainer.corpora.train["dep"]]
+    trainer.model.eval()
+    pred = Predictor(loaded, vocabs).tag(sentences, ["dep"])
+    assert pred == Predictor(trainer.model, trainer.vocabs).tag(sentences, ["dep"])
+    assert all(is_tree(p["heads"]) for p in pred)
+
+
+def test_unknown_dep_scorer_is_a_config_error(tiny_files):
+    cfg = tiny_config(tiny_files, ["dep"], model=no_dropout_model(dep_scorer="trilinear"))
+    with pytest.raises(ConfigError, match="dep_scorer"):
+        cfg.validate()
