@@ -26,6 +26,7 @@ class ConfigError(ValueError):
 # its BiLSTM layer: upos and xpos both sit at the bottom.
 TASK_DEPTH = {"upos": 1, "xpos": 1, "chunk": 2, "dep": 3, "relatedness": 4, "entailment": 5}
 TASKS = tuple(TASK_DEPTH)
+DEP_SCORERS = ("bilinear", "biaffine")
 
 
 @dataclass
@@ -39,6 +40,11 @@ class ModelConfig:
     head_hidden: int = 100  # ReLU / maxout hidden layer of every classifier
     maxout_pieces: int = 2
     dep_label_hidden: int = 100
+    # "bilinear": the paper's head selection h_t . W h_j with a ReLU label classifier.
+    # "biaffine": Dozat and Manning (2017): MLP projections of dependent and head, biaffine
+    # arc scores (dep_arc_dim each) and biaffine label scores (dep_label_hidden each).
+    dep_scorer: str = "bilinear"
+    dep_arc_dim: int = 200
     shortcut: bool = True  # x_t fed to every layer, not only the first
     vertical: bool = True  # each layer reads the hidden states of the layer below
     label_embeddings: bool = True  # y_t = sum_j p(j | h_t) l(j) fed to the layers above
@@ -61,7 +67,8 @@ class TrainConfig:
     batch_size: int = 25
     dep_batch_size: int = 15
     eval_batch_size: int = 64
-    # Learning-rate factor for the layers below the task being trained. 1.0 is the paper.
+    # Learning-rate factor for the layers below the task being trained (the word
+    # representation counts as the bottom task's own). 1.0 is the paper.
     # Adam turns the small gradients a higher task sends down into full-size steps, so
     # lower tasks forget; a factor like 0.1 keeps them (measured in results/real_data.md).
     lower_lr_scale: float = 1.0
@@ -72,6 +79,12 @@ class TrainConfig:
     l2_classifier: float = 1e-5
     select_metric: str = "auto"  # "task.metric" on dev, e.g. "dep.las"; auto: dep.las or the mean
     decoder: str = "greedy+eisner"
+    # Also train on sentence pairs with premise and hypothesis exchanged where the gold
+    # stays true: every pair for relatedness, NEUTRAL and CONTRADICTION for entailment.
+    swap_pairs: bool = False
+    # Epochs of fitting the character n-gram table to the pretrained vectors before
+    # training (only with vectors; 0 = off). See jmt.model.embeddings.pretrain_ngrams.
+    ngram_pretrain_epochs: int = 2
     holdout_seed: int = 13  # split of "holdout:FRACTION" dev sets
     progress: bool = True
 
@@ -103,6 +116,9 @@ class Config:
         if self.train.epochs < 1:
             raise ConfigError("epochs must be at least 1")
         from .decode import DECODERS
+
+        if self.model.dep_scorer not in DEP_SCORERS:
+            raise ConfigError(f"dep_scorer must be one of {', '.join(DEP_SCORERS)}, not {self.model.dep_scorer!r}")
 
         if self.train.decoder not in DECODERS:
             raise ConfigError(f"decoder must be one of {', '.join(DECODERS)}, not {self.train.decoder!r}")

@@ -17,10 +17,11 @@ from conftest import REPO, SAMPLE, no_dropout_model, quiet, small_model, tiny_co
 from jmt.config import TASKS, Config, ConfigError, DataConfig, TrainConfig
 from jmt.data.batch import collate_sentences, encode_sentence
 from jmt.data.corpus import read_corpus
-from jmt.data.types import Sentence
+from jmt.data.types import ENTAILMENT_LABELS, Sentence
 from jmt.io import load_model
 from jmt.predict import Predictor
 from jmt.train import Trainer, holdout_split, load_corpora, select_score
+from jmt.model.embeddings import pretrain_ngrams
 
 SAMPLE_TRAIN = {"upos": "train.conllu", "xpos": "train.conllu", "dep": "train.conllu", "chunk": "chunk_train.txt",
                 "relatedness": "pairs_train.tsv", "entailment": "pairs_train.tsv"}
@@ -336,3 +337,56 @@ def test_lower_lr_scale_sets_how_far_a_higher_task_moves_the_layers_below(tiny_f
         assert moved == []
     else:
         assert any(n.startswith("layers.1.") for n in moved)
+
+
+def test_the_bottom_pass_trains_the_word_representation_whatever_the_lower_lr_scale(tiny_files, tmp_path):
+    cfg = tiny_config(tiny_files, ["upos", "chunk"], lower_lr_scale=0.0, successive_regularization=False)
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if n.startswith("embed.")}
+    for epoch in (1, 2):  # the softmax layer starts at zero: no gradient reaches below it at first
+        trainer.train_pass(trainer.passes[0], epoch)
+    assert all(not torch.equal(p, before[n]) for n, p in trainer.model.named_parameters() if n in before)
+
+
+def test_ngram_pretraining_fits_the_vectors_and_moves_only_the_ngram_table(tiny_files, tmp_path):
+    cfg = tiny_config(tiny_files, ["upos"], ngram_pretrain_epochs=0)
+    cfg.data.vectors = str(write_vectors(tmp_path / "v.txt", header=False))
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    embed, vocabs = trainer.model.embed, trainer.vocabs
+    words_before = embed.words.weight.detach().clone()
+    ngrams_before = embed.ngrams.weight.detach().clone()
+    losses = [pretrain_ngrams(embed, vocabs, cfg.data.vectors, epochs, batch_size=2, seed=0)
+              for epochs in (1, 30)]
+    assert losses[1] < losses[0] / 4  # the fit improves with training
+    assert torch.equal(embed.words.weight, words_before)
+    changed = (embed.ngrams.weight != ngrams_before).any(dim=1)
+    # only n-grams of the vector-file words (and their capitalised forms) move
+    touched = {i for w in VECTORS for form in (w, w.lower().capitalize()) for i in vocabs.word_ngram_ids(form)}
+    assert set(changed.nonzero().flatten().tolist()) <= touched
+    assert changed.any()
+
+
+def test_training_with_vectors_pretrains_the_ngrams_first(tiny_files, tmp_path):
+    messages = []
+    cfg = tiny_config(tiny_files, ["upos"], ngram_pretrain_epochs=2)
+    cfg.data.vectors = str(write_vectors(tmp_path / "v.txt", header=False))
+    Trainer(cfg, tmp_path / "out", log=messages.append)
+    assert sum("n-gram pre-training epoch" in m for m in messages) == 2
+
+
+def test_swap_pairs_reverses_relatedness_pairs_and_only_symmetric_entailment_pairs(tiny_files, tmp_path):
+    plain = Trainer(tiny_config(tiny_files, ["relatedness", "entailment"]), tmp_path / "a", log=quiet)
+    swapped = Trainer(tiny_config(tiny_files, ["relatedness", "entailment"], swap_pairs=True), tmp_path / "b",
+                      log=quiet)
+    pairs = plain.corpora.train["relatedness"]
+    rel, ent = swapped.passes
+    assert rel.tasks == ["relatedness"] and ent.tasks == ["entailment"]
+    assert len(rel.examples) == 2 * len(plain.passes[0].examples)
+    symmetric = [p for p in pairs if p.entailment != "ENTAILMENT"]
+    assert 0 < len(symmetric) < len(pairs)
+    assert len(ent.examples) == len(pairs) + len(symmetric)
+    for extra in ent.examples[len(pairs):]:
+        assert extra.entailment != ENTAILMENT_LABELS.index("ENTAILMENT")
+    first, reversed_first = rel.examples[0], rel.examples[len(pairs)]
+    assert reversed_first.premise is first.hypothesis and reversed_first.hypothesis is first.premise
+    assert reversed_first.relatedness == first.relatedness

@@ -92,11 +92,14 @@ class Vocabularies:
             ngram_range=ngram_range,
         )
 
+    def word_ngram_ids_uncached(self, word: str) -> list[int]:
+        stoi = self.ngrams.stoi
+        return [stoi[g] for g in char_ngrams(word, *self.ngram_range) if g in stoi]
+
     def word_ngram_ids(self, word: str) -> list[int]:
         ids = self._ngram_cache.get(word)
         if ids is None:
-            stoi = self.ngrams.stoi
-            ids = [stoi[g] for g in char_ngrams(word, *self.ngram_range) if g in stoi]
+            ids = self.word_ngram_ids_uncached(word)
             if len(self._ngram_cache) < 1_000_000:  # bounded on endless streams
                 self._ngram_cache[word] = ids
         return ids

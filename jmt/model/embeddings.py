@@ -61,3 +61,54 @@ class WordRepresentation(nn.Module):
         B, T = word_ids.shape
         c = self.ngrams(batch.ngram_ids, batch.ngram_offsets).view(B, T, -1)  # [B, T, Dc]
         return torch.cat([w, c], dim=-1)  # [B, T, Dw + Dc]
+
+
+def pretrain_ngrams(embed: WordRepresentation, vocabs: Vocabularies, vectors_path: str, epochs: int,
+                    max_words: int = 400_000, batch_size: int = 1024, lr: float = 0.01, seed: int = 1,
+                    log=None) -> float:
+    """Train the character n-gram table to reproduce pretrained word vectors.
+
+    The paper pre-trained its n-gram embeddings; here the mean n-gram embedding of each
+    vector-file word (and of its capitalised form), through a linear map that is then
+    thrown away, is fitted to the word's vector by squared error. Unknown words then start
+    with n-gram features that carry what the vectors know about similar spellings.
+    Only n-grams in the model's table are trained. Returns the last epoch's mean loss.
+    """
+    from ..data.vectors import iter_vectors
+
+    words, targets = [], []
+    for n, (word, values, _) in enumerate(iter_vectors(vectors_path)):
+        if n >= max_words:
+            break
+        ids = vocabs.word_ngram_ids_uncached(word)
+        if ids:
+            words.append(ids)
+            targets.append(values)
+            if word.isalpha() and word.lower() == word:
+                cased = vocabs.word_ngram_ids_uncached(word.capitalize())
+                if cased:
+                    words.append(cased)
+                    targets.append(values)
+    if not words:
+        return float("nan")
+    target = torch.from_numpy(np.asarray(targets, dtype=np.float32))  # [N, Dw]
+    proj = nn.Linear(embed.ngrams.embedding_dim, target.shape[1])
+    params = list(embed.ngrams.parameters()) + list(proj.parameters())
+    optimizer = torch.optim.Adam(params, lr=lr, fused=True)
+    generator = torch.Generator().manual_seed(seed)
+    mean_loss = float("nan")
+    for epoch in range(1, epochs + 1):
+        total = 0.0
+        for batch in torch.randperm(len(words), generator=generator).split(batch_size):
+            ids = [words[i] for i in batch.tolist()]
+            flat = torch.tensor([g for w in ids for g in w], dtype=torch.long)
+            offsets = torch.tensor(np.cumsum([0] + [len(w) for w in ids[:-1]]), dtype=torch.long)
+            loss = (proj(embed.ngrams(flat, offsets)) - target[batch]).pow(2).sum(-1).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        mean_loss = total / len(words)
+        if log:
+            log(f"n-gram pre-training epoch {epoch}: {len(words):,} words, squared error per word {mean_loss:.4f}")
+    return mean_loss
