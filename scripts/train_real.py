@@ -1,7 +1,7 @@
 """Train the full five-task stack on the public corpora and score it on their test sets.
 
-    python scripts/train_real.py OUT_DIR [--shared ../shared] [--epochs N] [--seed N]
-        [--optimizer adam --lr 0.002] [--results results/real_data.md]
+    python scripts/train_real.py OUT_DIR [--config RECIPE.toml] [--shared ../shared] [--epochs N]
+        [--seed N] [--optimizer adam --lr 0.002] [--results results/real_data.md]
 
 EWT train for upos/xpos/dep (EWT dev), CoNLL-2000 train for chunk (10 % of train held
 out as dev: the corpus has no dev split), SICK train for relatedness and entailment
@@ -62,7 +62,9 @@ def main() -> None:
     ap.add_argument("--optimizer", default="adam")
     ap.add_argument("--lr", type=float, default=0.002)
     ap.add_argument("--lower-lr-scale", type=float, default=0.1)
+    ap.add_argument("--config", type=Path, help="a TOML recipe passed to jmt train (flags above win over it)")
     ap.add_argument("--results", type=Path, default=REPO / "results" / "real_data.md")
+    ap.add_argument("--title", default="jmt on the public corpora")
     args = ap.parse_args()
 
     c = args.shared / "corpora"
@@ -70,7 +72,7 @@ def main() -> None:
     sick, chunk = c / "sick", c / "conll2000"
     jmt = [sys.executable, "-m", "jmt.cli"]
     train_cmd = jmt + [
-        "train", "-o", str(args.out_dir),
+        "train", *([str(args.config)] if args.config else []), "-o", str(args.out_dir),
         "--train", f"upos={ewt / 'en_ewt-ud-train.conllu'}", "--train", f"xpos={ewt / 'en_ewt-ud-train.conllu'}",
         "--train", f"dep={ewt / 'en_ewt-ud-train.conllu'}", "--train", f"chunk={chunk / 'train.txt'}",
         "--train", f"relatedness={sick / 'SICK_train.txt'}", "--train", f"entailment={sick / 'SICK_train.txt'}",
@@ -104,13 +106,22 @@ def main() -> None:
     write_results(args, train_cmd, train_wall, time.time() - start, scores, selected, epochs_log)
 
 
+def display_path(path: Path) -> str:
+    """A path as the results file shows it: relative to the repository where it can be."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return path.name
+
+
 def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epochs_log) -> None:
     t, g = scores["ewt"], scores["gum"]
-    shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", "--epochs", str(args.epochs),
+    config = ["--config", display_path(args.config)] if args.config else []
+    shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", *config, "--epochs", str(args.epochs),
                             "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
                             "--lower-lr-scale", str(args.lower_lr_scale)])
     lines = [
-        "# jmt on the public corpora: a first measurement",
+        f"# {args.title}",
         "",
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {machine()}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
@@ -121,6 +132,8 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         f"lower-layer lr factor {args.lower_lr_scale}, "
         f"wall time {train_wall / 60:.1f} min (evaluation included: {total_wall / 60:.1f} min). "
         f"Selected epoch (best dev LAS): {selected['epoch']}.",
+        *([f"Recipe `{display_path(args.config)}`:", "", "```toml", args.config.read_text(encoding="utf-8").strip(),
+            "```", ""] if args.config else []),
         "Data: EWT train (upos, xpos, dep; EWT dev), CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
         "SICK train (relatedness, entailment; SICK trial as dev), GloVe 6B 50d.",
         "",

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Train the accuracy recipe on the public corpora into OUT_DIR and score it on the test sets.
+#
+#   scripts/reproduce_accuracy.sh OUT_DIR [SEED]
+#
+# Needs ../shared (UD EWT and GUM, CoNLL-2000, SICK, GloVe 6B 50d) beside the repository.
+# OUT_DIR becomes a model directory that `jmt evaluate`, `jmt tag` and `jmt pair` accept;
+# the scores, wall time, machine and versions go to results/accuracy_seed<SEED>.md.
+set -euo pipefail
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    echo "usage: $0 OUT_DIR [SEED]" >&2
+    exit 2
+fi
+out=$1
+seed=${2:-1}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+python scripts/train_real.py "$out" --config scripts/accuracy.toml --seed "$seed" \
+    --epochs 12 --optimizer adam --lr 0.002 --lower-lr-scale 0.1 \
+    --title "jmt accuracy recipe on the public corpora, seed $seed" \
+    --results "results/accuracy_seed$seed.md"
