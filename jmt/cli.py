@@ -11,6 +11,7 @@ import typer
 
 from .config import TASKS, ConfigError, load_config
 from .data.types import DataError
+from .errors import TrainingError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="The Joint Many-Task model: tag, chunk, parse, relate and entail.")
@@ -23,9 +24,9 @@ SAMPLE_FILES = {
 }
 
 
-def fail(message: str) -> None:
+def fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 class errors_to_exit:
@@ -43,7 +44,7 @@ class errors_to_exit:
         if isinstance(exc, BrokenPipeError):  # the reader went away (| head): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(0)
-        if isinstance(exc, (DataError, ConfigError, OSError, ValueError)):
+        if isinstance(exc, (DataError, ConfigError, OSError, ValueError, TrainingError)):
             fail(str(exc) if not isinstance(exc, OSError) or not exc.filename else f"{exc.filename}: {exc.strerror}")
         if isinstance(exc, KeyboardInterrupt):
             typer.echo("interrupted", err=True)
@@ -75,7 +76,7 @@ def sample_dir() -> Path:
 @app.command()
 def train(
     config: Optional[Path] = typer.Argument(None, help="TOML file with [model], [train] and [data] tables."),
-    output: Path = typer.Option(..., "-o", "--output", help="Directory for the trained model."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Directory for the trained model."),
     train_paths: Optional[List[str]] = typer.Option(None, "--train", help="TASK=PATH, repeatable."),
     dev_paths: Optional[List[str]] = typer.Option(None, "--dev", help="TASK=PATH or TASK=holdout:0.1, repeatable."),
     vectors: Optional[str] = typer.Option(None, "--vectors", help="Pretrained vectors, GloVe or word2vec text (.gz ok)."),
@@ -85,10 +86,33 @@ def train(
     lr: Optional[float] = typer.Option(None, "--lr", help="Initial learning rate."),
     lower_lr_scale: Optional[float] = typer.Option(
         None, "--lower-lr-scale", help="Learning-rate factor for the layers below the task trained (1 = the paper)."),
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", help="Continue the run whose output directory this is, from its last checkpoint."),
 ):
     """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
     train_map = parse_task_paths(train_paths, "--train")
     dev_map = parse_task_paths(dev_paths, "--dev")
+    if resume is not None:
+        others = [name for name, value in (("CONFIG", config), ("--train", train_paths), ("--dev", dev_paths),
+                                           ("--vectors", vectors), ("--seed", seed), ("--optimizer", optimizer),
+                                           ("--lr", lr), ("--lower-lr-scale", lower_lr_scale)) if value]
+        if others or (output is not None and output != resume):
+            fail(f"--resume takes the configuration from the checkpoint; drop {', '.join(others) or '-o'} "
+                 "(only --epochs may change)", code=2)
+        with errors_to_exit():
+            from .checkpoint import load_checkpoint
+            from .config import Config, from_dict
+            from .train import train as run_training
+
+            cfg = from_dict(Config, json.loads(load_checkpoint(resume)["config"]))
+            if epochs is not None:
+                cfg.train.epochs = epochs
+            best = run_training(cfg, resume, resume=True)
+            where = f"epoch {best['epoch']}" if best else "the last epoch"
+            typer.echo(f"saved the model of {where} to {resume}", err=True)
+        return
+    if output is None:
+        fail("missing option -o / --output: the directory for the trained model", code=2)
     with errors_to_exit():
         cfg = load_config(config)
         cfg.data.train.update(train_map)  # the command line wins over the config file, task by task

@@ -43,22 +43,37 @@ def save_model(directory: str | Path, model: JointManyTask, vocabs: Vocabularies
 
 
 def load_model(directory: str | Path) -> tuple[JointManyTask, Vocabularies, Config]:
-    """Load a model directory written by :func:`save_model`; the model is in eval mode."""
+    """Load a model directory written by :func:`save_model`; the model is in eval mode.
+
+    Anything wrong (a missing file, a newer format, damaged JSON or weights) is one
+    ConfigError naming the file. Weights are read with safetensors only: no unpickling.
+    """
     directory = Path(directory)
     if not (directory / "config.json").is_file():
         raise ConfigError(f"{directory}: not a jmt model directory (no config.json)")
+    for name in ("vocab.json", "model.safetensors"):
+        if not (directory / name).is_file():
+            raise ConfigError(f"{directory / name}: missing from the model directory")
+    where = directory / "config.json"
     try:
-        raw = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        raw = json.loads(where.read_text(encoding="utf-8"))
         version = raw.pop("format_version", None)
         if version != FORMAT_VERSION:
-            raise ConfigError(f"model format version {version!r}; this jmt reads version {FORMAT_VERSION}")
+            newer = isinstance(version, int) and version > FORMAT_VERSION
+            raise ConfigError(f"{where}: model format version {version!r}; this jmt reads version {FORMAT_VERSION}"
+                              + (" (the model was written by a newer jmt: upgrade jmt)" if newer else ""))
         tasks = raw.pop("tasks")
         config = from_dict(Config, raw)
-        vocabs = Vocabularies.from_json(json.loads((directory / "vocab.json").read_text(encoding="utf-8")))
+        where = directory / "vocab.json"
+        vocabs = Vocabularies.from_json(json.loads(where.read_text(encoding="utf-8")))
         model = JointManyTask(config.model, vocabs, tasks, decoder=config.train.decoder)
-        model.load_state_dict(load_file(str(directory / "model.safetensors")))
+        where = directory / "model.safetensors"
+        model.load_state_dict(load_file(str(where)))
+    except ConfigError as err:
+        raise ConfigError(str(err) if str(err).startswith(str(where)) else f"{where}: {err}") from None
     except (OSError, KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:
-        raise ConfigError(f"{directory}: not a valid jmt model directory: {err}") from err
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"{where}: not valid for a jmt model ({detail})") from None
     model.eval()
     return model, vocabs, config
 

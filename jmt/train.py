@@ -19,13 +19,16 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from .config import TASK_DEPTH, Config, ConfigError
+from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
+                         training_record, write_record)
+from .config import TASK_DEPTH, Config, ConfigError, to_dict
 from .data.batch import (EncodedPair, batch_indices, collate_pairs, collate_sentences, encode_pair,
                          encode_sentence)
 from .data.corpus import read_corpus, require_annotation
 from .data.types import ENTAILMENT_LABELS, Pair
 from .data.vectors import load_vectors
 from .data.vocab import Vocabularies
+from .errors import TrainingError
 from .io import save_model
 from .model import JointManyTask
 from .model.embeddings import pretrain_ngrams
@@ -247,11 +250,14 @@ def seed_everything(seed: int) -> None:
 
 
 class Trainer:
-    def __init__(self, cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None):
+    def __init__(self, cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None,
+                 resume: bool = False):
+        """``resume``: continue from ``out_dir/resume.pt`` when :meth:`train` runs."""
         cfg.validate()
         if not cfg.data.train:
             raise ConfigError("no training corpus given (use --train TASK=PATH)")
-        self.cfg, self.out_dir = cfg, Path(out_dir)
+        self.started = time.perf_counter()
+        self.cfg, self.out_dir, self.resume = cfg, Path(out_dir), resume
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         seed_everything(cfg.train.seed)
         self.corpora = load_corpora(cfg)
@@ -262,7 +268,7 @@ class Trainer:
             cfg.model.word_dim = len(next(iter(vectors.values())))
         self.vocabs = build_vocabs(cfg, self.corpora, extra)
         self.model = JointManyTask(cfg.model, self.vocabs, list(self.corpora.train), vectors, cfg.train.decoder)
-        if cfg.data.vectors and cfg.train.ngram_pretrain_epochs > 0:
+        if cfg.data.vectors and cfg.train.ngram_pretrain_epochs > 0 and not resume:
             pretrain_ngrams(self.model.embed, self.vocabs, cfg.data.vectors, cfg.train.ngram_pretrain_epochs,
                             seed=cfg.train.seed, log=self.log)
         self.passes = make_passes(cfg, self.corpora, self.vocabs)
@@ -280,6 +286,8 @@ class Trainer:
         self.epoch_lr = cfg.train.lr
         self.rng = random.Random(cfg.train.seed)
         self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size)
+        self.data_files = data_record(cfg.data.train, cfg.data.dev, cfg.data.vectors)
+        self.wall_before = 0.0  # seconds spent by the runs this one resumes
 
     def lr(self, epoch: int) -> float:
         return self.cfg.train.lr / (1 + self.cfg.train.lr_decay * (epoch - 1))
@@ -299,7 +307,7 @@ class Trainer:
         totals = {task: 0.0 for task in p.tasks}
         words, start = 0, time.perf_counter()
         with progress_bar(f"epoch {epoch} {p.name}", len(batches), t.progress) as advance:
-            for idx in batches:
+            for step, idx in enumerate(batches, 1):
                 batch = collate([p.examples[i] for i in idx])
                 if p.pairs:
                     out = self.model.forward_pairs(batch, p.depth)
@@ -311,9 +319,13 @@ class Trainer:
                 loss = sum(losses.values()) + self.regularizer.l2(p.depth, p.tasks)
                 if t.successive_regularization:
                     loss = loss + self.regularizer.successive(p.depth)
+                if not torch.isfinite(loss):
+                    raise self.non_finite("loss", loss, p, epoch, step, len(batches))
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                if not torch.isfinite(norm):
+                    raise self.non_finite("gradient norm", norm, p, epoch, step, len(batches))
                 self.optimizer.step()
                 for task, value in losses.items():
                     totals[task] += value.item()
@@ -325,6 +337,12 @@ class Trainer:
                  + ("pair " if p.pairs else "sentence ") + ", ".join(f"{t} {v:.4f}" for t, v in per_item.items()))
         return per_item
 
+    def non_finite(self, what: str, value: torch.Tensor, p: Pass, epoch: int, step: int, steps: int) -> TrainingError:
+        saved = (f"the best model so far in {self.out_dir} is intact" if (self.out_dir / "model.safetensors").is_file()
+                 else "no model was saved yet")
+        return TrainingError(f"epoch {epoch}, task {p.name}, step {step} of {steps}: the {what} is {value.item()} "
+                             f"(not finite); training stopped, {saved}. A lower --lr or --clip usually helps.")
+
     def evaluate_dev(self) -> dict[str, dict]:
         # Tasks whose dev set is one corpus (upos, xpos, dep on a treebank) share one run.
         groups: dict[int, list[str]] = {}
@@ -335,35 +353,82 @@ class Trainer:
             scores.update(self.predictor.evaluate_tasks(tasks, self.corpora.dev[tasks[0]]))
         return {task: scores[task] for task in self.corpora.dev}
 
+    def checkpoint_state(self, epoch: int, next_pass: int, epoch_losses: dict, best: float,
+                         best_record: dict | None) -> dict:
+        return {"config": json.dumps(to_dict(self.cfg)), "epoch": epoch, "next_pass": next_pass,
+                "epoch_losses": json.dumps(epoch_losses), "best": best, "best_record": json.dumps(best_record),
+                "wall_seconds": self.wall_seconds(), "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "rng": rng_states(self.rng)}
+
+    def wall_seconds(self) -> float:
+        return self.wall_before + time.perf_counter() - self.started
+
+    def restore(self, state: dict) -> tuple[int, int, dict, float, dict | None]:
+        """Load a checkpoint into the model, optimizer and random states; returns the position."""
+        saved_cfg = json.loads(state["config"])
+        saved_cfg["train"]["epochs"] = self.cfg.train.epochs  # resuming may extend the run
+        if saved_cfg != to_dict(self.cfg):
+            raise ConfigError(f"{self.out_dir / CHECKPOINT}: the checkpoint was written with another configuration; "
+                              "resume with the same one (jmt train --resume DIR reads it from the checkpoint)")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        set_rng_states(state["rng"], self.rng)
+        self.regularizer.snapshot()  # checkpoints are taken right after a pass's snapshot
+        self.wall_before = state["wall_seconds"]
+        return (state["epoch"], state["next_pass"], json.loads(state["epoch_losses"]), state["best"],
+                json.loads(state["best_record"]))
+
     def train(self) -> dict:
-        """Train all epochs; returns the metrics of the selected (best) epoch."""
+        """Train all epochs; returns the metrics of the selected (best) epoch.
+
+        A checkpoint is written after every task pass and every epoch's evaluation; with
+        ``resume`` the run continues from the last one and ends with the same weights as a
+        run that was never stopped.
+        """
         cfg = self.cfg
         self.out_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.out_dir / "metrics.jsonl"
-        log_path.write_text("")
-        best, best_record = -math.inf, None
+        epoch, next_pass, losses, best, best_record = 1, 0, {}, -math.inf, None
+        if self.resume:
+            epoch, next_pass, losses, best, best_record = self.restore(load_checkpoint(self.out_dir))
+            kept = [line for line in (log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file() else [])
+                    if json.loads(line)["epoch"] < epoch]  # epochs after the checkpoint are redone
+            log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            where = f"pass {self.passes[next_pass].name}" if next_pass < len(self.passes) else "its evaluation"
+            self.log(f"resuming from {self.out_dir / CHECKPOINT}: epoch {epoch}, {where}")
+        else:
+            log_path.write_text("")
         sizes = ", ".join(f"{task} {len(ex)}" for task, ex in self.corpora.train.items())
         self.log(f"training {', '.join(self.model.tasks)} on {sizes}; "
                  f"{sum(p.numel() for p in self.model.parameters()):,} parameters")
-        for epoch in range(1, cfg.train.epochs + 1):
-            start = time.perf_counter()
-            lr = self.epoch_lr = self.lr(epoch)
-            losses = {}
-            for p in self.passes:
-                losses.update(self.train_pass(p, epoch))
-            train_seconds = time.perf_counter() - start
-            dev = self.evaluate_dev()
-            score = select_score(dev, cfg.train.select_metric, self.model)
-            improved = score is None or score > best
-            record = {"epoch": epoch, "lr": lr, "train_loss": losses, "dev": dev, "select_score": score,
-                      "train_seconds": round(train_seconds, 1),
-                      "seconds": round(time.perf_counter() - start, 1), "selected": improved}
-            if improved:
-                best, best_record = (score if score is not None else best), record
-                save_model(self.out_dir, self.model, self.vocabs, cfg, metrics=record)
-            with log_path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-            self.log(format_dev_table(epoch, dev, self.model, score, improved))
+        try:
+            while epoch <= cfg.train.epochs:
+                start = time.perf_counter()
+                lr = self.epoch_lr = self.lr(epoch)
+                for i in range(next_pass, len(self.passes)):
+                    losses.update(self.train_pass(self.passes[i], epoch))
+                    save_checkpoint(self.out_dir, self.checkpoint_state(epoch, i + 1, losses, best, best_record))
+                train_seconds = time.perf_counter() - start
+                dev = self.evaluate_dev()
+                score = select_score(dev, cfg.train.select_metric, self.model)
+                improved = score is None or score > best
+                record = {"epoch": epoch, "lr": lr, "train_loss": losses, "dev": dev, "select_score": score,
+                          "train_seconds": round(train_seconds, 1),
+                          "seconds": round(time.perf_counter() - start, 1), "selected": improved}
+                if improved:
+                    best, best_record = (score if score is not None else best), record
+                    save_model(self.out_dir, self.model, self.vocabs, cfg, metrics=record)
+                write_record(self.out_dir, training_record(cfg.train.seed, self.data_files, self.wall_seconds(), epoch))
+                with log_path.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+                self.log(format_dev_table(epoch, dev, self.model, score, improved))
+                epoch, next_pass, losses = epoch + 1, 0, {}
+                save_checkpoint(self.out_dir, self.checkpoint_state(epoch, 0, losses, best, best_record))
+        except KeyboardInterrupt:
+            if (self.out_dir / CHECKPOINT).is_file():
+                self.log(f"interrupted; the last checkpoint is {self.out_dir / CHECKPOINT}. "
+                         f"Continue with: jmt train --resume {self.out_dir}")
+            raise
         return best_record or {}
 
 
@@ -405,5 +470,5 @@ class progress_bar:
         return False
 
 
-def train(cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None) -> dict:
-    return Trainer(cfg, out_dir, log).train()
+def train(cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None, resume: bool = False) -> dict:
+    return Trainer(cfg, out_dir, log, resume=resume).train()

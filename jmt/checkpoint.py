@@ -1,0 +1,117 @@
+"""Resume checkpoints and the record of how a model was trained.
+
+A checkpoint is written at the end of every task pass to ``OUT_DIR/resume.pt``: the model,
+the optimizer, the position in the schedule (epoch and next pass), the best score so far
+and the random states of Python, NumPy and torch. It holds plain containers only (tensors,
+numbers, strings, lists and dicts), so ``torch.load(weights_only=True)`` reads it without
+running any pickled code. It is written to a temporary file and renamed, so a run killed
+at any moment leaves either the previous checkpoint or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import ConfigError
+
+CHECKPOINT = "resume.pt"
+CHECKPOINT_VERSION = 1
+RECORD = "training.json"
+
+
+def rng_states(trainer_rng: random.Random) -> dict:
+    """Every random state training draws from, as plain containers."""
+    version, state, gauss = random.getstate()
+    t_version, t_state, t_gauss = trainer_rng.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": [version, list(state), gauss],
+        "trainer": [t_version, list(t_state), t_gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_rng_states(states: dict, trainer_rng: random.Random) -> None:
+    version, state, gauss = states["python"]
+    random.setstate((version, tuple(state), gauss))
+    version, state, gauss = states["trainer"]
+    trainer_rng.setstate((version, tuple(state), gauss))
+    kind, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(states["torch"])
+
+
+def save_checkpoint(out_dir: Path, state: dict) -> Path:
+    """Write ``state`` atomically to ``out_dir/resume.pt``."""
+    path = out_dir / CHECKPOINT
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"checkpoint_version": CHECKPOINT_VERSION, **state}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(out_dir: str | Path) -> dict:
+    """Read ``out_dir/resume.pt``; anything but a valid checkpoint is one clear error."""
+    path = Path(out_dir) / CHECKPOINT
+    if not path.is_file():
+        raise ConfigError(f"{path}: no checkpoint to resume from (training writes one after every task pass)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated file, foreign pickled code: both refused, both one line
+        raise ConfigError(f"{path}: not a readable jmt checkpoint ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
+    if not isinstance(state, dict) or "checkpoint_version" not in state:
+        raise ConfigError(f"{path}: not a jmt checkpoint")
+    if state["checkpoint_version"] != CHECKPOINT_VERSION:
+        raise ConfigError(f"{path}: checkpoint version {state['checkpoint_version']!r}; "
+                          f"this jmt reads version {CHECKPOINT_VERSION}")
+    return state
+
+
+def file_record(path: str) -> dict:
+    """Size and SHA-256 of one data file."""
+    p = Path(path)
+    digest = hashlib.sha256()
+    with p.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(path), "bytes": p.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def data_record(train: dict[str, str], dev: dict[str, str], vectors: str | None) -> list[dict]:
+    """Every file training reads, once each, with the tasks and roles it serves."""
+    uses: dict[str, list[str]] = {}
+    for role, paths in (("train", train), ("dev", dev)):
+        for task, path in paths.items():
+            if not path.startswith("holdout:") and not path.startswith("hf:"):
+                uses.setdefault(path, []).append(f"{role} {task}")
+    if vectors:
+        uses.setdefault(vectors, []).append("vectors")
+    return [{**file_record(path), "used_for": used} for path, used in uses.items()]
+
+
+def versions() -> dict[str, str]:
+    from . import __version__
+
+    return {"jmt": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "numpy": np.__version__}
+
+
+def training_record(seed: int, data: list[dict], wall_seconds: float, epochs_done: int) -> dict:
+    return {"seed": seed, "versions": versions(), "command": sys.argv, "data": data,
+            "wall_seconds": round(wall_seconds, 1), "epochs_done": epochs_done}
+
+
+def write_record(out_dir: Path, record: dict) -> None:
+    tmp = out_dir / (RECORD + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out_dir / RECORD)

@@ -1,0 +1,239 @@
+"""Faults during training: resume checkpoints, SIGKILL and SIGINT, non-finite losses, damaged model
+directories, and the record of how a model was trained."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import quiet, tiny_config
+from jmt.checkpoint import CHECKPOINT, load_checkpoint
+from jmt.config import ConfigError
+from jmt.errors import TrainingError
+from jmt.io import load_model
+from jmt.train import Trainer
+
+SAMPLES = Path(__file__).resolve().parents[1] / "corpora" / "sample"
+SMALL = """[model]
+word_dim = 24
+char_dim = 24
+hidden = 24
+label_dim = 24
+head_hidden = 24
+dep_label_hidden = 24
+[train]
+optimizer = "adam"
+lr = 0.005
+progress = false
+"""
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+
+
+def jmt_train(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "jmt.cli", "train", *args], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_checkpoint(proc: subprocess.Popen, path: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "no checkpoint written"
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("recipe") / "small.toml"
+    path.write_text(SMALL, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, recipe) -> Path:
+    """Three epochs on the sample corpora, never stopped."""
+    out = tmp_path_factory.mktemp("whole") / "model"
+    proc = jmt_train(str(recipe), "-o", str(out), "--epochs", "3", "--seed", "4")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    return out
+
+
+def test_a_run_killed_mid_epoch_and_resumed_ends_with_the_same_weights(uninterrupted, recipe, tmp_path):
+    out = tmp_path / "model"
+    proc = jmt_train(str(recipe), "-o", str(out), "--epochs", "3", "--seed", "4")
+    wait_for_checkpoint(proc, out / CHECKPOINT)
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up
+    proc.communicate()
+    state = load_checkpoint(out)
+    assert (state["epoch"], state["next_pass"]) < (4, 0), "the run finished before it was killed"
+
+    resumed = jmt_train("--resume", str(out))
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    assert "resuming from" in err
+
+    for name in ("model.safetensors",):
+        a, b = load_file(str(uninterrupted / name)), load_file(str(out / name))
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    final_a, final_b = load_checkpoint(uninterrupted)["model"], load_checkpoint(out)["model"]
+    assert all(torch.equal(final_a[k], final_b[k]) for k in final_a)
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2, 3]
+    whole = [json.loads(line) for line in (uninterrupted / "metrics.jsonl").read_text().splitlines()]
+    assert [r["dev"] for r in lines] == [r["dev"] for r in whole]
+
+
+def test_ctrl_c_stops_with_a_checkpoint_and_says_how_to_resume(recipe, tmp_path):
+    out = tmp_path / "model"
+    proc = jmt_train(str(recipe), "-o", str(out), "--epochs", "50", "--seed", "4")
+    wait_for_checkpoint(proc, out / CHECKPOINT)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert f"jmt train --resume {out}" in err
+    assert "Traceback" not in err
+    load_checkpoint(out)  # intact
+
+
+def test_resuming_can_extend_the_run(uninterrupted, tmp_path):
+    out = tmp_path / "model"
+    import shutil
+
+    shutil.copytree(uninterrupted, out)
+    proc = jmt_train("--resume", str(out), "--epochs", "4")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2, 3, 4]
+
+
+def test_the_checkpoint_is_plain_containers(uninterrupted):
+    state = torch.load(uninterrupted / CHECKPOINT, weights_only=True)
+    assert (state["epoch"], state["next_pass"]) == (4, 0)
+    assert set(state["rng"]) == {"python", "trainer", "numpy", "torch"}
+    assert {"model", "optimizer", "best", "best_record", "config"} <= set(state)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--train", "upos=x.conllu"], "--train"),
+    (["-o", "elsewhere"], "-o"),
+])
+def test_resume_takes_nothing_but_epochs(uninterrupted, args, message):
+    proc = jmt_train("--resume", str(uninterrupted), *args)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_without_a_checkpoint_is_one_line(tmp_path):
+    proc = jmt_train("--resume", str(tmp_path))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert err.strip().splitlines() == [f"error: {tmp_path / CHECKPOINT}: no checkpoint to resume from "
+                                        "(training writes one after every task pass)"]
+
+
+class Payload:
+    """Unpickling this would create a file: the proof that a loader ran foreign code."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("target", [CHECKPOINT, "model.safetensors"])
+def test_a_pickle_payload_is_refused_without_being_run(uninterrupted, tmp_path, target):
+    import shutil
+
+    out = tmp_path / "model"
+    shutil.copytree(uninterrupted, out)
+    marker = tmp_path / "pwned"
+    (out / target).write_bytes(pickle.dumps({"model": Payload(marker)}))
+    with pytest.raises(ConfigError, match=target.replace(".", r"\.")):
+        load_checkpoint(out) if target == CHECKPOINT else load_model(out)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "missing", "newer", "missing_vocab"])
+def test_a_damaged_model_directory_is_one_clear_error(uninterrupted, tmp_path, damage):
+    import shutil
+
+    out = tmp_path / "model"
+    shutil.copytree(uninterrupted, out)
+    weights = out / "model.safetensors"
+    if damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    elif damage == "garbage":
+        weights.write_bytes(os.urandom(4096))
+    elif damage == "missing":
+        weights.unlink()
+    elif damage == "missing_vocab":
+        (out / "vocab.json").unlink()
+    else:
+        config = json.loads((out / "config.json").read_text())
+        config["format_version"] = 99
+        (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError) as info:
+        load_model(out)
+    assert str(out) in str(info.value) and "\n" not in str(info.value)
+    if damage == "newer":
+        assert "version 99" in str(info.value)
+    proc = subprocess.run([sys.executable, "-m", "jmt.cli", "info", str(out)], env=ENV, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_model_directory_records_how_it_was_trained(uninterrupted):
+    record = json.loads((uninterrupted / "training.json").read_text())
+    assert record["seed"] == 4
+    assert {"jmt", "torch", "python"} <= set(record["versions"])
+    assert "--seed" in record["command"]
+    assert record["wall_seconds"] > 0 and record["epochs_done"] == 3
+    files = {Path(f["path"]).name: f for f in record["data"]}
+    assert {"train.conllu", "dev.conllu", "chunk_train.txt", "pairs_train.tsv"} <= set(files)
+    for name, entry in files.items():
+        data = (SAMPLES / name).read_bytes()
+        assert entry["bytes"] == len(data)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert "train upos" in files["train.conllu"]["used_for"] and "train dep" in files["train.conllu"]["used_for"]
+
+
+# ----------------------------------------------------------------------------- non-finite values
+
+
+def test_a_non_finite_loss_stops_the_pass_and_keeps_the_best_model(tiny_files, tmp_path):
+    trainer = Trainer(tiny_config(tiny_files, ["upos", "chunk"], dev=True), tmp_path / "out", log=quiet)
+    trainer.train()
+    before = load_file(str(tmp_path / "out" / "model.safetensors"))
+    head = trainer.model.heads["chunk"]
+    head.loss = lambda scores, batch: torch.tensor(float("nan"))
+    with pytest.raises(TrainingError, match=r"epoch 2, task chunk, step 1 of \d+: the loss is nan") as info:
+        trainer.train_pass(trainer.passes[1], 2)
+    assert "best model so far" in str(info.value) and "intact" in str(info.value)
+    model, _, _ = load_model(tmp_path / "out")
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_non_finite_gradient_stops_the_pass_before_the_update(tiny_files, tmp_path):
+    trainer = Trainer(tiny_config(tiny_files, ["upos"]), tmp_path / "out", log=quiet)
+    trainer.model.heads["upos"].out.weight.register_hook(lambda grad: torch.full_like(grad, float("inf")))
+    snapshot = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    with pytest.raises(TrainingError, match=r"epoch 1, task upos, step 1 of \d+: the gradient norm is inf"):
+        trainer.train_pass(trainer.passes[0], 1)
+    assert all(torch.equal(snapshot[k], v) for k, v in trainer.model.state_dict().items())
