@@ -107,9 +107,7 @@ def train(
             cfg = from_dict(Config, json.loads(load_checkpoint(resume)["config"]))
             if epochs is not None:
                 cfg.train.epochs = epochs
-            best = run_training(cfg, resume, resume=True)
-            where = f"epoch {best['epoch']}" if best else "the last epoch"
-            typer.echo(f"saved the model of {where} to {resume}", err=True)
+            run_distributed(lambda dist: run_training(cfg, resume, resume=True, dist=dist), resume)
         return
     if output is None:
         fail("missing option -o / --output: the directory for the trained model", code=2)
@@ -131,7 +129,19 @@ def train(
                 setattr(cfg.train, name, value)
         from .train import train as run_training
 
-        best = run_training(cfg, output)
+        run_distributed(lambda dist: run_training(cfg, output, dist=dist), output)
+
+
+def run_distributed(run, output: Path) -> None:
+    """Run training alone or, under torchrun, as one rank of a process group."""
+    from .distributed import init_from_environment, shutdown
+
+    dist = init_from_environment()
+    try:
+        best = run(dist)
+    finally:
+        shutdown()
+    if dist is None or dist.is_main:
         where = f"epoch {best['epoch']}" if best else "the last epoch"
         typer.echo(f"saved the model of {where} to {output}", err=True)
 

@@ -18,6 +18,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
+from torch import nn
+from torch.utils.data.distributed import DistributedSampler
 
 from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
                          training_record, write_record)
@@ -28,6 +30,7 @@ from .data.corpus import read_corpus, require_annotation
 from .data.types import ENTAILMENT_LABELS, Pair
 from .data.vectors import load_vectors
 from .data.vocab import Vocabularies
+from .distributed import Distributed
 from .errors import TrainingError
 from .io import save_model
 from .model import JointManyTask
@@ -223,6 +226,27 @@ class Regularizer:
         return total
 
 
+class PassLoss(nn.Module):
+    """One training step's loss for a pass: the task losses plus their L2 and successive terms.
+
+    Everything that touches parameters happens in ``forward``, so that the module can be
+    wrapped in DistributedDataParallel, which synchronises the gradients of what its
+    forward used.
+    """
+
+    def __init__(self, model: JointManyTask, regularizer: Regularizer, successive: bool):
+        super().__init__()
+        self.model, self.regularizer, self.successive = model, regularizer, successive
+
+    def forward(self, batch, depth: int, tasks: list[str], pairs: bool):
+        out = self.model.forward_pairs(batch, depth) if pairs else self.model(batch, depth)
+        losses = {task: self.model.heads[task].loss(out.scores[task], batch) for task in tasks}
+        loss = sum(losses.values()) + self.regularizer.l2(depth, tasks)
+        if self.successive:
+            loss = loss + self.regularizer.successive(depth)
+        return loss, losses
+
+
 def select_score(dev: dict[str, dict], metric: str, model: JointManyTask) -> float | None:
     """The model selection score: ``task.metric`` or, for ``auto``, dep LAS or the mean."""
     if not dev:
@@ -251,14 +275,17 @@ def seed_everything(seed: int) -> None:
 
 class Trainer:
     def __init__(self, cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None,
-                 resume: bool = False):
-        """``resume``: continue from ``out_dir/resume.pt`` when :meth:`train` runs."""
+                 resume: bool = False, dist: Distributed | None = None):
+        """``resume``: continue from ``out_dir/resume.pt`` when :meth:`train` runs.
+        ``dist``: this process's place in a multi-process run (see :mod:`jmt.distributed`)."""
         cfg.validate()
         if not cfg.data.train:
             raise ConfigError("no training corpus given (use --train TASK=PATH)")
         self.started = time.perf_counter()
         self.cfg, self.out_dir, self.resume = cfg, Path(out_dir), resume
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        if dist is not None and not dist.is_main:
+            self.log = lambda msg: None  # one log, from rank 0
         seed_everything(cfg.train.seed)
         self.corpora = load_corpora(cfg)
         vectors, extra = None, []
@@ -287,6 +314,14 @@ class Trainer:
         self.rng = random.Random(cfg.train.seed)
         self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size)
         self.data_files = data_record(cfg.data.train, cfg.data.dev, cfg.data.vectors)
+        self.dist = dist
+        self.step = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization)
+        if dist is not None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # Passes use only the layers up to their task: the others get no gradient.
+            self.step = DistributedDataParallel(self.step, find_unused_parameters=True, broadcast_buffers=False)
+            torch.manual_seed(cfg.train.seed + 1000 * dist.rank)  # own dropout masks per rank
         self.wall_before = 0.0  # seconds spent by the runs this one resumes
 
     def lr(self, epoch: int) -> float:
@@ -303,23 +338,24 @@ class Trainer:
             below = group["depth"] < p.depth and not (group["depth"] == 0 and p.depth == bottom)
             group["lr"] = self.epoch_lr * (t.lower_lr_scale if below else 1.0)
         batches = list(batch_indices(p.examples, p.batch_size, shuffle=True, rng=self.rng))
+        if self.dist is not None:
+            # The same shuffled batches on every rank (same seed); each takes its own share,
+            # padded by the sampler to an equal number of steps.
+            sampler = DistributedSampler(batches, num_replicas=self.dist.world_size, rank=self.dist.rank,
+                                         shuffle=False)
+            batches = [batches[i] for i in sampler]
         collate = collate_pairs if p.pairs else collate_sentences
         totals = {task: 0.0 for task in p.tasks}
         words, start = 0, time.perf_counter()
-        with progress_bar(f"epoch {epoch} {p.name}", len(batches), t.progress) as advance:
+        show = t.progress and (self.dist is None or self.dist.is_main)
+        with progress_bar(f"epoch {epoch} {p.name}", len(batches), show) as advance:
             for step, idx in enumerate(batches, 1):
                 batch = collate([p.examples[i] for i in idx])
-                if p.pairs:
-                    out = self.model.forward_pairs(batch, p.depth)
-                    words += int(batch.tokens.lengths.sum())
-                else:
-                    out = self.model(batch, p.depth)
-                    words += int(batch.lengths.sum())
-                losses = {task: self.model.heads[task].loss(out.scores[task], batch) for task in p.tasks}
-                loss = sum(losses.values()) + self.regularizer.l2(p.depth, p.tasks)
-                if t.successive_regularization:
-                    loss = loss + self.regularizer.successive(p.depth)
-                if not torch.isfinite(loss):
+                words += int(batch.tokens.lengths.sum()) if p.pairs else int(batch.lengths.sum())
+                loss, losses = self.step(batch, p.depth, p.tasks, p.pairs)
+                # Alone, stop before backward; with several ranks a bad loss on one shows up
+                # in the averaged gradient norm on all of them, so every rank stops together.
+                if self.dist is None and not torch.isfinite(loss):
                     raise self.non_finite("loss", loss, p, epoch, step, len(batches))
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -378,6 +414,24 @@ class Trainer:
         return (state["epoch"], state["next_pass"], json.loads(state["epoch_losses"]), state["best"],
                 json.loads(state["best_record"]))
 
+    def end_epoch(self, epoch: int, lr: float, losses: dict, best: float, best_record: dict | None,
+                  train_seconds: float, start: float) -> tuple[float, dict | None]:
+        """Score the dev sets, save the model if it is the best so far, log the epoch."""
+        dev = self.evaluate_dev()
+        score = select_score(dev, self.cfg.train.select_metric, self.model)
+        improved = score is None or score > best
+        record = {"epoch": epoch, "lr": lr, "train_loss": losses, "dev": dev, "select_score": score,
+                  "train_seconds": round(train_seconds, 1),
+                  "seconds": round(time.perf_counter() - start, 1), "selected": improved}
+        if improved:
+            best, best_record = (score if score is not None else best), record
+            save_model(self.out_dir, self.model, self.vocabs, self.cfg, metrics=record)
+        write_record(self.out_dir, training_record(self.cfg.train.seed, self.data_files, self.wall_seconds(), epoch))
+        with (self.out_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        self.log(format_dev_table(epoch, dev, self.model, score, improved))
+        return best, best_record
+
     def train(self) -> dict:
         """Train all epochs; returns the metrics of the selected (best) epoch.
 
@@ -386,20 +440,23 @@ class Trainer:
         run that was never stopped.
         """
         cfg = self.cfg
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        main = self.dist is None or self.dist.is_main  # only rank 0 writes anything
         log_path = self.out_dir / "metrics.jsonl"
         epoch, next_pass, losses, best, best_record = 1, 0, {}, -math.inf, None
         if self.resume:
             epoch, next_pass, losses, best, best_record = self.restore(load_checkpoint(self.out_dir))
-            kept = [line for line in (log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file() else [])
-                    if json.loads(line)["epoch"] < epoch]  # epochs after the checkpoint are redone
-            log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            if main:
+                kept = [line for line in (log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file()
+                                          else []) if json.loads(line)["epoch"] < epoch]  # later epochs are redone
+                log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
             where = f"pass {self.passes[next_pass].name}" if next_pass < len(self.passes) else "its evaluation"
             self.log(f"resuming from {self.out_dir / CHECKPOINT}: epoch {epoch}, {where}")
-        else:
+        elif main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
             log_path.write_text("")
         sizes = ", ".join(f"{task} {len(ex)}" for task, ex in self.corpora.train.items())
-        self.log(f"training {', '.join(self.model.tasks)} on {sizes}; "
+        ranks = f" on {self.dist.world_size} processes" if self.dist else ""
+        self.log(f"training {', '.join(self.model.tasks)} on {sizes}{ranks}; "
                  f"{sum(p.numel() for p in self.model.parameters()):,} parameters")
         try:
             while epoch <= cfg.train.epochs:
@@ -407,23 +464,16 @@ class Trainer:
                 lr = self.epoch_lr = self.lr(epoch)
                 for i in range(next_pass, len(self.passes)):
                     losses.update(self.train_pass(self.passes[i], epoch))
-                    save_checkpoint(self.out_dir, self.checkpoint_state(epoch, i + 1, losses, best, best_record))
+                    if main:
+                        save_checkpoint(self.out_dir, self.checkpoint_state(epoch, i + 1, losses, best, best_record))
                 train_seconds = time.perf_counter() - start
-                dev = self.evaluate_dev()
-                score = select_score(dev, cfg.train.select_metric, self.model)
-                improved = score is None or score > best
-                record = {"epoch": epoch, "lr": lr, "train_loss": losses, "dev": dev, "select_score": score,
-                          "train_seconds": round(train_seconds, 1),
-                          "seconds": round(time.perf_counter() - start, 1), "selected": improved}
-                if improved:
-                    best, best_record = (score if score is not None else best), record
-                    save_model(self.out_dir, self.model, self.vocabs, cfg, metrics=record)
-                write_record(self.out_dir, training_record(cfg.train.seed, self.data_files, self.wall_seconds(), epoch))
-                with log_path.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(record) + "\n")
-                self.log(format_dev_table(epoch, dev, self.model, score, improved))
+                if main:
+                    best, best_record = self.end_epoch(epoch, lr, losses, best, best_record, train_seconds, start)
+                if self.dist is not None:
+                    self.dist.barrier()  # the others wait while rank 0 evaluates and saves
                 epoch, next_pass, losses = epoch + 1, 0, {}
-                save_checkpoint(self.out_dir, self.checkpoint_state(epoch, 0, losses, best, best_record))
+                if main:
+                    save_checkpoint(self.out_dir, self.checkpoint_state(epoch, 0, losses, best, best_record))
         except KeyboardInterrupt:
             if (self.out_dir / CHECKPOINT).is_file():
                 self.log(f"interrupted; the last checkpoint is {self.out_dir / CHECKPOINT}. "
@@ -470,5 +520,6 @@ class progress_bar:
         return False
 
 
-def train(cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None, resume: bool = False) -> dict:
-    return Trainer(cfg, out_dir, log, resume=resume).train()
+def train(cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None, resume: bool = False,
+          dist: Distributed | None = None) -> dict:
+    return Trainer(cfg, out_dir, log, resume=resume, dist=dist).train()
