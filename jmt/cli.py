@@ -231,6 +231,7 @@ def tag(
     tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks, e.g. upos,chunk; default all."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     chunk_size: int = typer.Option(2000, "--chunk-size", min=1, help="Sentences read and written at a time."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="CoNLL-U input: report a malformed sentence and go on."),
 ):
     """Tag text files: POS, chunks and dependency trees."""
     from .tagging_io import INPUT_FORMATS, OUTPUT_FORMATS
@@ -250,7 +251,15 @@ def tag(
         out = open(output, "w", encoding="utf-8") if output else sys.stdout
         try:
             sources = inputs or [None]
-            sentences = (s for src in sources for s in read_input(src, sys.stdin, input_format, one_sentence_per_line))
+            skipped = []
+
+            def report(err: DataError) -> None:
+                skipped.append(err)
+                typer.echo(f"warning: {err} (sentence skipped)", err=True)
+
+            on_error = report if skip_bad else None
+            sentences = (s for src in sources
+                         for s in read_input(src, sys.stdin, input_format, one_sentence_per_line, on_error))
             if output_format == "html":
                 out.write(HTML_HEAD)
             with word_rate() as count:
@@ -261,6 +270,8 @@ def tag(
                     count(sum(len(s) for s in chunk))
             if output_format == "html":
                 out.write(HTML_TAIL)
+            if skipped:
+                typer.echo(f"skipped {len(skipped)} malformed sentence{'s' if len(skipped) > 1 else ''}", err=True)
         finally:
             if output:
                 out.close()

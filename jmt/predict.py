@@ -12,11 +12,21 @@ from .data.vocab import Vocabularies
 from .model import JointManyTask
 
 
-class Predictor:
-    """Runs the model in length-sorted batches and returns results in input order."""
+MAX_LENGTH = 400  # longer sentences are tagged and parsed in pieces of this many words
 
-    def __init__(self, model: JointManyTask, vocabs: Vocabularies, batch_size: int = 64):
-        self.model, self.vocabs, self.batch_size = model, vocabs, batch_size
+
+class Predictor:
+    """Runs the model in length-sorted batches and returns results in input order.
+
+    A sentence longer than ``max_length`` words (a whole file on one line, say) is tagged
+    in consecutive pieces of ``max_length`` words, so memory and time stay linear in its
+    length: each piece is parsed on its own and the root word of every later piece is
+    attached to the first piece's root with the relation ``dep``.
+    """
+
+    def __init__(self, model: JointManyTask, vocabs: Vocabularies, batch_size: int = 64,
+                 max_length: int = MAX_LENGTH):
+        self.model, self.vocabs, self.batch_size, self.max_length = model, vocabs, batch_size, max_length
 
     def token_tasks(self, tasks: Iterable[str] | None = None) -> list[str]:
         chosen = [t for t in self.model.tasks if self.model.heads[t].kind == "token"]
@@ -36,16 +46,21 @@ class Predictor:
         if not chosen or not sentences:
             return [{} for _ in sentences]
         sents = [s if isinstance(s, Sentence) else Sentence(list(s)) for s in sentences]
-        encoded = [EncodedSentence(self.vocabs.encode(s.words), {}) for s in sents]
         upto = max(TASK_DEPTH[t] for t in chosen)
         self.model.eval()
         fields = [field for t in chosen for field in self.model.heads[t].fields]
-        results = [None if s.words else {f: [] for f in fields} for s in sents]
-        nonempty = [i for i, s in enumerate(sents) if s.words]  # the LSTMs cannot read empty sentences
-        predicted = self._run([encoded[i] for i in nonempty], collate_sentences,
-                              lambda batch: self.model(batch, upto), chosen)
-        for i, pred in zip(nonempty, predicted):
-            results[i] = pred
+        results: list[dict] = [{f: [] for f in fields} for _ in sents]  # the LSTMs cannot read empty sentences
+        owners, pieces = [], []  # (sentence, first word) of each piece
+        for i, s in enumerate(sents):
+            for start in range(0, len(s.words), self.max_length):
+                owners.append((i, start))
+                pieces.append(EncodedSentence(self.vocabs.encode(s.words[start : start + self.max_length]), {}))
+        predicted = self._run(pieces, collate_sentences, lambda batch: self.model(batch, upto), chosen)
+        for (i, start), pred in zip(owners, predicted):
+            if start == 0:
+                results[i] = pred
+            else:
+                _append_piece(results[i], pred, start)
         return results
 
     @torch.inference_mode()
@@ -88,3 +103,20 @@ class Predictor:
         else:
             raise ValueError(f"cannot score token and pair tasks on one corpus: {', '.join(tasks)}")
         return {t: self.model.heads[t].evaluate(list(gold), pred) for t in tasks}
+
+
+def _append_piece(whole: dict, piece: dict, offset: int) -> None:
+    """Add the predictions of a sentence's later piece (starting at word ``offset``)."""
+    for field, values in piece.items():
+        heads = whole.get("heads", [])
+        root = heads.index(0) + 1 if 0 in heads else 0  # 0: the greedy decoder may leave no root
+        if field == "heads":
+            values = [h + offset if h else root for h in values]
+        elif field == "deprels" and root:
+            values = ["dep" if h == 0 else rel for h, rel in zip(piece["heads"], values)]
+        elif field == "greedy_was_tree":
+            values = whole[field] and values
+        if isinstance(values, list):
+            whole[field] = whole[field] + values
+        else:
+            whole[field] = values

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import Callable, Iterable, Iterator, TextIO
 
 from .data.conllu import read_conllu, write_conllu
+from .data.corpus import utf8_errors
 from .data.types import DataError, Pair, Sentence
 
 INPUT_FORMATS = ("raw", "tokenized", "conllu")
@@ -61,19 +62,23 @@ def read_tokenized(lines: Iterable[str], source: str) -> Iterator[Sentence]:
             yield Sentence(words, source=f"{source}:{lineno}")
 
 
-def read_input(path: str | None, stream: TextIO | None, input_format: str, one_per_line: bool) -> Iterator[Sentence]:
+def read_input(path: str | None, stream: TextIO | None, input_format: str, one_per_line: bool,
+               on_error: Callable[[DataError], None] | None = None) -> Iterator[Sentence]:
+    """Sentences of one input. ``on_error``: report a bad CoNLL-U sentence and go on."""
     if input_format == "conllu":
         if path is None:
             raise DataError("<stdin>", None, "CoNLL-U input must be a file")  # the reader needs a path
-        yield from read_conllu(path)
+        with utf8_errors(path):
+            yield from read_conllu(path, on_error)
         return
     source = path or "<stdin>"
     handle = open(path, encoding="utf-8-sig") if path is not None else stream
     try:
-        if input_format == "tokenized":
-            yield from read_tokenized(handle, source)
-        else:
-            yield from read_raw(handle, one_per_line, source)
+        with utf8_errors(path):
+            if input_format == "tokenized":
+                yield from read_tokenized(handle, source)
+            else:
+                yield from read_raw(handle, one_per_line, source)
     finally:
         if path is not None:
             handle.close()
@@ -151,6 +156,11 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
 def read_pairs(path: str) -> Iterator[Pair]:
     """Sentence pairs to score: a SICK file, NLI JSON lines (labels not needed), or a TSV whose
     lines hold premise and hypothesis as two tab-separated columns."""
+    with utf8_errors(path):
+        yield from _read_pairs(path)
+
+
+def _read_pairs(path: str) -> Iterator[Pair]:
     from .data.pairs import read_sick, tokenize
 
     p = Path(path)

@@ -26,7 +26,7 @@ from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, s
 from .config import TASK_DEPTH, Config, ConfigError, to_dict
 from .data.batch import (EncodedPair, batch_indices, collate_pairs, collate_sentences, encode_pair,
                          encode_sentence)
-from .data.corpus import read_corpus, require_annotation
+from .data.corpus import check_trees, read_corpus, require_annotation
 from .data.types import ENTAILMENT_LABELS, Pair
 from .data.vectors import load_vectors
 from .data.vocab import Vocabularies
@@ -61,6 +61,8 @@ def load_corpora(cfg: Config) -> Corpora:
     train, dev = {}, {}
     for task, path in cfg.data.train.items():
         train[task] = read(path, task)
+        if task == "dep":
+            check_trees(train[task], path)
     # A held-out part of a file is held out from every task that trains on that file.
     splits: dict[str, tuple[list, list, str]] = {}
     for task, spec in cfg.data.dev.items():

@@ -55,6 +55,9 @@ def read_columns(path: str | Path, columns: dict[str, int] | None = None) -> Ite
 
 def _sentence(path: str, block: list[tuple[int, list[str]]], columns: dict[str, int]) -> Sentence:
     values = {name: [fields[col] for _, fields in block] for name, col in columns.items()}
+    for number, tag in zip((n for n, _ in block), values.get("chunks", [])):
+        if tag != "O" and not (len(tag) > 2 and tag[0] in "BIES" and tag[1] == "-"):
+            raise DataError(path, number, f"expected a chunk tag like B-NP, I-NP or O, got {tag!r}")
     if "heads" in values:
         values["heads"] = _heads(path, block, columns["heads"])
     return Sentence(**values, source=f"{path}:{block[0][0]}")

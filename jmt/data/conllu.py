@@ -7,7 +7,7 @@ in :class:`ConlluExtras` so that :func:`write_conllu` can write the sentence bac
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -17,14 +17,26 @@ N_COLUMNS = 10
 ID, FORM, LEMMA, UPOS, XPOS, FEATS, HEAD, DEPREL, DEPS, MISC = range(N_COLUMNS)
 
 
-def read_conllu(path: str | Path) -> Iterator[Sentence]:
+def read_conllu(path: str | Path, on_error: Callable[[DataError], None] | None = None) -> Iterator[Sentence]:
     """Stream the sentences of a CoNLL-U file.
 
     An annotation column that is ``_`` on every word of a sentence becomes ``None``.
-    Raises :class:`DataError` (``path:line: ...``) on malformed rows.
+    Raises :class:`DataError` (``path:line: ...``) on malformed rows, or, with
+    ``on_error``, passes it the error and goes on with the next sentence.
     """
     path = str(path)
     block: list[tuple[int, str]] = []
+
+    def parse() -> Iterator[Sentence]:
+        try:
+            sentence = _parse_sentence(path, block)
+        except DataError as err:
+            if on_error is None:
+                raise
+            on_error(err)
+            return
+        yield sentence
+
     # utf-8-sig drops a BOM; universal newlines turn CRLF into LF.
     with open(path, encoding="utf-8-sig") as lines:
         for number, line in enumerate(lines, start=1):
@@ -32,10 +44,10 @@ def read_conllu(path: str | Path) -> Iterator[Sentence]:
             if line.strip():
                 block.append((number, line))
             elif block:
-                yield _parse_sentence(path, block)
+                yield from parse()
                 block = []
     if block:
-        yield _parse_sentence(path, block)
+        yield from parse()
 
 
 def _parse_sentence(path: str, block: list[tuple[int, str]]) -> Sentence:

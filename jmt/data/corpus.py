@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .columns import read_columns
@@ -67,14 +69,59 @@ def read_corpus(path: str | Path, task: str, **options) -> list[Sentence] | list
     if task not in TASK_FIELDS:
         raise ValueError(f"task: expected one of {TOKEN_TASKS + PAIR_TASKS}, got {task!r}")
     text = str(path)
-    try:
+    with utf8_errors(path):
         examples = _read(path, text, task, options)
-    except UnicodeDecodeError as err:
-        raise DataError(text, None, f"expected UTF-8 text ({err.reason} at byte {err.start})") from None
     if not examples:
         raise DataError(text, None, "expected at least one example, the corpus is empty")
     require_annotation(examples, task, text)
     return examples
+
+
+@contextmanager
+def utf8_errors(path) -> Iterator[None]:
+    """Turn a UnicodeDecodeError while reading ``path`` into a DataError with its line."""
+    try:
+        yield
+    except UnicodeDecodeError as err:
+        line = line_of_byte(path, err) if path is not None else None
+        raise DataError(str(path or "<stdin>"), line, f"expected UTF-8 text ({err.reason})") from None
+
+
+def line_of_byte(path, err: UnicodeDecodeError) -> int | None:
+    """The line of the first byte that is not UTF-8 (decoding errors only give a position)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as whole:
+        return data.count(b"\n", 0, whole.start) + 1
+    return None
+
+
+def check_trees(examples: list[Sentence], path: str) -> None:
+    """Gold trees trained on must be trees: one word attached to the root, no cycles."""
+    for sent in examples:
+        heads = sent.heads or []
+        roots = [i + 1 for i, h in enumerate(heads) if h == 0]
+        if len(roots) != 1:
+            raise DataError(path, _line(sent), f"expected one word attached to the root, got {len(roots)}"
+                            + (f" (words {', '.join(map(str, roots))})" if roots else ""))
+        for start in range(1, len(heads) + 1):
+            seen, node = [], start
+            while node != 0 and node not in seen:
+                seen.append(node)
+                node = heads[node - 1]
+            if node != 0:
+                cycle = seen[seen.index(node):]
+                raise DataError(path, _line(sent), "the gold heads form a cycle: "
+                                + " -> ".join(map(str, cycle + [node])))
+
+
+def _line(sent: Sentence) -> int | None:
+    where = (sent.source or "").rpartition(":")[2]
+    return int(where) if where.isdigit() else None
 
 
 def parse_hf_spec(spec: str) -> dict[str, str]:
