@@ -64,20 +64,30 @@ def is_tree(heads) -> bool:
         return False
     if np.count_nonzero(heads == 0) != 1:
         return False
-    # Follow head pointers; every word reaches the root within n steps iff there is no cycle.
-    state = np.zeros(n + 1, dtype=np.int8)  # 0 = unvisited, 1 = on current path, 2 = reaches root
-    state[0] = 2
-    for start in range(1, n + 1):
+    return _acyclic(heads.tolist())
+
+
+def _acyclic(heads: list[int]) -> bool:
+    """Every word reaches the root 0 by following heads (plain lists: this runs per sentence)."""
+    state = [2] + [0] * len(heads)  # 0 = unvisited, 1 = on current path, 2 = reaches root
+    for start in range(1, len(heads) + 1):
         path = []
         node = start
         while state[node] == 0:
             state[node] = 1
             path.append(node)
-            node = int(heads[node - 1])
+            node = heads[node - 1]
         if state[node] == 1:  # came back to a node on the current path
             return False
-        state[path] = 2
+        for v in path:
+            state[v] = 2
     return True
+
+
+def is_tree_list(heads: list[int]) -> bool:
+    """:func:`is_tree` for a list of ints already known to be in 0..n without self-loops
+    (a greedy decoder's output): one root child and no cycle."""
+    return heads.count(0) == 1 and _acyclic(heads)
 
 
 def greedy(scores) -> np.ndarray:

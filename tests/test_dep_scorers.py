@@ -55,3 +55,34 @@ def test_unknown_dep_scorer_is_a_config_error(tiny_files):
     cfg = tiny_config(tiny_files, ["dep"], model=no_dropout_model(dep_scorer="trilinear"))
     with pytest.raises(ConfigError, match="dep_scorer"):
         cfg.validate()
+
+
+@pytest.mark.parametrize("decoder", ["greedy", "greedy+eisner", "eisner", "chu-liu-edmonds"])
+def test_batched_decoding_equals_decoding_each_matrix(tiny_files, tmp_path, decoder):
+    import numpy as np
+
+    from jmt.data.batch import collate_sentences, encode_sentence
+    from jmt.decode import decode
+
+    cfg = tiny_config(tiny_files, ["dep"], model=no_dropout_model(dep_scorer="biaffine"), decoder=decoder)
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    head = trainer.model.heads["dep"]
+    torch.manual_seed(1)
+    for p in head.parameters():  # random scores: many greedy outputs are not trees
+        torch.nn.init.normal_(p, std=2.0)
+    trainer.model.eval()
+    sentences = trainer.corpora.train["dep"]
+    batch = collate_sentences([encode_sentence(trainer.vocabs, s) for s in sentences])
+    with torch.no_grad():
+        scores = trainer.model(batch, 3).scores["dep"]
+        got = head.decode(scores, batch)
+    logp = scores.arcs.log_softmax(-1).numpy()
+    not_trees = 0
+    for b, n in enumerate(batch.lengths.tolist()):
+        matrix = np.zeros((n + 1, n + 1))
+        matrix[1:] = logp[b, :n, : n + 1]
+        heads, was_tree = decode(matrix, decoder)
+        assert got[b]["heads"] == heads.tolist() and got[b]["greedy_was_tree"] == was_tree
+        not_trees += not was_tree
+    if decoder.startswith("greedy"):
+        assert not_trees > 0  # the repair path was exercised too

@@ -14,6 +14,7 @@ from ..data.types import Sentence
 from ..data.vocab import IGNORE, Vocabularies
 from ..metrics import attachment_scores, punct_mask
 from ..decode import decode as decode_tree
+from ..decode import is_tree_list
 from ..model.layers import linear, uniform_
 from . import register
 
@@ -146,16 +147,24 @@ class DependencyHead(nn.Module):
         return arc_loss + rel_loss
 
     def decode(self, scores: DepScores, batch: TokenBatch) -> list[dict[str, list]]:
-        logp = scores.arcs.log_softmax(-1).cpu().numpy()  # [B, T, T+1]
+        logp_t = scores.arcs.log_softmax(-1)  # [B, T, T+1]; self-loops and padding sit at about -1e9
+        logp = logp_t.cpu().numpy()
+        # Greedy heads of the whole batch at once: the same argmax the per-sentence decoder
+        # takes, so a greedy output that is already a tree needs no per-sentence work.
+        greedy_heads = logp_t.argmax(-1).tolist() if self.decoder.startswith("greedy") else None
         lengths = batch.lengths.tolist()
         heads = torch.zeros(batch.word_ids.shape, dtype=torch.long)
         out = []
         for b, n in enumerate(lengths):
-            matrix = np.zeros((n + 1, n + 1))  # row 0 (the root) is ignored by the decoders
-            matrix[1:] = logp[b, :n, : n + 1]
-            tree, was_tree = decode_tree(matrix, self.decoder)
-            heads[b, :n] = torch.from_numpy(tree)
-            out.append({"heads": tree.tolist(), "greedy_was_tree": was_tree})
+            if greedy_heads is not None and is_tree_list(greedy_heads[b][:n]):
+                tree, was_tree = greedy_heads[b][:n], True
+            else:
+                matrix = np.zeros((n + 1, n + 1))  # row 0 (the root) is ignored by the decoders
+                matrix[1:] = logp[b, :n, : n + 1]
+                found, was_tree = decode_tree(matrix, self.decoder)
+                tree = found.tolist()
+            heads[b, :n] = torch.tensor(tree)
+            out.append({"heads": tree, "greedy_was_tree": was_tree})
         if not self.labeled:
             for b, n in enumerate(lengths):
                 out[b]["deprels"] = ["_"] * n
