@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -66,9 +67,12 @@ def load_model(directory: str | Path) -> tuple[JointManyTask, Vocabularies, Conf
         config = from_dict(Config, raw)
         where = directory / "vocab.json"
         vocabs = Vocabularies.from_json(json.loads(where.read_text(encoding="utf-8")))
-        model = JointManyTask(config.model, vocabs, tasks, decoder=config.train.decoder)
+        # Built on the meta device, the model allocates nothing until the saved tensors are
+        # assigned to it: no memory for a random init that would be overwritten at once.
+        with torch.device("meta"):
+            model = JointManyTask(config.model, vocabs, tasks, decoder=config.train.decoder)
         where = directory / "model.safetensors"
-        model.load_state_dict(load_file(str(where)))
+        model.load_state_dict(load_file(str(where)), assign=True)
     except ConfigError as err:
         raise ConfigError(str(err) if str(err).startswith(str(where)) else f"{where}: {err}") from None
     except (OSError, KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:

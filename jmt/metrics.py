@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
 PUNCT_UPOS = {"PUNCT"}
 PUNCT_DEPRELS = {"punct", "p"}
@@ -29,6 +28,9 @@ def tag_accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -
 def chunk_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict:
     """Chunk F1 in seqeval's default mode, which reproduces conlleval, overall and per type."""
     gold, pred = [list(s) for s in gold], [list(s) for s in pred]
+    # seqeval pulls in scikit-learn (about 140 MB of memory): imported only when scoring chunks.
+    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+
     report = classification_report(gold, pred, output_dict=True, zero_division=0)
     per_type = {k: {"precision": 100 * v["precision"], "recall": 100 * v["recall"],
                     "f1": 100 * v["f1-score"], "support": int(v["support"])}
