@@ -257,4 +257,11 @@ def test_a_damaged_model_directory_is_one_line_and_exit_1(tmp_path):
     (tmp_path / "config.json").write_text('{"format_version": 1}', encoding="utf-8")
     result = CliRunner().invoke(app, ["info", str(tmp_path)])
     assert result.exit_code == 1
-    assert "not a valid jmt model" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "vocab.json: missing from the model directory" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    (tmp_path / "vocab.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    result = CliRunner().invoke(app, ["info", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "config.json: not valid for a jmt model" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

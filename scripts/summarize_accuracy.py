@@ -1,0 +1,77 @@
+"""Gather the test scores of several seeds of the accuracy recipe into one table.
+
+    python scripts/summarize_accuracy.py OUT_DIR_SEED1 OUT_DIR_SEED2 [...] [--results results/accuracy.md]
+
+Each OUT_DIR is a model directory that ``scripts/reproduce_accuracy.sh`` trained and
+scored (it holds ``test_ewt.json``, ``test_gum.json``, ``metrics.json`` and
+``training.json``). The table gives every seed, the mean and the spread (max - min), next to
+the bars of the accuracy issue and the reference systems.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# (label, file, task, key, scale, bar, higher is better, spaCy recipe, Stanza, JMT paper)
+ROWS = [
+    ("EWT UPOS", "ewt", "upos", "accuracy", 1, 95.8, True, "95.05", "96.20", ""),
+    ("EWT XPOS", "ewt", "xpos", "accuracy", 1, 95.3, True, "94.30", "95.75", ""),
+    ("EWT UAS", "ewt", "dep", "uas", 1, 88.5, True, "86.75", "88.90", ""),
+    ("EWT LAS", "ewt", "dep", "las", 1, 85.5, True, "83.42", "86.77", ""),
+    ("CoNLL-2000 chunk F1", "ewt", "chunk", "f1", 1, 95.0, True, "", "", "95.77"),
+    ("SICK entailment accuracy", "ewt", "entailment", "accuracy", 1, 84.0, True, "", "", "86.2"),
+    ("SICK relatedness Pearson", "ewt", "relatedness", "pearson", 1, 0.86, True, "", "", ""),
+    ("SICK relatedness MSE", "ewt", "relatedness", "mse", 1, 0.26, False, "", "", "0.233"),
+    ("GUM UPOS (out of domain)", "gum", "upos", "accuracy", 1, None, True, "", "", ""),
+    ("GUM UAS", "gum", "dep", "uas", 1, None, True, "", "", ""),
+    ("GUM LAS", "gum", "dep", "las", 1, None, True, "", "", ""),
+]
+
+
+def fmt(value: float, key: str) -> str:
+    return f"{value:.4f}" if key in ("pearson", "mse") else f"{value:.2f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--results", type=Path, default=REPO / "results" / "accuracy.md")
+    args = ap.parse_args()
+    runs = []
+    for d in args.runs:
+        record = json.loads((d / "training.json").read_text()) if (d / "training.json").is_file() else {}
+        runs.append({"dir": d, "ewt": json.loads((d / "test_ewt.json").read_text()),
+                     "gum": json.loads((d / "test_gum.json").read_text()),
+                     "selected": json.loads((d / "metrics.json").read_text()), "record": record,
+                     "seed": json.loads((d / "config.json").read_text())["train"]["seed"]})
+    seeds = [r["seed"] for r in runs]
+    lines = ["# Accuracy of the jmt recipe on the public corpora", "",
+             f"Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `python scripts/summarize_accuracy.py` "
+             f"from {len(runs)} runs of `scripts/reproduce_accuracy.sh OUT_DIR SEED` (seeds {', '.join(map(str, seeds))}); "
+             "each run's own file (`accuracy_seed<N>.md`) has its machine, versions, wall time and dev curve.", "",
+             "| test metric | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | spread | bar | met | "
+             "spaCy recipe | Stanza 1.5.1 | JMT paper |",
+             "|---" * (len(runs) + 9) + "|"]
+    for label, file, task, key, _, bar, higher, spacy, stanza, paper in ROWS:
+        values = [r[file][task][key] for r in runs]
+        mean = statistics.mean(values)
+        met = "" if bar is None else ("yes" if (mean >= bar if higher else mean <= bar) else "no")
+        lines.append(f"| {label} | " + " | ".join(fmt(v, key) for v in values)
+                     + f" | {fmt(mean, key)} | {fmt(max(values) - min(values), key)} | "
+                     + (("" if bar is None else ("&ge; " if higher else "&le; ") + fmt(bar, key)))
+                     + f" | {met} | {spacy} | {stanza} | {paper} |")
+    lines += ["", "Selected epochs (best dev LAS): " + ", ".join(f"seed {s}: {r['selected']['epoch']}"
+                                                             for s, r in zip(seeds, runs)) + ".",
+              ]
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.results}")
+
+
+if __name__ == "__main__":
+    main()
