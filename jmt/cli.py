@@ -132,6 +132,22 @@ def train(
         run_distributed(lambda dist: run_training(cfg, output, dist=dist), output)
 
 
+DECODER_HELP = "Dependency trees: greedy+eisner (the model's default unless trained otherwise), greedy, eisner, chu-liu-edmonds."
+
+
+def set_decoder(model, decoder: str | None) -> None:
+    """Use another tree decoder than the one the model was trained with."""
+    if decoder is None:
+        return
+    from .decode import DECODERS
+
+    if decoder not in DECODERS:
+        raise ConfigError(f"--decoder must be one of {', '.join(DECODERS)}, not {decoder!r}")
+    if "dep" not in model.heads:
+        raise ConfigError("--decoder: the model has no dependency parser")
+    model.heads["dep"].decoder = decoder
+
+
 def run_distributed(run, output: Path) -> None:
     """Run training alone or, under torchrun, as one rank of a process group."""
     from .distributed import init_from_environment, shutdown
@@ -170,6 +186,7 @@ def evaluate(
     test_paths: List[str] = typer.Option(..., "--test", help="TASK=PATH, repeatable."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the scores as JSON."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
+    decoder: Optional[str] = typer.Option(None, "--decoder", help=DECODER_HELP),
 ):
     """Score a trained model on test corpora and print a table."""
     tests = parse_task_paths(test_paths, "--test")
@@ -179,6 +196,7 @@ def evaluate(
         from .predict import Predictor
 
         model, vocabs, _ = load_model(model_dir)
+        set_decoder(model, decoder)
         missing = [t for t in tests if t not in model.tasks]
         if missing:
             raise ConfigError(f"the model has no task {missing[0]!r}; it has {', '.join(model.tasks)}")
@@ -232,6 +250,7 @@ def tag(
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     chunk_size: int = typer.Option(2000, "--chunk-size", min=1, help="Sentences read and written at a time."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="CoNLL-U input: report a malformed sentence and go on."),
+    decoder: Optional[str] = typer.Option(None, "--decoder", help=DECODER_HELP),
 ):
     """Tag text files: POS, chunks and dependency trees."""
     from .tagging_io import INPUT_FORMATS, OUTPUT_FORMATS
@@ -245,6 +264,7 @@ def tag(
         from .tagging_io import HTML_HEAD, HTML_TAIL, batched, read_input, write_sentence
 
         nlp = load(model_dir, batch_size)
+        set_decoder(nlp.model, decoder)
         chosen = nlp.predictor.token_tasks(tasks.split(",") if tasks else None)
         if not chosen:
             raise ConfigError(f"the model has no token task to tag with; it has {', '.join(nlp.tasks)}")

@@ -143,3 +143,23 @@ def test_python_api_tags_strings_and_token_lists_alike(model_dir):
     assert 1 <= scores[0]["relatedness"] <= 5 and scores[0]["entailment"]
     with pytest.raises(ValueError):
         nlp.pair(["a"], [])
+
+
+@pytest.mark.parametrize("decoder", ["greedy", "eisner", "chu-liu-edmonds"])
+def test_the_tree_decoder_can_be_chosen_when_tagging_and_evaluating(model_dir, tmp_path, decoder):
+    src = tmp_path / "in.txt"
+    src.write_text("the cat sat on the mat .\ndogs bark loudly at night\n", encoding="utf-8")
+    result = run("tag", model_dir, src, "--input-format", "tokenized", "--format", "jsonl", "--decoder", decoder)
+    assert result.exit_code == 0, result.stderr
+    heads = [json.loads(line)["heads"] for line in result.stdout.splitlines()]
+    if decoder != "greedy":
+        assert all(is_tree(h) for h in heads)
+    result = run("evaluate", model_dir, "--test", f"dep={SAMPLE / 'dev.conllu'}", "--decoder", decoder)
+    assert result.exit_code == 0, result.stderr
+    assert "uas" in result.stdout
+
+
+def test_an_unknown_decoder_is_one_line(model_dir):
+    result = run("evaluate", model_dir, "--test", f"dep={SAMPLE / 'dev.conllu'}", "--decoder", "cky")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: --decoder must be one of greedy, greedy+eisner, eisner, chu-liu-edmonds, not 'cky'"
