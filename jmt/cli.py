@@ -88,6 +88,19 @@ def train(
         None, "--lower-lr-scale", help="Learning-rate factor for the layers below the task trained (1 = the paper)."),
     resume: Optional[Path] = typer.Option(
         None, "--resume", help="Continue the run whose output directory this is, from its last checkpoint."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="jmt (task-ordered passes), joint or uncertainty."),
+    task_order: Optional[str] = typer.Option(None, "--task-order", help="bottom-up (the paper) or random."),
+    dep_scorer: Optional[str] = typer.Option(None, "--dep-scorer", help="bilinear (the paper) or biaffine."),
+    shortcut: Optional[bool] = typer.Option(None, "--shortcut/--no-shortcut", help="Word representation to every layer."),
+    vertical: Optional[bool] = typer.Option(None, "--vertical/--no-vertical", help="Each layer reads the one below."),
+    label_embeddings: Optional[bool] = typer.Option(None, "--label-embeddings/--no-label-embeddings",
+                                                    help="Lower tasks' label embeddings feed the layers above."),
+    successive: Optional[bool] = typer.Option(None, "--successive-regularization/--no-successive-regularization"),
+    char_ngrams: Optional[bool] = typer.Option(None, "--char-ngrams/--no-char-ngrams",
+                                               help="Character n-gram embeddings in the word representation."),
+    growing_depth: Optional[bool] = typer.Option(None, "--growing-depth/--no-growing-depth",
+                                                 help="Each task at its own depth, or all on the top layer."),
+    no_vectors: bool = typer.Option(False, "--no-vectors", help="Ignore pretrained vectors named in the config."),
 ):
     """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
     train_map = parse_task_paths(train_paths, "--train")
@@ -95,7 +108,14 @@ def train(
     if resume is not None:
         others = [name for name, value in (("CONFIG", config), ("--train", train_paths), ("--dev", dev_paths),
                                            ("--vectors", vectors), ("--seed", seed), ("--optimizer", optimizer),
-                                           ("--lr", lr), ("--lower-lr-scale", lower_lr_scale)) if value]
+                                           ("--lr", lr), ("--lower-lr-scale", lower_lr_scale),
+                                           ("--schedule", schedule), ("--task-order", task_order),
+                                           ("--dep-scorer", dep_scorer), ("--no-vectors", no_vectors))
+                  if value] + [name for name, value in (("--[no-]shortcut", shortcut), ("--[no-]vertical", vertical),
+                                                        ("--[no-]label-embeddings", label_embeddings),
+                                                        ("--[no-]successive-regularization", successive),
+                                                        ("--[no-]char-ngrams", char_ngrams),
+                                                        ("--[no-]growing-depth", growing_depth)) if value is not None]
         if others or (output is not None and output != resume):
             fail(f"--resume takes the configuration from the checkpoint; drop {', '.join(others) or '-o'} "
                  "(only --epochs may change)", code=2)
@@ -123,10 +143,18 @@ def train(
             cfg.data.dev = {t: str(samples / f) for t, f in SAMPLE_FILES["dev"].items()}
         if vectors is not None:
             cfg.data.vectors = vectors
+        if no_vectors:
+            cfg.data.vectors = None
         for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr),
-                            ("lower_lr_scale", lower_lr_scale)):
+                            ("lower_lr_scale", lower_lr_scale), ("schedule", schedule), ("task_order", task_order),
+                            ("successive_regularization", successive)):
             if value is not None:
                 setattr(cfg.train, name, value)
+        for name, value in (("dep_scorer", dep_scorer), ("shortcut", shortcut), ("vertical", vertical),
+                            ("label_embeddings", label_embeddings), ("char_ngrams", char_ngrams),
+                            ("growing_depth", growing_depth)):
+            if value is not None:
+                setattr(cfg.model, name, value)
         from .train import train as run_training
 
         run_distributed(lambda dist: run_training(cfg, output, dist=dist), output)

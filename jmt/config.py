@@ -27,6 +27,8 @@ class ConfigError(ValueError):
 TASK_DEPTH = {"upos": 1, "xpos": 1, "chunk": 2, "dep": 3, "relatedness": 4, "entailment": 5}
 TASKS = tuple(TASK_DEPTH)
 DEP_SCORERS = ("bilinear", "biaffine")
+SCHEDULES = ("jmt", "joint", "uncertainty")
+TASK_ORDERS = ("bottom-up", "random")
 
 
 @dataclass
@@ -48,6 +50,10 @@ class ModelConfig:
     shortcut: bool = True  # x_t fed to every layer, not only the first
     vertical: bool = True  # each layer reads the hidden states of the layer below
     label_embeddings: bool = True  # y_t = sum_j p(j | h_t) l(j) fed to the layers above
+    char_ngrams: bool = True  # the character n-gram half of the word representation
+    # False: every task reads the top layer of the stack instead of its own depth (the
+    # paper's "all tasks on one top layer" ablation).
+    growing_depth: bool = True
     dropout: float = 0.2  # vertical connections and the classifiers
     embed_dropout: float = 0.4  # word representations and label embeddings, relatedness classifier
     word_dropout_alpha: float = 0.25  # UNK replacement probability alpha / (count + alpha)
@@ -73,6 +79,13 @@ class TrainConfig:
     # lower tasks forget; a factor like 0.1 keeps them (measured in results/real_data.md).
     lower_lr_scale: float = 1.0
     successive_regularization: bool = True
+    # "jmt": task-ordered passes (the paper). "joint": every step trains one task, drawn
+    # with probability proportional to (its number of batches) ** (1 / joint_temperature),
+    # all layers at once, no successive regularization. "uncertainty": joint, each task's
+    # loss weighted by a learned homoscedastic uncertainty, exp(-s) L + s (Kendall et al. 2018).
+    schedule: str = "jmt"
+    joint_temperature: float = 1.0  # 1: proportional to corpus size; larger: more uniform
+    task_order: str = "bottom-up"  # or "random": the passes of each epoch in a random order
     sr_delta: float = 1e-3  # non-classifier parameters of the layers below
     sr_delta_classifier: float = 1e-2  # classifier parameters of lower tasks
     l2_lstm: float = 1e-6
@@ -117,6 +130,12 @@ class Config:
             raise ConfigError("epochs must be at least 1")
         from .decode import DECODERS
 
+        if self.train.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.train.schedule!r}")
+        if self.train.task_order not in TASK_ORDERS:
+            raise ConfigError(f"task_order must be one of {', '.join(TASK_ORDERS)}, not {self.train.task_order!r}")
+        if self.train.joint_temperature <= 0:
+            raise ConfigError("joint_temperature must be positive")
         if self.model.dep_scorer not in DEP_SCORERS:
             raise ConfigError(f"dep_scorer must be one of {', '.join(DEP_SCORERS)}, not {self.model.dep_scorer!r}")
 

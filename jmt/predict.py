@@ -5,7 +5,6 @@ from typing import Iterable, Sequence
 
 import torch
 
-from .config import TASK_DEPTH
 from .data.batch import EncodedSentence, batch_indices, collate_pairs, collate_sentences, encode_pair
 from .data.types import Pair, Sentence
 from .data.vocab import Vocabularies
@@ -46,7 +45,7 @@ class Predictor:
         if not chosen or not sentences:
             return [{} for _ in sentences]
         sents = [s if isinstance(s, Sentence) else Sentence(list(s)) for s in sentences]
-        upto = max(TASK_DEPTH[t] for t in chosen)
+        upto = max(self.model.heads[t].depth for t in chosen)
         self.model.eval()
         fields = [field for t in chosen for field in self.model.heads[t].fields]
         results: list[dict] = [{f: [] for f in fields} for _ in sents]  # the LSTMs cannot read empty sentences
@@ -73,7 +72,7 @@ class Predictor:
             if not p.premise or not p.hypothesis:
                 raise ValueError(f"pair {n + 1}{f' ({p.source})' if p.source else ''}: empty premise or hypothesis")
         encoded = [encode_pair(self.vocabs, Pair(p.premise, p.hypothesis)) for p in pairs]
-        upto = max(TASK_DEPTH[t] for t in chosen)
+        upto = max(self.model.heads[t].depth for t in chosen)
         self.model.eval()
         return self._run(encoded, collate_pairs, lambda batch: self.model.forward_pairs(batch, upto), chosen)
 

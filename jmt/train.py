@@ -134,14 +134,25 @@ class Pass:
     pairs: bool
 
     @property
+    def lengths(self) -> list[int]:
+        """Words per example (both sentences of a pair), for throughput logs."""
+        if not hasattr(self, "_lengths") or len(self._lengths) != len(self.examples):
+            self._lengths = [len(e.premise.words.word_ids) + len(e.hypothesis.words.word_ids) if self.pairs
+                             else len(e.words.word_ids) for e in self.examples]
+        return self._lengths
+
+    @property
     def name(self) -> str:
         return "+".join(self.tasks)
 
 
-def make_passes(cfg: Config, corpora: Corpora, vocabs: Vocabularies) -> list[Pass]:
+def make_passes(cfg: Config, corpora: Corpora, vocabs: Vocabularies,
+                depths: dict[str, int] | None = None) -> list[Pass]:
+    """One pass per (depth, corpus), bottom-up; ``depths``: each task's layer (default TASK_DEPTH)."""
+    depths = depths or TASK_DEPTH
     groups: dict[tuple[int, str], list[str]] = {}
-    for task in sorted(corpora.train, key=lambda t: (TASK_DEPTH[t], t)):
-        groups.setdefault((TASK_DEPTH[task], corpora.train_paths[task]), []).append(task)
+    for task in sorted(corpora.train, key=lambda t: (depths[t], TASK_DEPTH[t], t)):
+        groups.setdefault((depths[task], corpora.train_paths[task]), []).append(task)
     passes = []
     for (depth, _), tasks in groups.items():
         examples = corpora.train[tasks[0]]
@@ -169,15 +180,16 @@ def swapped_pairs(encoded: list[EncodedPair], tasks: list[str]) -> list[EncodedP
     return [EncodedPair(e.hypothesis, e.premise, e.relatedness, e.entailment) for e in encoded if keep(e)]
 
 
-def param_depth(name: str) -> int:
-    """The depth a parameter belongs to: 0 for the word representation."""
+def param_depth(name: str, depths: dict[str, int] | None = None) -> int:
+    """The depth a parameter belongs to: 0 for the word representation; a head's is its
+    task's layer (``depths``, default TASK_DEPTH)."""
     kind, _, rest = name.partition(".")
     if kind == "embed":
         return 0
     if kind == "layers":
         return int(rest.split(".")[0])
     if kind == "heads":
-        return TASK_DEPTH[rest.split(".")[0]]
+        return (depths or TASK_DEPTH)[rest.split(".")[0]]
     raise ValueError(f"parameter {name!r} belongs to no depth")
 
 
@@ -192,6 +204,7 @@ class Regularizer:
 
     def __init__(self, model: JointManyTask, cfg: Config):
         self.model, self.t = model, cfg.train
+        self.depths = {task: head.depth for task, head in model.heads.items()}
         self.anchor: dict[str, torch.Tensor] = {}  # empty until the first pass: nothing to keep yet
         # Which parameters each term covers, with their weights: decided once per pass kind,
         # not by matching names at every step.
@@ -205,7 +218,7 @@ class Regularizer:
         if depth not in self._below:
             self._below[depth] = [
                 (name, p, self.t.sr_delta_classifier if name.startswith("heads.") else self.t.sr_delta)
-                for name, p in self.model.named_parameters() if param_depth(name) < depth]
+                for name, p in self.model.named_parameters() if param_depth(name, self.depths) < depth]
         total = torch.zeros(())
         for name, p, delta in self._below[depth]:
             if name in self.anchor:
@@ -236,14 +249,21 @@ class PassLoss(nn.Module):
     forward used.
     """
 
-    def __init__(self, model: JointManyTask, regularizer: Regularizer, successive: bool):
+    def __init__(self, model: JointManyTask, regularizer: Regularizer, successive: bool, uncertainty: bool = False):
         super().__init__()
         self.model, self.regularizer, self.successive = model, regularizer, successive
+        # s_t = log sigma_t^2 of each task, learned (Kendall, Gal and Cipolla 2018)
+        self.log_vars = nn.ParameterDict({t: nn.Parameter(torch.zeros(())) for t in model.tasks}) if uncertainty \
+            else None
 
     def forward(self, batch, depth: int, tasks: list[str], pairs: bool):
         out = self.model.forward_pairs(batch, depth) if pairs else self.model(batch, depth)
         losses = {task: self.model.heads[task].loss(out.scores[task], batch) for task in tasks}
-        loss = sum(losses.values()) + self.regularizer.l2(depth, tasks)
+        if self.log_vars is None:
+            task_loss = sum(losses.values())
+        else:
+            task_loss = sum(torch.exp(-self.log_vars[t]) * value + self.log_vars[t] for t, value in losses.items())
+        loss = task_loss + self.regularizer.l2(depth, tasks)
         if self.successive:
             loss = loss + self.regularizer.successive(depth)
         return loss, losses
@@ -300,12 +320,18 @@ class Trainer:
         if cfg.data.vectors and cfg.train.ngram_pretrain_epochs > 0 and not resume:
             pretrain_ngrams(self.model.embed, self.vocabs, cfg.data.vectors, cfg.train.ngram_pretrain_epochs,
                             seed=cfg.train.seed, log=self.log)
-        self.passes = make_passes(cfg, self.corpora, self.vocabs)
+        self.passes = make_passes(cfg, self.corpora, self.vocabs,
+                                  {task: head.depth for task, head in self.model.heads.items()})
         self.regularizer = Regularizer(self.model, cfg)
         by_depth: dict[int, list[torch.nn.Parameter]] = {}
         for name, param in self.model.named_parameters():
-            by_depth.setdefault(param_depth(name), []).append(param)
+            by_depth.setdefault(param_depth(name, self.regularizer.depths), []).append(param)
         groups = [{"params": ps, "depth": d} for d, ps in sorted(by_depth.items())]
+        joint = cfg.train.schedule != "jmt"
+        self.loss_module = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization and not joint,
+                                    uncertainty=cfg.train.schedule == "uncertainty")
+        if self.loss_module.log_vars is not None:
+            groups.append({"params": list(self.loss_module.log_vars.parameters()), "depth": -1})
         if cfg.train.optimizer == "adam":
             # The fused kernel updates the ~8M embedding parameters about 3x faster than
             # the default multi-tensor path on a CPU (measured: 25 ms -> 8 ms per step).
@@ -317,7 +343,7 @@ class Trainer:
         self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size)
         self.data_files = data_record(cfg.data.train, cfg.data.dev, cfg.data.vectors)
         self.dist = dist
-        self.step = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization)
+        self.step = self.loss_module
         if dist is not None:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -325,20 +351,13 @@ class Trainer:
             self.step = DistributedDataParallel(self.step, find_unused_parameters=True, broadcast_buffers=False)
             torch.manual_seed(cfg.train.seed + 1000 * dist.rank)  # own dropout masks per rank
         self.wall_before = 0.0  # seconds spent by the runs this one resumes
+        self.resumed_order: list[int] | None = None  # pass order of the epoch a checkpoint stopped in
 
     def lr(self, epoch: int) -> float:
         return self.cfg.train.lr / (1 + self.cfg.train.lr_decay * (epoch - 1))
 
-    def train_pass(self, p: Pass, epoch: int) -> dict[str, float]:
-        t = self.cfg.train
-        self.model.train()
-        clip = min(t.clip, float(p.depth))  # 1 for POS, 2 chunking, 3 above (with clip = 3)
-        bottom = self.model.depths[0]
-        for group in self.optimizer.param_groups:
-            # The word representation (depth 0) belongs to the bottom pass's own layers:
-            # the bottom task trains it at the full rate.
-            below = group["depth"] < p.depth and not (group["depth"] == 0 and p.depth == bottom)
-            group["lr"] = self.epoch_lr * (t.lower_lr_scale if below else 1.0)
+    def pass_batches(self, p: Pass) -> list[list[int]]:
+        """This epoch's shuffled batches of a pass (this rank's share of them)."""
         batches = list(batch_indices(p.examples, p.batch_size, shuffle=True, rng=self.rng))
         if self.dist is not None:
             # The same shuffled batches on every rank (same seed); each takes its own share,
@@ -346,25 +365,78 @@ class Trainer:
             sampler = DistributedSampler(batches, num_replicas=self.dist.world_size, rank=self.dist.rank,
                                          shuffle=False)
             batches = [batches[i] for i in sampler]
-        collate = collate_pairs if p.pairs else collate_sentences
+        return batches
+
+    def train_joint_epoch(self, epoch: int) -> dict[str, float]:
+        """The joint schedules: every step one batch of one pass, drawn with probability
+        proportional to (its number of batches) ** (1 / joint_temperature); all layers train
+        at the full rate, without successive regularization. An epoch has as many steps as
+        all the passes have batches."""
+        t = self.cfg.train
+        self.model.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.epoch_lr
+        queues = [self.pass_batches(p) for p in self.passes]
+        weights = [len(q) ** (1 / t.joint_temperature) for q in queues]
+        steps = sum(len(q) for q in queues)
+        totals = {task: 0.0 for p in self.passes for task in p.tasks}
+        seen = {task: 0 for task in totals}
+        with progress_bar(f"epoch {epoch} {t.schedule}", steps, t.progress and self.is_main) as advance:
+            for step in range(1, steps + 1):
+                i = self.rng.choices(range(len(self.passes)), weights)[0]
+                if not queues[i]:
+                    queues[i] = self.pass_batches(self.passes[i])
+                p, idx = self.passes[i], queues[i].pop()
+                losses = self.train_step(p, idx, epoch, step, steps)
+                for task, value in losses.items():
+                    totals[task] += value.item()
+                    seen[task] += len(idx)
+                advance()
+        per_item = {task: totals[task] / max(1, seen[task]) for task in totals}
+        weights_note = ""
+        if self.loss_module.log_vars is not None:
+            weights_note = "; task weights exp(-s) " + ", ".join(
+                f"{task} {math.exp(-v.item()):.3g}" for task, v in self.loss_module.log_vars.items())
+        self.log(f"epoch {epoch} {t.schedule}: {steps} steps, loss per example "
+                 + ", ".join(f"{task} {v:.4f}" for task, v in per_item.items()) + weights_note)
+        return per_item
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist is None or self.dist.is_main
+
+    def train_step(self, p: Pass, idx: list[int], epoch: int, step: int, steps: int) -> dict[str, torch.Tensor]:
+        """One optimizer step on one batch of pass ``p``; returns the task losses."""
+        batch = (collate_pairs if p.pairs else collate_sentences)([p.examples[i] for i in idx])
+        loss, losses = self.step(batch, p.depth, p.tasks, p.pairs)
+        # Alone, stop before backward; with several ranks a bad loss on one shows up in the
+        # averaged gradient norm on all of them, so every rank stops together.
+        if self.dist is None and not torch.isfinite(loss):
+            raise self.non_finite("loss", loss, p, epoch, step, steps)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), min(self.cfg.train.clip, float(p.depth)))
+        if not torch.isfinite(norm):
+            raise self.non_finite("gradient norm", norm, p, epoch, step, steps)
+        self.optimizer.step()
+        return losses
+
+    def train_pass(self, p: Pass, epoch: int) -> dict[str, float]:
+        t = self.cfg.train
+        self.model.train()
+        bottom = self.model.depths[0]
+        for group in self.optimizer.param_groups:
+            # The word representation (depth 0) belongs to the bottom pass's own layers:
+            # the bottom task trains it at the full rate.
+            below = group["depth"] < p.depth and not (group["depth"] == 0 and p.depth == bottom)
+            group["lr"] = self.epoch_lr * (t.lower_lr_scale if below else 1.0)
+        batches = self.pass_batches(p)
         totals = {task: 0.0 for task in p.tasks}
         words, start = 0, time.perf_counter()
-        show = t.progress and (self.dist is None or self.dist.is_main)
-        with progress_bar(f"epoch {epoch} {p.name}", len(batches), show) as advance:
+        with progress_bar(f"epoch {epoch} {p.name}", len(batches), t.progress and self.is_main) as advance:
             for step, idx in enumerate(batches, 1):
-                batch = collate([p.examples[i] for i in idx])
-                words += int(batch.tokens.lengths.sum()) if p.pairs else int(batch.lengths.sum())
-                loss, losses = self.step(batch, p.depth, p.tasks, p.pairs)
-                # Alone, stop before backward; with several ranks a bad loss on one shows up
-                # in the averaged gradient norm on all of them, so every rank stops together.
-                if self.dist is None and not torch.isfinite(loss):
-                    raise self.non_finite("loss", loss, p, epoch, step, len(batches))
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-                if not torch.isfinite(norm):
-                    raise self.non_finite("gradient norm", norm, p, epoch, step, len(batches))
-                self.optimizer.step()
+                words += sum(p.lengths[i] for i in idx)
+                losses = self.train_step(p, idx, epoch, step, len(batches))
                 for task, value in losses.items():
                     totals[task] += value.item()
                 advance(lambda: f"loss per example {sum(v.item() for v in losses.values()) / len(idx):.3f}")
@@ -392,11 +464,20 @@ class Trainer:
         return {task: scores[task] for task in self.corpora.dev}
 
     def checkpoint_state(self, epoch: int, next_pass: int, epoch_losses: dict, best: float,
-                         best_record: dict | None) -> dict:
+                         best_record: dict | None, order: list[int] | None = None) -> dict:
+        weights = self.loss_module.log_vars
         return {"config": json.dumps(to_dict(self.cfg)), "epoch": epoch, "next_pass": next_pass,
-                "epoch_losses": json.dumps(epoch_losses), "best": best, "best_record": json.dumps(best_record),
-                "wall_seconds": self.wall_seconds(), "model": self.model.state_dict(),
+                "pass_order": list(order or []), "epoch_losses": json.dumps(epoch_losses), "best": best,
+                "best_record": json.dumps(best_record), "wall_seconds": self.wall_seconds(),
+                "model": self.model.state_dict(), "task_weights": weights.state_dict() if weights is not None else {},
                 "optimizer": self.optimizer.state_dict(), "rng": rng_states(self.rng)}
+
+    def epoch_order(self) -> list[int]:
+        """The passes of an epoch: bottom-up (the paper), or shuffled with ``task_order = "random"``."""
+        order = list(range(len(self.passes)))
+        if self.cfg.train.task_order == "random":
+            self.rng.shuffle(order)
+        return order
 
     def wall_seconds(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
@@ -409,7 +490,10 @@ class Trainer:
             raise ConfigError(f"{self.out_dir / CHECKPOINT}: the checkpoint was written with another configuration; "
                               "resume with the same one (jmt train --resume DIR reads it from the checkpoint)")
         self.model.load_state_dict(state["model"])
+        if self.loss_module.log_vars is not None:
+            self.loss_module.log_vars.load_state_dict(state["task_weights"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.resumed_order = state.get("pass_order") or None
         set_rng_states(state["rng"], self.rng)
         self.regularizer.snapshot()  # checkpoints are taken right after a pass's snapshot
         self.wall_before = state["wall_seconds"]
@@ -451,7 +535,8 @@ class Trainer:
                 kept = [line for line in (log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file()
                                           else []) if json.loads(line)["epoch"] < epoch]  # later epochs are redone
                 log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-            where = f"pass {self.passes[next_pass].name}" if next_pass < len(self.passes) else "its evaluation"
+            order = self.resumed_order or list(range(len(self.passes)))
+            where = f"pass {self.passes[order[next_pass]].name}" if next_pass < len(order) else "its evaluation"
             self.log(f"resuming from {self.out_dir / CHECKPOINT}: epoch {epoch}, {where}")
         elif main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -464,10 +549,15 @@ class Trainer:
             while epoch <= cfg.train.epochs:
                 start = time.perf_counter()
                 lr = self.epoch_lr = self.lr(epoch)
-                for i in range(next_pass, len(self.passes)):
-                    losses.update(self.train_pass(self.passes[i], epoch))
-                    if main:
-                        save_checkpoint(self.out_dir, self.checkpoint_state(epoch, i + 1, losses, best, best_record))
+                if cfg.train.schedule == "jmt":
+                    order = self.resumed_order if next_pass and self.resumed_order else self.epoch_order()
+                    for k in range(next_pass, len(order)):
+                        losses.update(self.train_pass(self.passes[order[k]], epoch))
+                        if main:
+                            save_checkpoint(self.out_dir,
+                                            self.checkpoint_state(epoch, k + 1, losses, best, best_record, order))
+                else:
+                    losses = self.train_joint_epoch(epoch)
                 train_seconds = time.perf_counter() - start
                 if main:
                     best, best_record = self.end_epoch(epoch, lr, losses, best, best_record, train_seconds, start)

@@ -26,19 +26,21 @@ class WordRepresentation(nn.Module):
         super().__init__()
         self.alpha = cfg.word_dropout_alpha
         self.words = nn.Embedding(len(vocabs.words), cfg.word_dim, padding_idx=0)
-        self.ngrams = nn.EmbeddingBag(len(vocabs.ngrams), cfg.char_dim, mode="mean", padding_idx=0)
+        self.ngrams = (nn.EmbeddingBag(len(vocabs.ngrams), cfg.char_dim, mode="mean", padding_idx=0)
+                       if cfg.char_ngrams else None)
         with torch.no_grad():
             # Not the +-sqrt(6/(rows+cols)) of the other weights: over a large table that
             # bound is tiny and the LSTMs would start from near-zero inputs.
             self.words.weight.uniform_(-EMBED_INIT, EMBED_INIT)
-            self.ngrams.weight.uniform_(-EMBED_INIT, EMBED_INIT)
             self.words.weight[0].zero_()
-            self.ngrams.weight[0].zero_()
+            if self.ngrams is not None:
+                self.ngrams.weight.uniform_(-EMBED_INIT, EMBED_INIT)
+                self.ngrams.weight[0].zero_()
         self.register_buffer("word_counts", torch.tensor(vocabs.word_counts, dtype=torch.float))
         self.register_buffer("pretrained", torch.zeros(len(vocabs.pretrained), cfg.word_dim))
         if vectors:
             self._load_vectors(vocabs, vectors)
-        self.out_dim = cfg.word_dim + cfg.char_dim
+        self.out_dim = cfg.word_dim + (cfg.char_dim if cfg.char_ngrams else 0)
 
     def _load_vectors(self, vocabs: Vocabularies, vectors: dict[str, np.ndarray]) -> None:
         with torch.no_grad():
@@ -58,6 +60,8 @@ class WordRepresentation(nn.Module):
         w = self.words(word_ids)  # [B, T, Dw]
         use_pre = (word_ids == UNK_ID) & (pre_ids > 0)
         w = torch.where(use_pre.unsqueeze(-1), self.pretrained[pre_ids], w)
+        if self.ngrams is None:
+            return w
         B, T = word_ids.shape
         c = self.ngrams(batch.ngram_ids, batch.ngram_offsets).view(B, T, -1)  # [B, T, Dc]
         return torch.cat([w, c], dim=-1)  # [B, T, Dw + Dc]
@@ -76,6 +80,8 @@ def pretrain_ngrams(embed: WordRepresentation, vocabs: Vocabularies, vectors_pat
     """
     from ..data.vectors import iter_vectors
 
+    if embed.ngrams is None:
+        return float("nan")
     words, targets = [], []
     for n, (word, values, _) in enumerate(iter_vectors(vectors_path)):
         if n >= max_words:

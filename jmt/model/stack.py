@@ -46,9 +46,11 @@ class JointManyTask(nn.Module):
         for i, depth in enumerate(self.depths):
             self.layers[str(depth)] = BiLSTM(self._input_dim(i), cfg.hidden)
             for task in self.tasks:
-                if TASK_DEPTH[task] == depth:
+                # Without growing depth every task sits on the top layer.
+                if (TASK_DEPTH[task] if cfg.growing_depth else self.depths[-1]) == depth:
                     extra = {"decoder": decoder} if task == "dep" else {}
                     self.heads[task] = build_head(task, cfg=cfg, vocabs=vocabs, in_dim=state_dim, **extra)
+                    self.heads[task].depth = depth
 
     def _input_dim(self, i: int) -> int:
         cfg = self.cfg
