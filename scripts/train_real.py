@@ -65,6 +65,11 @@ def main() -> None:
     ap.add_argument("--config", type=Path, help="a TOML recipe passed to jmt train (flags above win over it)")
     ap.add_argument("--results", type=Path, default=REPO / "results" / "real_data.md")
     ap.add_argument("--title", default="jmt on the public corpora")
+    ap.add_argument("--evaluate-only", action="store_true",
+                    help="score the model already in OUT_DIR instead of training it")
+    ap.add_argument("--setup-seconds", type=float, default=0.0,
+                    help="with --evaluate-only: time spent before the first epoch (reading, n-gram fitting)")
+    ap.add_argument("--note", default="", help="a sentence added to the results file")
     args = ap.parse_args()
 
     c = args.shared / "corpora"
@@ -84,8 +89,16 @@ def main() -> None:
         "--optimizer", args.optimizer, "--lr", str(args.lr), "--lower-lr-scale", str(args.lower_lr_scale),
     ]
     start = time.time()
-    run(train_cmd)
-    train_wall = time.time() - start
+    if args.evaluate_only:
+        # Score a model this script trained before (for example a run stopped after some
+        # epochs: the learning-rate schedule depends on the epoch only, so the first N epochs
+        # of a longer run are an N-epoch run). Its training time comes from its log.
+        epochs_done = [json.loads(line) for line in (args.out_dir / "metrics.jsonl").read_text().splitlines()]
+        args.epochs = len(epochs_done)
+        train_wall = sum(r["seconds"] for r in epochs_done) + args.setup_seconds
+    else:
+        run(train_cmd)
+        train_wall = time.time() - start
 
     tests = {"ewt": [("upos", ewt / "en_ewt-ud-test.conllu"), ("xpos", ewt / "en_ewt-ud-test.conllu"),
                      ("dep", ewt / "en_ewt-ud-test.conllu"), ("chunk", chunk / "test.txt"),
@@ -94,6 +107,7 @@ def main() -> None:
              "gum": [("upos", gum / "en_gum-ud-test.conllu"), ("xpos", gum / "en_gum-ud-test.conllu"),
                      ("dep", gum / "en_gum-ud-test.conllu")]}
     scores = {}
+    eval_start = time.time()
     for name, items in tests.items():
         json_path = args.out_dir / f"test_{name}.json"
         cmd = jmt + ["evaluate", str(args.out_dir), "--json", str(json_path)]
@@ -103,7 +117,7 @@ def main() -> None:
         scores[name] = json.loads(json_path.read_text())
     selected = json.loads((args.out_dir / "metrics.json").read_text())
     epochs_log = [json.loads(line) for line in (args.out_dir / "metrics.jsonl").read_text().splitlines()]
-    write_results(args, train_cmd, train_wall, time.time() - start, scores, selected, epochs_log)
+    write_results(args, train_cmd, train_wall, train_wall + time.time() - eval_start, scores, selected, epochs_log)
 
 
 def display_path(path: Path) -> str:
@@ -131,7 +145,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         f"Training: {args.epochs} epochs, seed {args.seed}, {args.optimizer} lr {args.lr}, "
         f"lower-layer lr factor {args.lower_lr_scale}, "
         f"wall time {train_wall / 60:.1f} min (evaluation included: {total_wall / 60:.1f} min). "
-        f"Selected epoch (best dev LAS): {selected['epoch']}.",
+        f"Selected epoch (best dev LAS): {selected['epoch']}." + (f" {args.note}" if args.note else ""),
         *([f"Recipe `{display_path(args.config)}`:", "", "```toml", args.config.read_text(encoding="utf-8").strip(),
             "```", ""] if args.config else []),
         "Data: EWT train (upos, xpos, dep; EWT dev), CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
