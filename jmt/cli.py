@@ -267,6 +267,19 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
 
 
 @app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., help="A training output directory, or an ablation runner's output."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Directory for the PNG files (default: RUN_DIR)."),
+):
+    """Draw a run's dev scores by epoch (dev_curves.png) and an ablation table (ablations.png)."""
+    with errors_to_exit():
+        from .plot import plot_run
+
+        for path in plot_run(run_dir, output):
+            typer.echo(f"wrote {path}", err=True)
+
+
+@app.command()
 def tag(
     model_dir: Path = typer.Argument(..., help="A trained model directory."),
     inputs: Optional[List[str]] = typer.Argument(None, help="Input files; standard input when none."),

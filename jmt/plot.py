@@ -1,0 +1,112 @@
+"""Figures of a run: dev scores over epochs, and the ablation table as bars.
+
+matplotlib is an optional extra (``pip install 'jmt[plot]'``); nothing else imports it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .config import ConfigError
+
+# the score each task is drawn with, and whether lower is better
+PRIMARY = {"upos": ("accuracy", False), "xpos": ("accuracy", False), "chunk": ("f1", False),
+           "dep": ("las", False), "relatedness": ("mse", True), "entailment": ("accuracy", False)}
+ABLATION_COLUMNS = [("POS", "upos", "accuracy"), ("chunk", "chunk", "f1"), ("UAS", "dep", "uas"),
+                    ("LAS", "dep", "las"), ("rel. MSE", "relatedness", "mse"), ("ent. acc", "entailment", "accuracy")]
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ConfigError("jmt plot needs matplotlib: pip install 'jmt[plot]'") from None
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_dev_curves(metrics_jsonl: Path, out: Path) -> Path:
+    """One panel per task: its main dev score after each epoch; the selected epoch marked."""
+    records = [json.loads(line) for line in metrics_jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not records:
+        raise ConfigError(f"{metrics_jsonl}: no epochs logged yet")
+    tasks = [t for t in PRIMARY if t in records[0].get("dev", {})]
+    if not tasks:
+        raise ConfigError(f"{metrics_jsonl}: the run has no dev scores to plot")
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    cols = min(3, len(tasks))
+    rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
+    for ax in axes.flat[len(tasks):]:
+        ax.set_visible(False)
+    epochs = [r["epoch"] for r in records]
+    selected = [r["epoch"] for r in records if r.get("selected")]
+    for ax, task in zip(axes.flat, tasks):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        key, lower = PRIMARY[task]
+        values = [r["dev"][task][key] for r in records]
+        ax.plot(epochs, values, marker="o", markersize=3)
+        if selected:
+            best = selected[-1]
+            ax.axvline(best, color="grey", linestyle=":", linewidth=1)
+        ax.set_title(f"{task} {key}" + (" (lower is better)" if lower else ""), fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"dev scores by epoch ({metrics_jsonl.parent.name}); dotted: the saved epoch", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_ablations(table_json: Path, out: Path) -> Path:
+    """The ablation table (``scripts/ablations.py`` writes it): one panel per column, one bar
+    per variant, the paper's figure as a line where it has one."""
+    table = json.loads(table_json.read_text(encoding="utf-8"))
+    variants = table["variants"]
+    if not variants:
+        raise ConfigError(f"{table_json}: no variants")
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(ABLATION_COLUMNS), figsize=(3.0 * len(ABLATION_COLUMNS), 3.6), squeeze=False)
+    names = [v["name"] for v in variants]
+    for ax, (label, task, key) in zip(axes[0], ABLATION_COLUMNS):
+        values = [v["dev"].get(task, {}).get(key) for v in variants]
+        shown = [(i, x) for i, x in enumerate(values) if x is not None]
+        ax.barh([i for i, _ in shown], [x for _, x in shown], color="tab:blue")
+        if shown:
+            lo, hi = min(x for _, x in shown), max(x for _, x in shown)
+            pad = (hi - lo) * 0.5 or abs(hi) * 0.05 or 1.0
+            ax.set_xlim(lo - pad, hi + pad)
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels(names if ax is axes[0][0] else [""] * len(names), fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(f"{label} (dev)" + (", lower is better" if key == "mse" else ""), fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(table.get("title", "ablations"), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
+    """Every figure ``run_dir`` has data for: ``dev_curves.png`` and ``ablations.png``."""
+    run_dir = Path(run_dir)
+    out_dir = Path(out_dir or run_dir)
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: not a directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if (run_dir / "metrics.jsonl").is_file():
+        written.append(plot_dev_curves(run_dir / "metrics.jsonl", out_dir / "dev_curves.png"))
+    if (run_dir / "ablations.json").is_file():
+        written.append(plot_ablations(run_dir / "ablations.json", out_dir / "ablations.png"))
+    if not written:
+        raise ConfigError(f"{run_dir}: nothing to plot (no metrics.jsonl or ablations.json)")
+    return written

@@ -1,0 +1,51 @@
+"""The ablation runner and `jmt plot`, smoke-run on the sample corpora with a tiny model."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from jmt.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = ("[model]\nword_dim = 16\nchar_dim = 16\nhidden = 16\nlabel_dim = 16\nhead_hidden = 16\n"
+         "dep_label_hidden = 16\n[train]\noptimizer = \"adam\"\nlr = 0.005\nprogress = false\n")
+
+
+def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
+    recipe = tmp_path / "small.toml"
+    recipe.write_text(SMALL, encoding="utf-8")
+    results = tmp_path / "ablations.md"
+    cmd = [sys.executable, str(REPO / "scripts" / "ablations.py"), str(tmp_path / "runs"), "--samples",
+           "--epochs", "1", "--config", str(recipe), "--variants", "no-shortcut,single-chunk",
+           "--results", str(results)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
+    assert [v["name"] for v in table["variants"]] == ["no-shortcut", "single-chunk"]
+    assert table["variants"][1]["tasks"] == ["chunk"] and set(table["variants"][1]["test"]) == {"chunk"}
+    text = results.read_text()
+    assert "| without shortcut connections |" in text and "| single task: chunking |" in text
+    assert "97.88" in text  # the paper's figures beside ours
+
+    # a second call finds every variant scored and trains nothing
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "-m jmt train" not in again.stderr
+
+    result = CliRunner().invoke(app, ["plot", str(tmp_path / "runs"), "-o", str(tmp_path / "png")])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "png" / "ablations.png").read_bytes()[:4] == b"\x89PNG"
+    result = CliRunner().invoke(app, ["plot", str(tmp_path / "runs" / "no-shortcut")])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "runs" / "no-shortcut" / "dev_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_of_a_directory_without_runs_is_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["plot", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: {tmp_path}: nothing to plot (no metrics.jsonl or ablations.json)"
