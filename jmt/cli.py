@@ -91,6 +91,7 @@ def train(
     schedule: Optional[str] = typer.Option(None, "--schedule", help="jmt (task-ordered passes), joint or uncertainty."),
     task_order: Optional[str] = typer.Option(None, "--task-order", help="bottom-up (the paper) or random."),
     dep_scorer: Optional[str] = typer.Option(None, "--dep-scorer", help="bilinear (the paper) or biaffine."),
+    sharing: Optional[str] = typer.Option(None, "--sharing", help="hard (one shared stack, the paper) or soft."),
     shortcut: Optional[bool] = typer.Option(None, "--shortcut/--no-shortcut", help="Word representation to every layer."),
     vertical: Optional[bool] = typer.Option(None, "--vertical/--no-vertical", help="Each layer reads the one below."),
     label_embeddings: Optional[bool] = typer.Option(None, "--label-embeddings/--no-label-embeddings",
@@ -110,7 +111,8 @@ def train(
                                            ("--vectors", vectors), ("--seed", seed), ("--optimizer", optimizer),
                                            ("--lr", lr), ("--lower-lr-scale", lower_lr_scale),
                                            ("--schedule", schedule), ("--task-order", task_order),
-                                           ("--dep-scorer", dep_scorer), ("--no-vectors", no_vectors))
+                                           ("--dep-scorer", dep_scorer), ("--sharing", sharing),
+                                           ("--no-vectors", no_vectors))
                   if value] + [name for name, value in (("--[no-]shortcut", shortcut), ("--[no-]vertical", vertical),
                                                         ("--[no-]label-embeddings", label_embeddings),
                                                         ("--[no-]successive-regularization", successive),
@@ -150,7 +152,8 @@ def train(
                             ("successive_regularization", successive)):
             if value is not None:
                 setattr(cfg.train, name, value)
-        for name, value in (("dep_scorer", dep_scorer), ("shortcut", shortcut), ("vertical", vertical),
+        for name, value in (("dep_scorer", dep_scorer), ("sharing", sharing), ("shortcut", shortcut),
+                            ("vertical", vertical),
                             ("label_embeddings", label_embeddings), ("char_ngrams", char_ngrams),
                             ("growing_depth", growing_depth)):
             if value is not None:

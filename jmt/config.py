@@ -54,6 +54,10 @@ class ModelConfig:
     # False: every task reads the top layer of the stack instead of its own depth (the
     # paper's "all tasks on one top layer" ablation).
     growing_depth: bool = True
+    # "hard": one stack shared by all tasks (the paper). "soft": the tasks at each depth keep
+    # their own copy of the layers below, tied to the shared ones by an L2 penalty
+    # (train.soft_sharing_weight); the word representation stays shared.
+    sharing: str = "hard"
     dropout: float = 0.2  # vertical connections and the classifiers
     embed_dropout: float = 0.4  # word representations and label embeddings, relatedness classifier
     word_dropout_alpha: float = 0.25  # UNK replacement probability alpha / (count + alpha)
@@ -86,6 +90,7 @@ class TrainConfig:
     schedule: str = "jmt"
     joint_temperature: float = 1.0  # 1: proportional to corpus size; larger: more uniform
     task_order: str = "bottom-up"  # or "random": the passes of each epoch in a random order
+    soft_sharing_weight: float = 1e-3  # L2 tie between a task's layer copies and the shared layers
     sr_delta: float = 1e-3  # non-classifier parameters of the layers below
     sr_delta_classifier: float = 1e-2  # classifier parameters of lower tasks
     l2_lstm: float = 1e-6
@@ -136,6 +141,8 @@ class Config:
             raise ConfigError(f"task_order must be one of {', '.join(TASK_ORDERS)}, not {self.train.task_order!r}")
         if self.train.joint_temperature <= 0:
             raise ConfigError("joint_temperature must be positive")
+        if self.model.sharing not in ("hard", "soft"):
+            raise ConfigError(f"sharing must be 'hard' or 'soft', not {self.model.sharing!r}")
         if self.model.dep_scorer not in DEP_SCORERS:
             raise ConfigError(f"dep_scorer must be one of {', '.join(DEP_SCORERS)}, not {self.model.dep_scorer!r}")
 

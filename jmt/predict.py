@@ -54,7 +54,7 @@ class Predictor:
             for start in range(0, len(s.words), self.max_length):
                 owners.append((i, start))
                 pieces.append(EncodedSentence(self.vocabs.encode(s.words[start : start + self.max_length]), {}))
-        predicted = self._run(pieces, collate_sentences, lambda batch: self.model(batch, upto), chosen)
+        predicted = self._run_by_depth(pieces, collate_sentences, self.model, chosen, upto)
         for (i, start), pred in zip(owners, predicted):
             if start == 0:
                 results[i] = pred
@@ -74,7 +74,19 @@ class Predictor:
         encoded = [encode_pair(self.vocabs, Pair(p.premise, p.hypothesis)) for p in pairs]
         upto = max(self.model.heads[t].depth for t in chosen)
         self.model.eval()
-        return self._run(encoded, collate_pairs, lambda batch: self.model.forward_pairs(batch, upto), chosen)
+        return self._run_by_depth(encoded, collate_pairs, self.model.forward_pairs, chosen, upto)
+
+    def _run_by_depth(self, encoded: list, collate, forward, tasks: list[str], upto: int) -> list[dict]:
+        """One run up to ``upto`` for all ``tasks``; with soft sharing one run per depth, since
+        the tasks at each depth read their own copies of the layers below."""
+        if not self.model.copies:
+            return self._run(encoded, collate, lambda batch: forward(batch, upto), tasks)
+        results: list[dict] = [{} for _ in encoded]
+        for depth in sorted({self.model.heads[t].depth for t in tasks}):
+            at_depth = [t for t in tasks if self.model.heads[t].depth == depth]
+            for result, pred in zip(results, self._run(encoded, collate, lambda b, d=depth: forward(b, d), at_depth)):
+                result.update(pred)
+        return results
 
     def _run(self, encoded: list, collate, forward, tasks: list[str]) -> list[dict]:
         """Decode ``tasks`` over length-sorted batches; results come back in input order."""

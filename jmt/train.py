@@ -188,6 +188,8 @@ def param_depth(name: str, depths: dict[str, int] | None = None) -> int:
         return 0
     if kind == "layers":
         return int(rest.split(".")[0])
+    if kind == "copies":  # "copies.<depth>_<layer>": used only by the tasks at <depth>
+        return int(rest.split("_")[0])
     if kind == "heads":
         return (depths or TASK_DEPTH)[rest.split(".")[0]]
     raise ValueError(f"parameter {name!r} belongs to no depth")
@@ -264,6 +266,8 @@ class PassLoss(nn.Module):
         else:
             task_loss = sum(torch.exp(-self.log_vars[t]) * value + self.log_vars[t] for t, value in losses.items())
         loss = task_loss + self.regularizer.l2(depth, tasks)
+        if self.model.copies:
+            loss = loss + self.regularizer.t.soft_sharing_weight * self.model.soft_sharing_penalty(depth)
         if self.successive:
             loss = loss + self.regularizer.successive(depth)
         return loss, losses

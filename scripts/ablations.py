@@ -39,6 +39,7 @@ VARIANTS = {
     "no-vectors": ("without pretrained vectors", ["--no-vectors"], None),
     "joint": ("joint schedule (proportional sampling)", ["--schedule", "joint"], None),
     "uncertainty": ("uncertainty-weighted joint schedule", ["--schedule", "uncertainty"], None),
+    "soft-sharing": ("soft parameter sharing (own layer copies, L2-tied)", ["--sharing", "soft"], None),
     "single-pos": ("single task: POS (upos+xpos)", [], ["upos", "xpos"]),
     "single-chunk": ("single task: chunking", [], ["chunk"]),
     "single-dep": ("single task: dependency parsing", [], ["dep"]),

@@ -32,6 +32,7 @@ VARIANTS = {
     "no label embeddings": ["--no-label-embeddings"],
     "no successive regularization": ["--no-successive-regularization"],
     "biaffine": ["--dep-scorer", "biaffine"],
+    "soft sharing": ["--sharing", "soft"],
 }
 
 
@@ -130,3 +131,32 @@ def test_without_char_ngrams_the_word_representation_is_the_word_embedding(tiny_
 def test_bad_schedule_settings_are_config_errors(tiny_files, key, value):
     with pytest.raises(ConfigError, match=key):
         tiny_config(tiny_files, ["upos"], **{key: value}).validate()
+
+
+def test_soft_sharing_keeps_copies_tied_to_the_shared_layers(tiny_files, tmp_path):
+    cfg = tiny_config(tiny_files, ["upos", "chunk", "dep"], model=small_model(sharing="soft"), batch_size=2,
+                      dep_batch_size=2, soft_sharing_weight=0.01)
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    model = trainer.model
+    assert sorted(model.copies) == ["2_1", "3_1", "3_2"]  # chunk's layer 1; dep's layers 1 and 2
+    assert model.soft_sharing_penalty(3).item() == 0.0  # copies start equal
+    for epoch in (1, 2):
+        for p in trainer.passes:
+            trainer.train_pass(p, epoch)
+    assert model.soft_sharing_penalty(3).item() > 0.0  # each task moved its own copy...
+    shared, copy_ = model.layers["1"].lstm.weight_ih_l0, model.copies["3_1"].lstm.weight_ih_l0
+    assert not torch.equal(shared, copy_)
+    # ...and the penalty pulls them together: its gradient points from one to the other
+    model.zero_grad(set_to_none=True)
+    penalty = model.soft_sharing_penalty(3)
+    penalty.backward()
+    assert torch.allclose(copy_.grad, 2 * (copy_ - shared).detach())
+
+    # prediction reads each task's own copies: upos alone or with dep gives the same tags
+    sentences = [s.words for s in trainer.corpora.train["upos"]]
+    alone = trainer.predictor.tag(sentences, ["upos"])
+    together = trainer.predictor.tag(sentences, ["upos", "dep"])
+    assert [a["upos"] for a in alone] == [t["upos"] for t in together]
+    trainer.train()
+    loaded, vocabs, loaded_cfg = load_model(tmp_path / "out")
+    assert loaded_cfg.model.sharing == "soft" and sorted(loaded.copies) == sorted(model.copies)

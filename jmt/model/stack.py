@@ -7,6 +7,8 @@ pair heads (relatedness, entailment) read them max-pooled over each sentence.
 """
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +53,29 @@ class JointManyTask(nn.Module):
                     extra = {"decoder": decoder} if task == "dep" else {}
                     self.heads[task] = build_head(task, cfg=cfg, vocabs=vocabs, in_dim=state_dim, **extra)
                     self.heads[task].depth = depth
+        # Soft sharing: the tasks at each depth keep their own copy of every layer below,
+        # starting equal to it and tied to it by an L2 penalty during training (see
+        # soft_sharing_penalty). "copies" holds them under "<depth>_<layer below>".
+        self.copies = nn.ModuleDict()
+        if cfg.sharing == "soft":
+            for depth in self.depths:
+                for below in self.depths:
+                    if below < depth and any(h.depth == depth for h in self.heads.values()):
+                        self.copies[f"{depth}_{below}"] = copy.deepcopy(self.layers[str(below)])
+
+    def layer(self, depth: int, upto: int) -> BiLSTM:
+        """The layer at ``depth`` as the tasks at depth ``upto`` see it (their copy, if soft)."""
+        return self.copies[f"{upto}_{depth}"] if f"{upto}_{depth}" in self.copies else self.layers[str(depth)]
+
+    def soft_sharing_penalty(self, upto: int) -> torch.Tensor:
+        """sum over the layers below ``upto`` of ||copy - shared layer||^2 (0 with hard sharing)."""
+        total = torch.zeros(())
+        for depth in self.depths:
+            key = f"{upto}_{depth}"
+            if key in self.copies:
+                for a, b in zip(self.copies[key].parameters(), self.layers[str(depth)].parameters()):
+                    total = total + (a - b).pow(2).sum()
+        return total
 
     def _input_dim(self, i: int) -> int:
         cfg = self.cfg
@@ -85,7 +110,7 @@ class JointManyTask(nn.Module):
                 parts.append(drop_in(x))
             if labels is not None and cfg.label_embeddings:
                 parts.append(drop_in(labels))
-            h = self.layers[str(depth)](torch.cat(parts, dim=-1), batch.lengths)  # [B, T, 2H]
+            h = self.layer(depth, upto)(torch.cat(parts, dim=-1), batch.lengths)  # [B, T, 2H]
             out.hidden[depth] = h
             feeds_above = cfg.label_embeddings and depth < upto
             for task, head in self.heads.items():
