@@ -56,7 +56,7 @@ def main() -> None:
              "each run's own file (`accuracy_seed<N>.md`) has its machine, versions, wall time and dev curve.", "",
              "| test metric | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | spread | bar | met | "
              "spaCy recipe | Stanza 1.5.1 | JMT paper |",
-             "|---" * (len(runs) + 9) + "|"]
+             "|---" * (len(runs) + 8) + "|"]
     for label, file, task, key, _, bar, higher, spacy, stanza, paper in ROWS:
         values = [r[file][task][key] for r in runs]
         mean = statistics.mean(values)
