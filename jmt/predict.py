@@ -12,6 +12,7 @@ from .model import JointManyTask
 
 
 MAX_LENGTH = 400  # longer sentences are tagged and parsed in pieces of this many words
+MAX_BATCH_TOKENS = 3000  # sentences x longest length per prediction batch (64 x 47 words)
 
 
 class Predictor:
@@ -91,7 +92,7 @@ class Predictor:
     def _run(self, encoded: list, collate, forward, tasks: list[str]) -> list[dict]:
         """Decode ``tasks`` over length-sorted batches; results come back in input order."""
         results: list[dict] = [{} for _ in encoded]
-        for idx in batch_indices(encoded, self.batch_size, shuffle=False):
+        for idx in batch_indices(encoded, self.batch_size, shuffle=False, max_tokens=MAX_BATCH_TOKENS):
             batch = collate([encoded[i] for i in idx])
             out = forward(batch)
             for task in tasks:

@@ -76,6 +76,8 @@ def main() -> None:
     ap.add_argument("--corpus")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--results", type=Path, default=REPO / "results" / "speed.md")
+    ap.add_argument("--model-name", default="the model of `results/accuracy_seed1.md`",
+                    help="how the results file names the model measured")
     ap.add_argument("--worker")
     ap.add_argument("--tasks", default="")
     ap.add_argument("--threads", type=int, default=1)
@@ -111,8 +113,8 @@ def write(args, results) -> None:
              f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()} cores, {cpu}. "
              f"Versions: python {platform.python_version()}, torch {torch.__version__}, spaCy {spacy.__version__}, "
              f"{SPACY_MODEL} 3.8.0.", "",
-             f"Command: `python scripts/bench_speed.py MODEL_DIR --rounds {args.rounds}` with the model of "
-             "`results/real_data.md`. EWT test (25,094 words), pre-tokenized from the gold words; one pass per "
+             f"Command: `python scripts/bench_speed.py MODEL_DIR --rounds {args.rounds}` with "
+             f"{args.model_name}. EWT test (25,094 words), pre-tokenized from the gold words; one pass per "
              f"fresh process after a 200-sentence warm-up; tools alternate; median of {args.rounds} rounds.", "",
              "| threads | pipeline | words/s (median) | ratio to spaCy | peak RSS MB (median) |", "|---|---|---|---|---|"]
     for threads in (1, 2):

@@ -515,3 +515,16 @@ def test_non_utf8_corpus_is_an_error_naming_the_file(tmp_path):
     path.write_bytes("caf\xe9 NN B-NP\n\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"latin1\.txt.*UTF-8"):
         read_corpus(path, "chunk")
+
+
+def test_prediction_batches_keep_within_a_token_budget():
+    from jmt.data.batch import batch_indices
+
+    items = [[0] * n for n in (3, 50, 4, 10, 10, 2, 40, 40)]
+    batches = list(batch_indices(items, batch_size=4, shuffle=False, max_tokens=60))
+    assert sorted(i for b in batches for i in b) == list(range(len(items)))
+    for b in batches:
+        assert len(b) <= 4 and (len(b) == 1 or len(b) * max(len(items[i]) for i in b) <= 60)
+    lengths = [len(items[i]) for b in batches for i in b]
+    assert lengths == sorted(lengths)  # still sorted by length
+    assert list(batch_indices(items, batch_size=4, shuffle=False)) == [[5, 0, 2, 3], [4, 6, 7, 1]]

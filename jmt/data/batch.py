@@ -135,17 +135,27 @@ def example_length(item) -> int:
 
 
 def batch_indices(items: Sequence, batch_size: int, shuffle: bool, rng: random.Random | None = None,
-                  bucket: int = 50) -> Iterator[list[int]]:
+                  bucket: int = 50, max_tokens: int | None = None) -> Iterator[list[int]]:
     """Index lists of ``batch_size`` examples of similar length.
 
     Shuffled training batches sort within windows of ``bucket`` batches, so padding stays
-    small while batch order and membership still vary between epochs.
+    small while batch order and membership still vary between epochs. Unshuffled batches
+    (prediction) are sorted by length and, with ``max_tokens``, cut so that examples times
+    the longest length stays within it: long sentences come in smaller batches, so memory
+    does not depend on how long the longest sentence of a stream is.
     """
     order = list(range(len(items)))
     if not shuffle:
         order.sort(key=lambda i: example_length(items[i]))
-        for start in range(0, len(order), batch_size):
-            yield order[start : start + batch_size]
+        batch: list[int] = []
+        for i in order:
+            longest = example_length(items[i])  # sorted: the newcomer is the longest
+            if batch and (len(batch) == batch_size or (max_tokens and (len(batch) + 1) * longest > max_tokens)):
+                yield batch
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch
         return
     rng = rng or random.Random()
     rng.shuffle(order)
