@@ -324,9 +324,8 @@ class Trainer:
         if cfg.data.vectors and cfg.train.ngram_pretrain_epochs > 0 and not resume:
             pretrain_ngrams(self.model.embed, self.vocabs, cfg.data.vectors, cfg.train.ngram_pretrain_epochs,
                             seed=cfg.train.seed, log=self.log)
-        self.passes = make_passes(cfg, self.corpora, self.vocabs,
-                                  {task: head.depth for task, head in self.model.heads.items()})
         self.regularizer = Regularizer(self.model, cfg)
+        self.passes = make_passes(cfg, self.corpora, self.vocabs, self.regularizer.depths)
         by_depth: dict[int, list[torch.nn.Parameter]] = {}
         for name, param in self.model.named_parameters():
             by_depth.setdefault(param_depth(name, self.regularizer.depths), []).append(param)
