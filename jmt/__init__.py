@@ -2,11 +2,12 @@
 __version__ = "0.1.0"
 
 
-def load(path, batch_size: int = 64):
-    """Load a trained model directory: ``jmt.load("models/sample").tag([...])``."""
+def load(path, batch_size: int = 64, device: str = "cpu"):
+    """Load a trained model directory: ``jmt.load("models/sample").tag([...])``; ``device``
+    is ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (a GPU when torch sees one)."""
     from .api import load as _load
 
-    return _load(path, batch_size)
+    return _load(path, batch_size, device)
 
 
 __all__ = ["load", "__version__"]

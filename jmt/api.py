@@ -15,11 +15,11 @@ class JMT:
     >>> nlp.tag(["The cat sleeps .".split()])[0]["upos"]
     """
 
-    def __init__(self, path: str | Path, batch_size: int = 64):
+    def __init__(self, path: str | Path, batch_size: int = 64, device: str = "cpu"):
         from .io import load_model
 
         self.path = Path(path)
-        self.model, self.vocabs, self.config = load_model(path)
+        self.model, self.vocabs, self.config = load_model(path, device)
         self.predictor = Predictor(self.model, self.vocabs, batch_size)
 
     @property
@@ -46,6 +46,7 @@ class JMT:
         return self.predictor.pair([Pair(toks(p), toks(h)) for p, h in zip(premises, hypotheses)])
 
 
-def load(path: str | Path, batch_size: int = 64) -> JMT:
-    """Load a model directory written by ``jmt train``."""
-    return JMT(path, batch_size)
+def load(path: str | Path, batch_size: int = 64, device: str = "cpu") -> JMT:
+    """Load a model directory written by ``jmt train``, onto ``device`` (``cpu``, ``cuda``,
+    ``cuda:N`` or ``auto``: a GPU when torch sees one)."""
+    return JMT(path, batch_size, device)

@@ -73,6 +73,9 @@ def sample_dir() -> Path:
                       "use --train TASK=PATH")
 
 
+DEVICE_HELP = "auto (a GPU when torch sees one), cpu, cuda or cuda:N."
+
+
 @app.command()
 def train(
     config: Optional[Path] = typer.Argument(None, help="TOML file with [model], [train] and [data] tables."),
@@ -102,6 +105,8 @@ def train(
     growing_depth: Optional[bool] = typer.Option(None, "--growing-depth/--no-growing-depth",
                                                  help="Each task at its own depth, or all on the top layer."),
     no_vectors: bool = typer.Option(False, "--no-vectors", help="Ignore pretrained vectors named in the config."),
+    keep_epochs: bool = typer.Option(False, "--keep-epochs", help="Also save every epoch's model in OUT/epoch<N>."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ):
     """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
     train_map = parse_task_paths(train_paths, "--train")
@@ -112,7 +117,7 @@ def train(
                                            ("--lr", lr), ("--lower-lr-scale", lower_lr_scale),
                                            ("--schedule", schedule), ("--task-order", task_order),
                                            ("--dep-scorer", dep_scorer), ("--sharing", sharing),
-                                           ("--no-vectors", no_vectors))
+                                           ("--no-vectors", no_vectors), ("--keep-epochs", keep_epochs))
                   if value] + [name for name, value in (("--[no-]shortcut", shortcut), ("--[no-]vertical", vertical),
                                                         ("--[no-]label-embeddings", label_embeddings),
                                                         ("--[no-]successive-regularization", successive),
@@ -129,7 +134,7 @@ def train(
             cfg = from_dict(Config, json.loads(load_checkpoint(resume)["config"]))
             if epochs is not None:
                 cfg.train.epochs = epochs
-            run_distributed(lambda dist: run_training(cfg, resume, resume=True, dist=dist), resume)
+            run_distributed(lambda dist: run_training(cfg, resume, resume=True, dist=dist, device=device), resume)
         return
     if output is None:
         fail("missing option -o / --output: the directory for the trained model", code=2)
@@ -147,6 +152,8 @@ def train(
             cfg.data.vectors = vectors
         if no_vectors:
             cfg.data.vectors = None
+        if keep_epochs:
+            cfg.train.keep_epoch_models = True
         for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr),
                             ("lower_lr_scale", lower_lr_scale), ("schedule", schedule), ("task_order", task_order),
                             ("successive_regularization", successive)):
@@ -160,7 +167,7 @@ def train(
                 setattr(cfg.model, name, value)
         from .train import train as run_training
 
-        run_distributed(lambda dist: run_training(cfg, output, dist=dist), output)
+        run_distributed(lambda dist: run_training(cfg, output, dist=dist, device=device), output)
 
 
 DECODER_HELP = "Dependency trees: greedy+eisner (the model's default unless trained otherwise), greedy, eisner, chu-liu-edmonds."
@@ -218,6 +225,7 @@ def evaluate(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the scores as JSON."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     decoder: Optional[str] = typer.Option(None, "--decoder", help=DECODER_HELP),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ):
     """Score a trained model on test corpora and print a table."""
     tests = parse_task_paths(test_paths, "--test")
@@ -226,7 +234,7 @@ def evaluate(
         from .io import load_model
         from .predict import Predictor
 
-        model, vocabs, _ = load_model(model_dir)
+        model, vocabs, _ = load_model(model_dir, device)
         set_decoder(model, decoder)
         missing = [t for t in tests if t not in model.tasks]
         if missing:
@@ -295,6 +303,7 @@ def tag(
     chunk_size: int = typer.Option(2000, "--chunk-size", min=1, help="Sentences read and written at a time."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="CoNLL-U input: report a malformed sentence and go on."),
     decoder: Optional[str] = typer.Option(None, "--decoder", help=DECODER_HELP),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ):
     """Tag text files: POS, chunks and dependency trees."""
     from .tagging_io import INPUT_FORMATS, OUTPUT_FORMATS
@@ -307,7 +316,7 @@ def tag(
         from .api import load
         from .tagging_io import HTML_HEAD, HTML_TAIL, batched, read_input, write_sentence
 
-        nlp = load(model_dir, batch_size)
+        nlp = load(model_dir, batch_size, device)
         set_decoder(nlp.model, decoder)
         chosen = nlp.predictor.token_tasks(tasks.split(",") if tasks else None)
         if not chosen:
@@ -348,6 +357,7 @@ def pair(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file; standard output when absent."),
     output_format: str = typer.Option("tsv", "--format", help="tsv or jsonl."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ):
     """Score sentence pairs: relatedness (1-5), entailment label and class probabilities."""
     if output_format not in ("tsv", "jsonl"):
@@ -357,7 +367,7 @@ def pair(
         from .data.types import ENTAILMENT_LABELS
         from .tagging_io import batched, read_pairs
 
-        nlp = load(model_dir, batch_size)
+        nlp = load(model_dir, batch_size, device)
         out = open(output, "w", encoding="utf-8") if output else sys.stdout
         try:
             if output_format == "tsv":

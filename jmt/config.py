@@ -105,6 +105,8 @@ class TrainConfig:
     ngram_pretrain_epochs: int = 2
     holdout_seed: int = 13  # split of "holdout:FRACTION" dev sets
     progress: bool = True
+    # Also keep every epoch's model in OUT_DIR/epoch<N> (for comparing runs at equal epochs).
+    keep_epoch_models: bool = False
 
 
 @dataclass

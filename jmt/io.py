@@ -30,7 +30,7 @@ def save_model(directory: str | Path, model: JointManyTask, vocabs: Vocabularies
                metrics: dict | None = None) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = directory / "model.safetensors.tmp"
     save_file(tensors, str(tmp), metadata={"format": "jmt", "version": str(FORMAT_VERSION)})
     umask = os.umask(0)
@@ -43,12 +43,16 @@ def save_model(directory: str | Path, model: JointManyTask, vocabs: Vocabularies
         write_json(directory / "metrics.json", metrics)
 
 
-def load_model(directory: str | Path) -> tuple[JointManyTask, Vocabularies, Config]:
-    """Load a model directory written by :func:`save_model`; the model is in eval mode.
+def load_model(directory: str | Path, device: str | torch.device | None = "cpu") -> tuple[JointManyTask, Vocabularies, Config]:
+    """Load a model directory written by :func:`save_model` onto ``device`` (``cpu``,
+    ``cuda``, ``cuda:N`` or ``auto``); the model is in eval mode.
 
     Anything wrong (a missing file, a newer format, damaged JSON or weights) is one
     ConfigError naming the file. Weights are read with safetensors only: no unpickling.
     """
+    from .device import resolve_device
+
+    device = resolve_device(device)
     directory = Path(directory)
     if not (directory / "config.json").is_file():
         raise ConfigError(f"{directory}: not a jmt model directory (no config.json)")
@@ -72,7 +76,7 @@ def load_model(directory: str | Path) -> tuple[JointManyTask, Vocabularies, Conf
         with torch.device("meta"):
             model = JointManyTask(config.model, vocabs, tasks, decoder=config.train.decoder)
         where = directory / "model.safetensors"
-        model.load_state_dict(load_file(str(where)), assign=True)
+        model.load_state_dict(load_file(str(where), device=str(device)), assign=True)
     except ConfigError as err:
         raise ConfigError(str(err) if str(err).startswith(str(where)) else f"{where}: {err}") from None
     except (OSError, KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:

@@ -25,8 +25,9 @@ class Predictor:
     """
 
     def __init__(self, model: JointManyTask, vocabs: Vocabularies, batch_size: int = 64,
-                 max_length: int = MAX_LENGTH):
+                 max_length: int = MAX_LENGTH, max_tokens: int = MAX_BATCH_TOKENS):
         self.model, self.vocabs, self.batch_size, self.max_length = model, vocabs, batch_size, max_length
+        self.max_tokens = max_tokens  # sentences x longest length per batch
 
     def token_tasks(self, tasks: Iterable[str] | None = None) -> list[str]:
         chosen = [t for t in self.model.tasks if self.model.heads[t].kind == "token"]
@@ -92,8 +93,9 @@ class Predictor:
     def _run(self, encoded: list, collate, forward, tasks: list[str]) -> list[dict]:
         """Decode ``tasks`` over length-sorted batches; results come back in input order."""
         results: list[dict] = [{} for _ in encoded]
-        for idx in batch_indices(encoded, self.batch_size, shuffle=False, max_tokens=MAX_BATCH_TOKENS):
-            batch = collate([encoded[i] for i in idx])
+        device = self.model.embed.words.weight.device
+        for idx in batch_indices(encoded, self.batch_size, shuffle=False, max_tokens=self.max_tokens):
+            batch = collate([encoded[i] for i in idx]).to(device)
             out = forward(batch)
             for task in tasks:
                 for i, pred in zip(idx, self.model.heads[task].decode(out.scores[task], batch)):

@@ -30,6 +30,7 @@ from .data.corpus import check_trees, read_corpus, require_annotation
 from .data.types import ENTAILMENT_LABELS, Pair
 from .data.vectors import load_vectors
 from .data.vocab import Vocabularies
+from .device import resolve_device
 from .distributed import Distributed
 from .errors import TrainingError
 from .io import save_model
@@ -213,6 +214,9 @@ class Regularizer:
         self._below: dict[int, list[tuple[str, torch.nn.Parameter, float]]] = {}
         self._own: dict[tuple[int, tuple[str, ...]], list[tuple[torch.nn.Parameter, float]]] = {}
 
+    def zero(self) -> torch.Tensor:
+        return next(self.model.parameters()).new_zeros(())
+
     def snapshot(self) -> None:
         self.anchor = {n: p.detach().clone() for n, p in self.model.named_parameters()}
 
@@ -221,7 +225,7 @@ class Regularizer:
             self._below[depth] = [
                 (name, p, self.t.sr_delta_classifier if name.startswith("heads.") else self.t.sr_delta)
                 for name, p in self.model.named_parameters() if param_depth(name, self.depths) < depth]
-        total = torch.zeros(())
+        total = self.zero()
         for name, p, delta in self._below[depth]:
             if name in self.anchor:
                 total = total + delta * (p - self.anchor[name]).pow(2).sum()
@@ -237,7 +241,7 @@ class Regularizer:
                 elif name.startswith("heads.") and name.split(".")[1] in tasks:
                     own.append((p, self.t.l2_classifier))
             self._own[key] = own
-        total = torch.zeros(())
+        total = self.zero()
         for p, weight in self._own[key]:
             total = total + weight * p.pow(2).sum()
         return total
@@ -301,9 +305,10 @@ def seed_everything(seed: int) -> None:
 
 class Trainer:
     def __init__(self, cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None,
-                 resume: bool = False, dist: Distributed | None = None):
+                 resume: bool = False, dist: Distributed | None = None, device: str | torch.device | None = "cpu"):
         """``resume``: continue from ``out_dir/resume.pt`` when :meth:`train` runs.
-        ``dist``: this process's place in a multi-process run (see :mod:`jmt.distributed`)."""
+        ``dist``: this process's place in a multi-process run (see :mod:`jmt.distributed`).
+        ``device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (under torchrun, ``cuda`` is the rank's own GPU)."""
         cfg.validate()
         if not cfg.data.train:
             raise ConfigError("no training corpus given (use --train TASK=PATH)")
@@ -312,6 +317,7 @@ class Trainer:
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         if dist is not None and not dist.is_main:
             self.log = lambda msg: None  # one log, from rank 0
+        self.device = resolve_device(device, dist.local_rank if dist is not None else None)
         seed_everything(cfg.train.seed)
         self.corpora = load_corpora(cfg)
         vectors, extra = None, []
@@ -321,6 +327,7 @@ class Trainer:
             cfg.model.word_dim = len(next(iter(vectors.values())))
         self.vocabs = build_vocabs(cfg, self.corpora, extra)
         self.model = JointManyTask(cfg.model, self.vocabs, list(self.corpora.train), vectors, cfg.train.decoder)
+        self.model.to(self.device)
         if cfg.data.vectors and cfg.train.ngram_pretrain_epochs > 0 and not resume:
             pretrain_ngrams(self.model.embed, self.vocabs, cfg.data.vectors, cfg.train.ngram_pretrain_epochs,
                             seed=cfg.train.seed, log=self.log)
@@ -332,7 +339,7 @@ class Trainer:
         groups = [{"params": ps, "depth": d} for d, ps in sorted(by_depth.items())]
         joint = cfg.train.schedule != "jmt"
         self.loss_module = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization and not joint,
-                                    uncertainty=cfg.train.schedule == "uncertainty")
+                                    uncertainty=cfg.train.schedule == "uncertainty").to(self.device)
         if self.loss_module.log_vars is not None:
             groups.append({"params": list(self.loss_module.log_vars.parameters()), "depth": -1})
         if cfg.train.optimizer == "adam":
@@ -351,7 +358,8 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             # Passes use only the layers up to their task: the others get no gradient.
-            self.step = DistributedDataParallel(self.step, find_unused_parameters=True, broadcast_buffers=False)
+            self.step = DistributedDataParallel(self.step, find_unused_parameters=True, broadcast_buffers=False,
+                                                device_ids=[self.device.index] if self.device.type == "cuda" else None)
             torch.manual_seed(cfg.train.seed + 1000 * dist.rank)  # own dropout masks per rank
         self.wall_before = 0.0  # seconds spent by the runs this one resumes
         self.resumed_order: list[int] | None = None  # pass order of the epoch a checkpoint stopped in
@@ -410,7 +418,7 @@ class Trainer:
 
     def train_step(self, p: Pass, idx: list[int], epoch: int, step: int, steps: int) -> dict[str, torch.Tensor]:
         """One optimizer step on one batch of pass ``p``; returns the task losses."""
-        batch = (collate_pairs if p.pairs else collate_sentences)([p.examples[i] for i in idx])
+        batch = (collate_pairs if p.pairs else collate_sentences)([p.examples[i] for i in idx]).to(self.device)
         loss, losses = self.step(batch, p.depth, p.tasks, p.pairs)
         # Alone, stop before backward; with several ranks a bad loss on one shows up in the
         # averaged gradient norm on all of them, so every rank stops together.
@@ -515,6 +523,8 @@ class Trainer:
         if improved:
             best, best_record = (score if score is not None else best), record
             save_model(self.out_dir, self.model, self.vocabs, self.cfg, metrics=record)
+        if self.cfg.train.keep_epoch_models:
+            save_model(self.out_dir / f"epoch{epoch}", self.model, self.vocabs, self.cfg, metrics=record)
         write_record(self.out_dir, training_record(self.cfg.train.seed, self.data_files, self.wall_seconds(), epoch))
         with (self.out_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
@@ -546,6 +556,7 @@ class Trainer:
             log_path.write_text("")
         sizes = ", ".join(f"{task} {len(ex)}" for task, ex in self.corpora.train.items())
         ranks = f" on {self.dist.world_size} processes" if self.dist else ""
+        ranks += f", on {self.device}"
         self.log(f"training {', '.join(self.model.tasks)} on {sizes}{ranks}; "
                  f"{sum(p.numel() for p in self.model.parameters()):,} parameters")
         try:
@@ -616,5 +627,5 @@ class progress_bar:
 
 
 def train(cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None, resume: bool = False,
-          dist: Distributed | None = None) -> dict:
-    return Trainer(cfg, out_dir, log, resume=resume, dist=dist).train()
+          dist: Distributed | None = None, device: str | torch.device | None = "cpu") -> dict:
+    return Trainer(cfg, out_dir, log, resume=resume, dist=dist, device=device).train()

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -61,6 +64,20 @@ PAPER = {
 }
 
 
+def machine(device: str) -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    if Path("/proc/cpuinfo").is_file():
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    where = f"{os.cpu_count()} cores, {cpu}"
+    if device != "cpu" and torch.cuda.is_available():
+        where += f", {torch.cuda.get_device_name()}"
+    return where
+
+
 def corpora(args) -> tuple[dict[str, str], dict[str, str], dict[str, str], str | None]:
     """(train, dev, test, vectors) paths by task."""
     if args.samples:
@@ -93,29 +110,80 @@ def run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True)
 
 
-def train_and_score(name: str, args, paths) -> dict:
-    train, dev, test, vectors = paths
+def train_command(name: str, args, paths) -> list[str]:
+    train, dev, _, vectors = paths
     _, flags, only = VARIANTS[name]
-    tasks = only or list(TASKS)
-    out = args.out_root / name
-    jmt = [sys.executable, "-m", "jmt"]
-    cmd = jmt + ["train", *([str(args.config)] if args.config else []), "-o", str(out),
-                 "--epochs", str(args.epochs), "--seed", str(args.seed)]
-    for task in tasks:
+    cmd = [sys.executable, "-m", "jmt", "train", *([str(args.config)] if args.config else []),
+           "-o", str(args.out_root / name), "--epochs", str(args.epochs), "--seed", str(args.seed),
+           "--device", args.device, "--keep-epochs"]
+    for task in only or TASKS:
         cmd += ["--train", f"{task}={train[task]}", "--dev", f"{task}={dev[task]}"]
     if vectors:
         cmd += ["--vectors", vectors]
-    start = time.time()
-    run(cmd + flags)
-    seconds = time.time() - start
-    scored = out / "test.json"
-    evaluate = jmt + ["evaluate", str(out), "--json", str(scored)]
+    return cmd + flags
+
+
+def train_all(names: list[str], args, paths) -> dict[str, dict]:
+    """Train ``names``, ``args.jobs`` at a time; with ``args.minutes``, runs still going then
+    are interrupted (each keeps its best epoch so far) and variants not yet started are left out.
+    Returns per variant its wall time and whether it was stopped."""
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
+    deadline = time.time() + 60 * args.minutes if args.minutes else None
+    waiting, running, finished = list(names), {}, {}
+    while waiting or running:
+        out_of_time = deadline is not None and time.time() > deadline
+        while waiting and len(running) < args.jobs and not out_of_time:
+            name = waiting.pop(0)
+            cmd = train_command(name, args, paths)
+            print("+", shlex.join(cmd), file=sys.stderr, flush=True)
+            log = open(args.out_root / f"{name}.log", "w", encoding="utf-8")
+            running[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), log)
+        if out_of_time:
+            for name, (proc, _, _) in running.items():
+                if proc.poll() is None and not finished.get(name, {}).get("stopped"):
+                    proc.send_signal(signal.SIGINT)  # jmt train keeps the best epoch so far
+                    finished[name] = {"stopped": True}
+            if waiting:
+                print(f"time is up: not trained {', '.join(waiting)}", file=sys.stderr, flush=True)
+                waiting = []
+        for name, (proc, started, log) in list(running.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            log.close()
+            del running[name]
+            # A run interrupted at the deadline exits with SIGINT's code; one that ended just
+            # then may have finished all its epochs anyway.
+            stopped = finished.get(name, {}).get("stopped", False) and len(epochs_done(name, args)) < args.epochs
+            if code != 0 and not finished.get(name, {}).get("stopped", False):
+                raise SystemExit(f"{name}: jmt train exited with {code}; see {args.out_root / (name + '.log')}")
+            finished[name] = {"stopped": stopped, "wall_seconds": round(time.time() - started, 1)}
+        time.sleep(1)
+    return finished
+
+
+def epochs_done(name: str, args) -> list[dict]:
+    log = args.out_root / name / "metrics.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+
+
+def score(name: str, args, paths, trained: dict, common: int | None) -> dict:
+    """Test scores of a variant: of the model after epoch ``common`` when given (runs cut by
+    --minutes are compared at the last epoch all finished), else of the epoch it selected."""
+    _, _, test, _ = paths
+    out = args.out_root / name
+    epochs = epochs_done(name, args)
+    tasks = VARIANTS[name][2] or list(TASKS)
+    model = out / f"epoch{common}" if common else out
+    scored = out / (f"test_epoch{common}.json" if common else "test.json")
+    evaluate = [sys.executable, "-m", "jmt", "evaluate", str(model), "--json", str(scored), "--device", args.device]
     for task in tasks:
         evaluate += ["--test", f"{task}={test[task]}"]
     run(evaluate)
-    selected = json.loads((out / "metrics.json").read_text())
-    return {"name": name, "what": VARIANTS[name][0], "flags": flags, "tasks": tasks, "epoch": selected["epoch"],
-            "dev": selected["dev"], "test": json.loads(scored.read_text()), "wall_seconds": round(seconds, 1)}
+    at = json.loads((model / "metrics.json").read_text())
+    return {"name": name, "what": VARIANTS[name][0], "flags": VARIANTS[name][1], "tasks": tasks,
+            "epoch": at["epoch"], "dev": at["dev"], "dev_by_epoch": [e["dev"] for e in epochs],
+            "test": json.loads(scored.read_text()), "epochs_done": len(epochs), **trained}
 
 
 def cell(scores: dict, task: str, key: str) -> str:
@@ -128,22 +196,34 @@ def cell(scores: dict, task: str, key: str) -> str:
 def write_table(args, table: dict) -> None:
     import torch
 
-    header = "| variant | " + " | ".join(label for label, _, _ in COLUMNS) + " |"
-    rule = "|---" * (len(COLUMNS) + 1) + "|"
+    variants = table["variants"]
+    header = "| variant | " + " | ".join(label for label, _, _ in COLUMNS) + " | epoch |"
+    rule = "|---" * (len(COLUMNS) + 2) + "|"
+    stopped = [v for v in variants if v.get("stopped")]
     lines = [f"# {table['title']}", "",
              f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Versions: python {platform.python_version()}, "
-             f"torch {torch.__version__}. Command: `{table['command']}`. Every variant: same recipe, epochs and "
-             "seed; the dev scores are those of the epoch it selected (best dev LAS, or the mean of its tasks' "
-             "scores without parsing).", "", "## Dev", "", header, rule]
-    for v in table["variants"]:
-        lines.append(f"| {v['what']} | " + " | ".join(cell(v["dev"], t, k) for _, t, k in COLUMNS) + " |")
-    lines += ["", "## Test", "", header, rule]
-    for v in table["variants"]:
-        lines.append(f"| {v['what']} | " + " | ".join(cell(v["test"], t, k) for _, t, k in COLUMNS) + " |")
+             f"torch {torch.__version__}. Machine: {table.get('machine', 'not recorded')}. "
+             f"Command: `{table['command']}`. Every variant: same recipe, epoch limit and seed.", ""]
+    common = table.get("common_epoch")
+    if common:
+        lines += [f"Training stopped after {args.minutes:g} minutes with {len(stopped)} of {len(variants)} variants "
+                  f"still running, so every variant is compared after epoch {common}, the last one all of them "
+                  "finished (dev and test scores of the model after that epoch).", "",
+                  f"## Dev, after epoch {common}", "", header, rule]
+    else:
+        lines += ["The scores are those of the epoch each run selected (best dev LAS, or the mean of its tasks' "
+                  "scores without parsing).", "", "## Dev", "", header, rule]
+    for v in variants:
+        lines.append(f"| {v['what']} | " + " | ".join(cell(v["dev"], t, k) for _, t, k in COLUMNS)
+                     + f" | {v['epoch']} of {v.get('epochs_done', v['epoch'])} |")
+    lines += ["", "## Test" + (f", after epoch {common}" if common else ""), "", header, rule]
+    for v in variants:
+        lines.append(f"| {v['what']} | " + " | ".join(cell(v["test"], t, k) for _, t, k in COLUMNS)
+                     + f" | {v['epoch']} of {v.get('epochs_done', v['epoch'])} |")
     lines += ["", "## The paper's ablations (its dev sets: WSJ for POS and parsing, UAS/LAS without "
               "punctuation)", "", header, rule]
     for name, figures in PAPER.items():
-        lines.append(f"| {VARIANTS[name][0]} | " + " | ".join(figures) + " |")
+        lines.append(f"| {VARIANTS[name][0]} | " + " | ".join(figures) + " | |")
     lines += ["", "Wall time per variant: " + ", ".join(f"{v['name']} {v['wall_seconds'] / 60:.0f} min"
                                                         for v in table["variants"]) + ".",
               "", "![the dev table as bars](ablations.png)" if args.copy_plot else ""]
@@ -163,6 +243,13 @@ def main() -> None:
     ap.add_argument("--samples", action="store_true", help="the shipped sample corpora (a smoke run)")
     ap.add_argument("--results", type=Path, default=REPO / "results" / "ablations.md")
     ap.add_argument("--copy-plot", action="store_true", help="also draw the table into the results folder")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto, for every training and evaluation")
+    ap.add_argument("--jobs", type=int, default=1, help="variants trained at the same time")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads of each job (default: torch's own)")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="stop all training after this many minutes; the dev table then compares the variants "
+                         "at the last epoch every one of them finished")
+    ap.add_argument("--vectors", type=Path, default=None, help="vectors file to use instead of ../shared's GloVe")
     args = ap.parse_args()
     names = args.variants.split(",")
     unknown = [n for n in names if n not in VARIANTS]
@@ -172,16 +259,32 @@ def main() -> None:
     table_path = args.out_root / "ablations.json"
     done = {v["name"]: v for v in json.loads(table_path.read_text())["variants"]} if table_path.is_file() else {}
     paths = corpora(args)
+    if args.vectors is not None and not args.samples:
+        paths = (*paths[:3], str(args.vectors))
     shown = ["python", "scripts/ablations.py", "OUT_ROOT", "--epochs", str(args.epochs), "--seed", str(args.seed)]
     if args.samples:
         shown.append("--samples")
+    for flag, value in (("--device", args.device if args.device != "cpu" else None), ("--jobs", args.jobs if args.jobs > 1 else None),
+                        ("--minutes", args.minutes), ("--vectors", "VECTORS" if args.vectors else None)):
+        if value is not None:
+            shown += [flag, str(value)]
     table = {"title": "Ablations of the joint many-task model" + (" (sample corpora)" if args.samples else ""),
-             "command": shlex.join(shown), "variants": []}
-    for name in names:
-        if name not in done:
-            done[name] = train_and_score(name, args, paths)
-        table["variants"] = [done[n] for n in names if n in done]
-        table_path.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")  # after every variant
+             "command": shlex.join(shown), "machine": machine(args.device), "variants": []}
+    trained = train_all([n for n in names if n not in done], args, paths)
+    finished = {n: len(epochs_done(n, args)) for n in trained}
+    if any(record["stopped"] for record in trained.values()):
+        common = min(finished.values())
+        if common == 0:
+            raise SystemExit("time ran out before every variant finished an epoch; give more --minutes")
+        print(f"comparing every variant after epoch {common}", file=sys.stderr, flush=True)
+    else:
+        common = None
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        scored = dict(zip(trained, pool.map(lambda n: score(n, args, paths, trained[n], common), trained)))
+    done.update(scored)
+    table["common_epoch"] = common
+    table["variants"] = [done[n] for n in names if n in done]
+    table_path.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
     write_table(args, table)
     if args.copy_plot:
         run([sys.executable, "-m", "jmt", "plot", str(args.out_root), "-o", str(args.results.parent)])

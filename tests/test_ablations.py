@@ -49,3 +49,24 @@ def test_plot_of_a_directory_without_runs_is_one_line(tmp_path):
     result = CliRunner().invoke(app, ["plot", str(tmp_path)])
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: {tmp_path}: nothing to plot (no metrics.jsonl or ablations.json)"
+
+
+def test_a_sweep_cut_by_its_time_limit_compares_every_variant_at_the_same_epoch(tmp_path):
+    recipe = tmp_path / "small.toml"
+    recipe.write_text(SMALL, encoding="utf-8")
+    results = tmp_path / "ablations.md"
+    # chunking alone gets through many more epochs in the time than the full stack
+    cmd = [sys.executable, str(REPO / "scripts" / "ablations.py"), str(tmp_path / "runs"), "--samples",
+           "--epochs", "200", "--config", str(recipe), "--variants", "full,single-chunk", "--jobs", "2",
+           "--minutes", "0.5", "--results", str(results)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
+    common = table["common_epoch"]
+    full, chunk = table["variants"]
+    assert full["stopped"] and common == full["epochs_done"] >= 1
+    assert chunk["epochs_done"] > common  # trained on, but scored after the common epoch
+    for v in (full, chunk):
+        assert v["epoch"] == common and v["dev"] == v["dev_by_epoch"][common - 1]
+        assert (tmp_path / "runs" / v["name"] / f"test_epoch{common}.json").is_file()
+    assert f"## Dev, after epoch {common}" in results.read_text()

@@ -265,3 +265,41 @@ def test_a_damaged_model_directory_is_one_line_and_exit_1(tmp_path):
     assert result.exit_code == 1
     assert "config.json: not valid for a jmt model" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def test_device_auto_and_cpu_give_the_same_scores(model_dir, corpora, tmp_path):
+    scores = {}
+    for device in ("cpu", "auto"):
+        result = invoke("evaluate", model_dir, "--test", f"upos={corpora['conllu']}", "--device", device,
+                        "--json", tmp_path / f"{device}.json")
+        assert result.exit_code == 0, (result.stderr, result.exception)
+        scores[device] = json.loads((tmp_path / f"{device}.json").read_text())
+    assert scores["cpu"] == scores["auto"]
+
+
+@pytest.mark.parametrize("device, fragment", [("gpu", "expected auto, cpu, cuda or cuda:N"),
+                                              ("cuda:99", "--device cuda:99")])
+def test_an_unusable_device_is_a_one_line_error(model_dir, corpora, device, fragment):
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.device_count() > 99:
+        pytest.skip("a machine with 100 GPUs")
+    for command in (["evaluate", model_dir, "--test", f"upos={corpora['conllu']}"], ["tag", model_dir]):
+        assert_one_line_error(invoke(*command, "--device", device), fragment)
+
+
+def test_keep_epochs_saves_a_model_directory_per_epoch(corpora, tmp_path):
+    out, c = tmp_path / "m", corpora["conllu"]
+    result = invoke("train", corpora["config"], "-o", out, "--train", f"upos={c}", "--dev", f"upos={c}",
+                    "--epochs", "2", "--keep-epochs", "--device", "cpu")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    for epoch in (1, 2):
+        saved = json.loads((out / f"epoch{epoch}" / "metrics.json").read_text())
+        assert saved == log[epoch - 1]  # that epoch's own model and scores
+        scored = invoke("evaluate", out / f"epoch{epoch}", "--test", f"upos={c}", "--json", tmp_path / "s.json")
+        assert scored.exit_code == 0, scored.stderr
+        assert json.loads((tmp_path / "s.json").read_text())["upos"]["accuracy"] == saved["dev"]["upos"]["accuracy"]

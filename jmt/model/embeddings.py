@@ -97,8 +97,9 @@ def pretrain_ngrams(embed: WordRepresentation, vocabs: Vocabularies, vectors_pat
                     targets.append(values)
     if not words:
         return float("nan")
-    target = torch.from_numpy(np.asarray(targets, dtype=np.float32))  # [N, Dw]
-    proj = nn.Linear(embed.ngrams.embedding_dim, target.shape[1])
+    device = embed.ngrams.weight.device
+    target = torch.from_numpy(np.asarray(targets, dtype=np.float32)).to(device)  # [N, Dw]
+    proj = nn.Linear(embed.ngrams.embedding_dim, target.shape[1]).to(device)
     params = list(embed.ngrams.parameters()) + list(proj.parameters())
     optimizer = torch.optim.Adam(params, lr=lr, fused=True)
     generator = torch.Generator().manual_seed(seed)
@@ -107,9 +108,9 @@ def pretrain_ngrams(embed: WordRepresentation, vocabs: Vocabularies, vectors_pat
         total = 0.0
         for batch in torch.randperm(len(words), generator=generator).split(batch_size):
             ids = [words[i] for i in batch.tolist()]
-            flat = torch.tensor([g for w in ids for g in w], dtype=torch.long)
-            offsets = torch.tensor(np.cumsum([0] + [len(w) for w in ids[:-1]]), dtype=torch.long)
-            loss = (proj(embed.ngrams(flat, offsets)) - target[batch]).pow(2).sum(-1).mean()
+            flat = torch.tensor([g for w in ids for g in w], dtype=torch.long, device=device)
+            offsets = torch.tensor(np.cumsum([0] + [len(w) for w in ids[:-1]]), dtype=torch.long, device=device)
+            loss = (proj(embed.ngrams(flat, offsets)) - target[batch.to(device)]).pow(2).sum(-1).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

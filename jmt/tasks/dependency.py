@@ -148,7 +148,7 @@ class DependencyHead(nn.Module):
 
     def decode(self, scores: DepScores, batch: TokenBatch) -> list[dict[str, list]]:
         logp_t = scores.arcs.log_softmax(-1)  # [B, T, T+1]; self-loops and padding sit at about -1e9
-        logp = logp_t.cpu().numpy()
+        logp = None  # on the CPU, copied only when some sentence needs a tree decoder
         # Greedy heads of the whole batch at once: the same argmax the per-sentence decoder
         # takes, so a greedy output that is already a tree needs no per-sentence work.
         greedy_heads = logp_t.argmax(-1).tolist() if self.decoder.startswith("greedy") else None
@@ -159,6 +159,8 @@ class DependencyHead(nn.Module):
             if greedy_heads is not None and is_tree_list(greedy_heads[b][:n]):
                 tree, was_tree = greedy_heads[b][:n], True
             else:
+                if logp is None:
+                    logp = logp_t.float().cpu().numpy()
                 matrix = np.zeros((n + 1, n + 1))  # row 0 (the root) is ignored by the decoders
                 matrix[1:] = logp[b, :n, : n + 1]
                 found, was_tree = decode_tree(matrix, self.decoder)
