@@ -9,8 +9,9 @@ with SICK trial as dev, GloVe 6B 50d) or, with --samples, on corpora/sample (a s
 The dev scores are those of the epoch each run selected; test scores come from
 `jmt evaluate`. OUT_ROOT/ablations.json holds everything, `jmt plot OUT_ROOT` draws it, and
 the results file lays the table out as the paper's ablation tables (POS / chunk / UAS / LAS
-/ relatedness MSE / entailment accuracy) beside the paper's own figures. A variant already
-scored in OUT_ROOT is not trained again, so an interrupted sweep continues where it stopped.
+/ relatedness MSE / entailment accuracy) beside the paper's own figures. A variant that
+finished its epochs in OUT_ROOT is not trained again and one stopped by --minutes goes on
+from its checkpoint, so a sweep can be spread over several calls; every call rescores all.
 """
 from __future__ import annotations
 
@@ -113,6 +114,9 @@ def run(cmd: list[str]) -> None:
 def train_command(name: str, args, paths) -> list[str]:
     train, dev, _, vectors = paths
     _, flags, only = VARIANTS[name]
+    if (args.out_root / name / "resume.pt").is_file():  # a run an earlier sweep stopped: go on from there
+        return [sys.executable, "-m", "jmt", "train", "--resume", str(args.out_root / name),
+                "--epochs", str(args.epochs), "--device", args.device]
     cmd = [sys.executable, "-m", "jmt", "train", *([str(args.config)] if args.config else []),
            "-o", str(args.out_root / name), "--epochs", str(args.epochs), "--seed", str(args.seed),
            "--device", args.device, "--keep-epochs"]
@@ -167,7 +171,7 @@ def epochs_done(name: str, args) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
 
 
-def score(name: str, args, paths, trained: dict, common: int | None) -> dict:
+def score(name: str, args, paths, stopped: bool, common: int | None) -> dict:
     """Test scores of a variant: of the model after epoch ``common`` when given (runs cut by
     --minutes are compared at the last epoch all finished), else of the epoch it selected."""
     _, _, test, _ = paths
@@ -183,7 +187,8 @@ def score(name: str, args, paths, trained: dict, common: int | None) -> dict:
     at = json.loads((model / "metrics.json").read_text())
     return {"name": name, "what": VARIANTS[name][0], "flags": VARIANTS[name][1], "tasks": tasks,
             "epoch": at["epoch"], "dev": at["dev"], "dev_by_epoch": [e["dev"] for e in epochs],
-            "test": json.loads(scored.read_text()), "epochs_done": len(epochs), **trained}
+            "test": json.loads(scored.read_text()), "epochs_done": len(epochs), "stopped": stopped,
+            "wall_seconds": round(sum(e["seconds"] for e in epochs), 1)}
 
 
 def cell(scores: dict, task: str, key: str) -> str:
@@ -206,9 +211,9 @@ def write_table(args, table: dict) -> None:
              f"Command: `{table['command']}`. Every variant: same recipe, epoch limit and seed.", ""]
     common = table.get("common_epoch")
     if common:
-        lines += [f"Training stopped after {args.minutes:g} minutes with {len(stopped)} of {len(variants)} variants "
-                  f"still running, so every variant is compared after epoch {common}, the last one all of them "
-                  "finished (dev and test scores of the model after that epoch).", "",
+        lines += [f"{len(stopped)} of {len(variants)} variants have not finished their {args.epochs} epochs yet (a time "
+                  f"limit stopped them), so every variant is compared after epoch {common}, the last one all of "
+                  "them finished (dev and test scores of the model after that epoch).", "",
                   f"## Dev, after epoch {common}", "", header, rule]
     else:
         lines += ["The scores are those of the epoch each run selected (best dev LAS, or the mean of its tasks' "
@@ -257,7 +262,6 @@ def main() -> None:
         ap.error(f"unknown variant {unknown[0]!r}; variants are {', '.join(VARIANTS)}")
     args.out_root.mkdir(parents=True, exist_ok=True)
     table_path = args.out_root / "ablations.json"
-    done = {v["name"]: v for v in json.loads(table_path.read_text())["variants"]} if table_path.is_file() else {}
     paths = corpora(args)
     if args.vectors is not None and not args.samples:
         paths = (*paths[:3], str(args.vectors))
@@ -270,9 +274,11 @@ def main() -> None:
             shown += [flag, str(value)]
     table = {"title": "Ablations of the joint many-task model" + (" (sample corpora)" if args.samples else ""),
              "command": shlex.join(shown), "machine": machine(args.device), "variants": []}
-    trained = train_all([n for n in names if n not in done], args, paths)
-    finished = {n: len(epochs_done(n, args)) for n in trained}
-    if any(record["stopped"] for record in trained.values()):
+    # Variants that finished their epochs (in this call or an earlier one) are not trained
+    # again; those a time limit stopped go on from their checkpoint.
+    train_all([n for n in names if len(epochs_done(n, args)) < args.epochs], args, paths)
+    finished = {n: len(epochs_done(n, args)) for n in names}
+    if min(finished.values()) < args.epochs:
         common = min(finished.values())
         if common == 0:
             raise SystemExit("time ran out before every variant finished an epoch; give more --minutes")
@@ -280,10 +286,9 @@ def main() -> None:
     else:
         common = None
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        scored = dict(zip(trained, pool.map(lambda n: score(n, args, paths, trained[n], common), trained)))
-    done.update(scored)
+        scored = list(pool.map(lambda n: score(n, args, paths, finished[n] < args.epochs, common), names))
     table["common_epoch"] = common
-    table["variants"] = [done[n] for n in names if n in done]
+    table["variants"] = scored
     table_path.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
     write_table(args, table)
     if args.copy_plot:

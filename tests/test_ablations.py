@@ -55,9 +55,9 @@ def test_a_sweep_cut_by_its_time_limit_compares_every_variant_at_the_same_epoch(
     recipe = tmp_path / "small.toml"
     recipe.write_text(SMALL, encoding="utf-8")
     results = tmp_path / "ablations.md"
-    # chunking alone gets through many more epochs in the time than the full stack
+    # chunking alone gets through its 40 epochs in the time; the full stack does not
     cmd = [sys.executable, str(REPO / "scripts" / "ablations.py"), str(tmp_path / "runs"), "--samples",
-           "--epochs", "200", "--config", str(recipe), "--variants", "full,single-chunk", "--jobs", "2",
+           "--epochs", "40", "--config", str(recipe), "--variants", "full,single-chunk", "--jobs", "2",
            "--minutes", "0.5", "--results", str(results)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -65,8 +65,16 @@ def test_a_sweep_cut_by_its_time_limit_compares_every_variant_at_the_same_epoch(
     common = table["common_epoch"]
     full, chunk = table["variants"]
     assert full["stopped"] and common == full["epochs_done"] >= 1
-    assert chunk["epochs_done"] > common  # trained on, but scored after the common epoch
+    assert not chunk["stopped"] and chunk["epochs_done"] == 40 > common  # scored after the common epoch
     for v in (full, chunk):
         assert v["epoch"] == common and v["dev"] == v["dev_by_epoch"][common - 1]
         assert (tmp_path / "runs" / v["name"] / f"test_epoch{common}.json").is_file()
     assert f"## Dev, after epoch {common}" in results.read_text()
+
+    # a second call goes on with the stopped run from its checkpoint, and rescores everyone
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"train --resume {tmp_path / 'runs' / 'full'}" in again.stderr
+    later = json.loads((tmp_path / "runs" / "ablations.json").read_text())
+    assert later["variants"][0]["epochs_done"] > full["epochs_done"]
+    assert later["variants"][1]["epochs_done"] == chunk["epochs_done"]  # not trained again
