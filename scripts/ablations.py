@@ -281,7 +281,9 @@ def main() -> None:
     if min(finished.values()) < args.epochs:
         common = min(finished.values())
         if common == 0:
-            raise SystemExit("time ran out before every variant finished an epoch; give more --minutes")
+            waiting = [n for n, k in finished.items() if k == 0]
+            raise SystemExit(f"no table yet: {', '.join(waiting)} did not finish an epoch in the time given; "
+                             "run the same command again to go on")
         print(f"comparing every variant after epoch {common}", file=sys.stderr, flush=True)
     else:
         common = None
