@@ -134,35 +134,46 @@ def train_all(names: list[str], args, paths) -> dict[str, dict]:
     env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
     deadline = time.time() + 60 * args.minutes if args.minutes else None
     waiting, running, finished = list(names), {}, {}
-    while waiting or running:
-        out_of_time = deadline is not None and time.time() > deadline
-        while waiting and len(running) < args.jobs and not out_of_time:
-            name = waiting.pop(0)
-            cmd = train_command(name, args, paths)
-            print("+", shlex.join(cmd), file=sys.stderr, flush=True)
-            log = open(args.out_root / f"{name}.log", "w", encoding="utf-8")
-            running[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), log)
-        if out_of_time:
-            for name, (proc, _, _) in running.items():
-                if proc.poll() is None and not finished.get(name, {}).get("stopped"):
-                    proc.send_signal(signal.SIGINT)  # jmt train keeps the best epoch so far
-                    finished[name] = {"stopped": True}
-            if waiting:
-                print(f"time is up: not trained {', '.join(waiting)}", file=sys.stderr, flush=True)
-                waiting = []
-        for name, (proc, started, log) in list(running.items()):
-            code = proc.poll()
-            if code is None:
-                continue
-            log.close()
-            del running[name]
-            # A run interrupted at the deadline exits with SIGINT's code; one that ended just
-            # then may have finished all its epochs anyway.
-            stopped = finished.get(name, {}).get("stopped", False) and len(epochs_done(name, args)) < args.epochs
-            if code != 0 and not finished.get(name, {}).get("stopped", False):
-                raise SystemExit(f"{name}: jmt train exited with {code}; see {args.out_root / (name + '.log')}")
-            finished[name] = {"stopped": stopped, "wall_seconds": round(time.time() - started, 1)}
-        time.sleep(1)
+    try:
+        while waiting or running:
+            out_of_time = deadline is not None and time.time() > deadline
+            while waiting and len(running) < args.jobs and not out_of_time:
+                name = waiting.pop(0)
+                cmd = train_command(name, args, paths)
+                print("+", shlex.join(cmd), file=sys.stderr, flush=True)
+                log = open(args.out_root / f"{name}.log", "w", encoding="utf-8")
+                # SIGINT back to its default in the run, which a sweep started in the
+                # background would otherwise pass on as ignored: the time limit sends it.
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                running[name] = (proc, time.time(), log)
+            if out_of_time:
+                for name, (proc, _, _) in running.items():
+                    if proc.poll() is None and not finished.get(name, {}).get("stopped"):
+                        proc.send_signal(signal.SIGINT)  # jmt train keeps the best epoch so far
+                        finished[name] = {"stopped": True}
+                if waiting:
+                    print(f"time is up: not trained {', '.join(waiting)}", file=sys.stderr, flush=True)
+                    waiting = []
+            for name, (proc, started, log) in list(running.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                log.close()
+                del running[name]
+                # A run interrupted at the deadline exits with SIGINT's code; one that ended just
+                # then may have finished all its epochs anyway.
+                stopped = finished.get(name, {}).get("stopped", False) and len(epochs_done(name, args)) < args.epochs
+                if code != 0 and not finished.get(name, {}).get("stopped", False):
+                    raise SystemExit(f"{name}: jmt train exited with {code}; see {args.out_root / (name + '.log')}")
+                finished[name] = {"stopped": stopped, "wall_seconds": round(time.time() - started, 1)}
+            time.sleep(1)
+    except KeyboardInterrupt:  # stop the runs too; each keeps its checkpoint for the next call
+        for proc, _, _ in running.values():
+            proc.send_signal(signal.SIGINT)
+        for proc, _, _ in running.values():
+            proc.wait()
+        raise
     return finished
 
 
