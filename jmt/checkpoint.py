@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ConfigError
+from .config import ConfigError, corpus_paths
 
 CHECKPOINT = "resume.pt"
 CHECKPOINT_VERSION = 1
@@ -87,13 +87,14 @@ def file_record(path: str) -> dict:
     return {"path": str(path), "bytes": p.stat().st_size, "sha256": digest.hexdigest()}
 
 
-def data_record(train: dict[str, str], dev: dict[str, str], vectors: str | None) -> list[dict]:
+def data_record(train: dict[str, str | list[str]], dev: dict[str, str], vectors: str | None) -> list[dict]:
     """Every file training reads, once each, with the tasks and roles it serves."""
     uses: dict[str, list[str]] = {}
     for role, paths in (("train", train), ("dev", dev)):
-        for task, path in paths.items():
-            if not path.startswith("holdout:") and not path.startswith("hf:"):
-                uses.setdefault(path, []).append(f"{role} {task}")
+        for task, value in paths.items():
+            for path in corpus_paths(value):
+                if not path.startswith("holdout:") and not path.startswith("hf:"):
+                    uses.setdefault(path, []).append(f"{role} {task}")
     if vectors:
         uses.setdefault(vectors, []).append("vectors")
     return [{**file_record(path), "used_for": used} for path, used in uses.items()]

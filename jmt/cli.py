@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from .config import TASKS, ConfigError, load_config
+from .config import TASKS, ConfigError, corpus_paths, load_config
 from .data.types import DataError
 from .errors import TrainingError
 
@@ -52,15 +52,23 @@ class errors_to_exit:
         return False
 
 
-def parse_task_paths(values: list[str] | None, option: str) -> dict[str, str]:
-    out: dict[str, str] = {}
+def parse_task_paths(values: list[str] | None, option: str, several: bool = False) -> dict:
+    """``TASK=PATH`` options by task; with ``several``, a task given twice trains on both
+    corpora (a list of paths), otherwise that is an error."""
+    out: dict[str, str | list[str]] = {}
     for value in values or []:
         task, sep, path = value.partition("=")
         if not sep or not path:
             raise typer.BadParameter(f"expected TASK=PATH, got {value!r}", param_hint=option)
         if task not in TASKS:
             raise typer.BadParameter(f"unknown task {task!r}; tasks are {', '.join(TASKS)}", param_hint=option)
-        out[task] = path
+        if task in out:
+            if not several:
+                raise typer.BadParameter(f"{task} is given twice ({out[task]} and {path}); a task has one",
+                                         param_hint=option)
+            out[task] = [*corpus_paths(out[task]), path]
+        else:
+            out[task] = path
     return out
 
 
@@ -80,7 +88,8 @@ DEVICE_HELP = "auto (a GPU when torch sees one), cpu, cuda or cuda:N."
 def train(
     config: Optional[Path] = typer.Argument(None, help="TOML file with [model], [train] and [data] tables."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Directory for the trained model."),
-    train_paths: Optional[List[str]] = typer.Option(None, "--train", help="TASK=PATH, repeatable."),
+    train_paths: Optional[List[str]] = typer.Option(
+        None, "--train", help="TASK=PATH, repeatable; a task given twice trains on both corpora, a pass each."),
     dev_paths: Optional[List[str]] = typer.Option(None, "--dev", help="TASK=PATH or TASK=holdout:0.1, repeatable."),
     vectors: Optional[str] = typer.Option(None, "--vectors", help="Pretrained vectors, GloVe or word2vec text (.gz ok)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
@@ -109,7 +118,7 @@ def train(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ):
     """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
-    train_map = parse_task_paths(train_paths, "--train")
+    train_map = parse_task_paths(train_paths, "--train", several=True)
     dev_map = parse_task_paths(dev_paths, "--dev")
     if resume is not None:
         others = [name for name, value in (("CONFIG", config), ("--train", train_paths), ("--dev", dev_paths),

@@ -111,9 +111,12 @@ class TrainConfig:
 
 @dataclass
 class DataConfig:
-    """Corpora by task. A dev entry may be ``holdout:0.1`` to hold out part of train."""
+    """Corpora by task. A dev entry may be ``holdout:0.1`` to hold out part of train.
 
-    train: dict[str, str] = field(default_factory=dict)
+    A task may train on several corpora: a list of paths, each read on its own and trained
+    in its own pass (e.g. XPOS from a treebank and from the chunking corpus's POS column)."""
+
+    train: dict[str, str | list[str]] = field(default_factory=dict)
     dev: dict[str, str] = field(default_factory=dict)
     vectors: str | None = None
 
@@ -193,7 +196,18 @@ def _coerce(value, hint, path):
     elif hint == dict[str, str]:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"config key {path!r} must be a table of TASK = \"PATH\", got {value!r}")
+    elif hint == dict[str, str | list[str]]:
+        if not isinstance(value, dict) or not all(
+                isinstance(v, str) or (isinstance(v, list) and v and all(isinstance(x, str) for x in v))
+                for v in value.values()):
+            raise ConfigError(f"config key {path!r} must be a table of TASK = \"PATH\" or TASK = [\"PATH\", ...], "
+                              f"got {value!r}")
     return value
+
+
+def corpus_paths(value: str | list[str]) -> list[str]:
+    """The training corpora of one task: ``data.train`` holds a path or a list of them."""
+    return [value] if isinstance(value, str) else list(value)
 
 
 def to_dict(obj) -> dict[str, Any]:

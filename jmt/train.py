@@ -23,7 +23,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
                          training_record, write_record)
-from .config import TASK_DEPTH, Config, ConfigError, to_dict
+from .config import TASK_DEPTH, Config, ConfigError, corpus_paths, to_dict
 from .data.batch import (EncodedPair, batch_indices, collate_pairs, collate_sentences, encode_pair,
                          encode_sentence)
 from .data.corpus import check_trees, read_corpus, require_annotation
@@ -43,9 +43,10 @@ HOLDOUT = "holdout:"
 
 @dataclass
 class Corpora:
-    train: dict[str, list]  # task -> Sentences or Pairs
+    train: dict[str, list]  # task -> Sentences or Pairs, all its corpora together
     dev: dict[str, list]
-    train_paths: dict[str, str]
+    train_paths: dict[str, list[str]]  # task -> its training corpora
+    files: dict[str, list]  # training corpus -> its examples (less any held-out part)
 
 
 def load_corpora(cfg: Config) -> Corpora:
@@ -59,28 +60,33 @@ def load_corpora(cfg: Config) -> Corpora:
             require_annotation(cache[path], task, path)
         return cache[path]
 
-    train, dev = {}, {}
-    for task, path in cfg.data.train.items():
-        train[task] = read(path, task)
-        if task == "dep":
-            check_trees(train[task], path)
+    paths = {task: corpus_paths(value) for task, value in cfg.data.train.items()}
+    for task, task_paths in paths.items():
+        for path in task_paths:
+            read(path, task)
+            if task == "dep":
+                check_trees(cache[path], path)
     # A held-out part of a file is held out from every task that trains on that file.
     splits: dict[str, tuple[list, list, str]] = {}
+    dev = {}
     for task, spec in cfg.data.dev.items():
         if spec.startswith(HOLDOUT):
-            path = cfg.data.train[task]
+            if len(paths[task]) > 1:
+                raise ConfigError(f"dev {task}={spec}: {task} trains on {len(paths[task])} corpora; "
+                                  "give it a dev file instead of a hold-out")
+            path = paths[task][0]
             if path in splits and splits[path][2] != spec:
                 raise ConfigError(f"{path}: tasks trained on it ask for different hold-outs "
                                   f"({splits[path][2]} and {spec})")
             if path not in splits:
-                splits[path] = (*holdout_split(train[task], spec, cfg.train.holdout_seed), spec)
+                splits[path] = (*holdout_split(cache[path], spec, cfg.train.holdout_seed), spec)
             dev[task] = splits[path][1]
         else:
             dev[task] = read(spec, task)
-    for task, path in cfg.data.train.items():
-        if path in splits:
-            train[task] = splits[path][0]
-    return Corpora(train, dev, dict(cfg.data.train))
+    files = {path: splits[path][0] if path in splits else cache[path] for task_paths in paths.values()
+             for path in task_paths}
+    train = {task: [ex for path in task_paths for ex in files[path]] for task, task_paths in paths.items()}
+    return Corpora(train, dev, paths, files)
 
 
 def holdout_split(examples: list, spec: str, seed: int) -> tuple[list, list]:
@@ -149,14 +155,17 @@ class Pass:
 
 def make_passes(cfg: Config, corpora: Corpora, vocabs: Vocabularies,
                 depths: dict[str, int] | None = None) -> list[Pass]:
-    """One pass per (depth, corpus), bottom-up; ``depths``: each task's layer (default TASK_DEPTH)."""
+    """One pass per (depth, corpus), bottom-up; ``depths``: each task's layer (default TASK_DEPTH).
+    The tasks at one depth that train on one corpus share its pass; a task with several
+    corpora has a pass on each."""
     depths = depths or TASK_DEPTH
     groups: dict[tuple[int, str], list[str]] = {}
     for task in sorted(corpora.train, key=lambda t: (depths[t], TASK_DEPTH[t], t)):
-        groups.setdefault((depths[task], corpora.train_paths[task]), []).append(task)
+        for path in corpora.train_paths[task]:
+            groups.setdefault((depths[task], path), []).append(task)
     passes = []
-    for (depth, _), tasks in groups.items():
-        examples = corpora.train[tasks[0]]
+    for (depth, path), tasks in groups.items():
+        examples = corpora.files[path]
         pairs = isinstance(examples[0], Pair)
         encode = encode_pair if pairs else encode_sentence
         encoded = [encode(vocabs, ex) for ex in examples]

@@ -250,6 +250,18 @@ def test_command_line_corpora_are_merged_with_the_config_file(tmp_path):
     assert set(saved["data"]["train"]) == {"upos", "xpos"} and set(saved["data"]["dev"]) == {"upos"}
 
 
+def test_a_task_given_twice_trains_on_both_corpora_but_has_one_dev_set(corpora, tmp_path):
+    from jmt.cli import parse_task_paths
+
+    assert parse_task_paths(["xpos=a", "upos=a", "xpos=b", "xpos=c"], "--train", several=True) == {
+        "xpos": ["a", "b", "c"], "upos": "a"}
+    result = invoke("train", "-o", tmp_path / "m", "--train", f"upos={corpora['conllu']}",
+                    "--dev", f"upos={corpora['conllu']}", "--dev", "upos=other.conllu")
+    assert result.exit_code == 2, (result.stderr, result.exception)
+    assert "upos is given twice" in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
 def test_a_damaged_model_directory_is_one_line_and_exit_1(tmp_path):
     from jmt.cli import app
     from typer.testing import CliRunner

@@ -395,6 +395,8 @@ def test_unknown_config_key_is_an_error_naming_it():
     ("model", "shortcut", 1),
     ("train", "lr", "0.1"),
     ("train", "optimizer", 3),
+    ("data", "train", {"upos": []}),
+    ("data", "train", {"upos": ["a.conllu", 3]}),
 ])
 def test_wrong_config_type_is_an_error(section, key, value):
     with pytest.raises(ConfigError, match=f"{section}.{key}"):
@@ -424,6 +426,8 @@ def _toml_value(value) -> str:
         return repr(value)
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(value)
@@ -442,12 +446,12 @@ def test_toml_load_round_trip(tmp_path):
     path.write_text(
         "[model]\nhidden = 16\nshortcut = false\n\n"
         "[train]\nepochs = 2\nlr = 1\noptimizer = \"adam\"\n\n"
-        "[data]\ntrain = { upos = \"a.conllu\", dep = \"a.conllu\" }\ndev = { upos = \"holdout:0.1\" }\n",
+        "[data]\ntrain = { upos = \"a.conllu\", dep = \"a.conllu\", xpos = [\"a.conllu\", \"b.txt\"] }\ndev = { upos = \"holdout:0.1\" }\n",
         encoding="utf-8")
     cfg = load_config(path)
     assert cfg.model.hidden == 16 and cfg.model.shortcut is False and cfg.model.word_dim == 100
     assert cfg.train.epochs == 2 and cfg.train.lr == 1.0 and cfg.train.optimizer == "adam"
-    assert cfg.data.train == {"upos": "a.conllu", "dep": "a.conllu"}
+    assert cfg.data.train == {"upos": "a.conllu", "dep": "a.conllu", "xpos": ["a.conllu", "b.txt"]}
     assert cfg.data.dev == {"upos": "holdout:0.1"}
 
     # the full config written back as TOML reads in unchanged

@@ -231,6 +231,39 @@ def test_holdout_of_one_task_is_not_trained_by_a_task_sharing_its_pass(tmp_path)
             assert len(p.examples) == 400 - n_dev, p.tasks
 
 
+def test_a_task_with_two_corpora_trains_a_pass_on_each(tmp_path):
+    # XPOS from the treebank and from the chunking corpus's POS column: the chunking
+    # corpus's held-out part stays out of the XPOS pass on it too.
+    ud, chunks = str(SAMPLE / "train.conllu"), str(SAMPLE / "chunk_train.txt")
+    cfg = Config(model=small_model(), train=TrainConfig(progress=False, epochs=1),
+                 data=DataConfig(train={"upos": ud, "xpos": [ud, chunks], "chunk": chunks},
+                                 dev={"xpos": str(SAMPLE / "dev.conllu"), "chunk": "holdout:0.1"}))
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    n_ud, n_chunk = len(read_corpus(ud, "upos")), len(read_corpus(chunks, "chunk"))
+    n_held = len(trainer.corpora.dev["chunk"])
+    assert [(p.depth, p.tasks, len(p.examples)) for p in trainer.passes] == [
+        (1, ["upos", "xpos"], n_ud), (1, ["xpos"], n_chunk - n_held), (2, ["chunk"], n_chunk - n_held)]
+    assert len(trainer.corpora.train["xpos"]) == n_ud + n_chunk - n_held
+    held = {s.source for s in trainer.corpora.dev["chunk"]}
+    assert not held & {s.source for s in trainer.corpora.train["xpos"]}
+    # the label set is the union of both corpora's tags
+    tags = {t for s in read_corpus(chunks, "chunk") if s.source not in held for t in s.xpos}
+    assert tags <= set(trainer.vocabs.labels["xpos"].itos)
+    trainer.train()
+    saved = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert saved["data"]["train"]["xpos"] == [ud, chunks]
+    record = json.loads((tmp_path / "out" / "training.json").read_text())
+    used = {Path(f["path"]).name: f["used_for"] for f in record["data"]}
+    assert used["chunk_train.txt"] == ["train xpos", "train chunk"]
+
+
+def test_a_task_with_two_corpora_cannot_hold_out_dev(tmp_path):
+    ud, chunks = str(SAMPLE / "train.conllu"), str(SAMPLE / "chunk_train.txt")
+    cfg = Config(data=DataConfig(train={"xpos": [ud, chunks]}, dev={"xpos": "holdout:0.1"}))
+    with pytest.raises(ConfigError, match="xpos trains on 2 corpora"):
+        load_corpora(cfg)
+
+
 def test_holdout_seed_changes_the_split():
     examples = list(range(100))
     a = holdout_split(examples, "holdout:0.2", seed=13)
