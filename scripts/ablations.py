@@ -289,8 +289,10 @@ def main() -> None:
     # again; those a time limit stopped go on from their checkpoint.
     train_all([n for n in names if len(epochs_done(n, args)) < args.epochs], args, paths)
     finished = {n: len(epochs_done(n, args)) for n in names}
-    if min(finished.values()) < args.epochs:
-        common = min(finished.values())
+    if min(finished.values()) < args.epochs or max(finished.values()) > args.epochs:
+        # Cut by --minutes, or some variants ran longer in an earlier call with more --epochs:
+        # every variant is compared after the same epoch.
+        common = min(min(finished.values()), args.epochs)
         if common == 0:
             waiting = [n for n, k in finished.items() if k == 0]
             raise SystemExit(f"no table yet: {', '.join(waiting)} did not finish an epoch in the time given; "
