@@ -37,6 +37,8 @@ def rng_states(trainer_rng: random.Random) -> dict:
         "trainer": [t_version, list(t_state), t_gauss],
         "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
         "torch": torch.get_rng_state(),
+        # dropout on a GPU draws from the CUDA generators
+        **({"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_initialized() else {}),
     }
 
 
@@ -48,6 +50,8 @@ def set_rng_states(states: dict, trainer_rng: random.Random) -> None:
     kind, keys, pos, has_gauss, cached = states["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available() and torch.cuda.device_count() == len(states["cuda"]):
+        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def save_checkpoint(out_dir: Path, state: dict) -> Path:

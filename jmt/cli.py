@@ -143,7 +143,7 @@ def train(
             cfg = from_dict(Config, json.loads(load_checkpoint(resume)["config"]))
             if epochs is not None:
                 cfg.train.epochs = epochs
-            run_distributed(lambda dist: run_training(cfg, resume, resume=True, dist=dist, device=device), resume)
+            run_distributed(lambda dist: run_training(cfg, resume, resume=True, dist=dist, device=device), resume, device)
         return
     if output is None:
         fail("missing option -o / --output: the directory for the trained model", code=2)
@@ -176,7 +176,7 @@ def train(
                 setattr(cfg.model, name, value)
         from .train import train as run_training
 
-        run_distributed(lambda dist: run_training(cfg, output, dist=dist, device=device), output)
+        run_distributed(lambda dist: run_training(cfg, output, dist=dist, device=device), output, device)
 
 
 DECODER_HELP = "Dependency trees: greedy+eisner (the model's default unless trained otherwise), greedy, eisner, chu-liu-edmonds."
@@ -195,11 +195,11 @@ def set_decoder(model, decoder: str | None) -> None:
     model.heads["dep"].decoder = decoder
 
 
-def run_distributed(run, output: Path) -> None:
+def run_distributed(run, output: Path, device: str = "auto") -> None:
     """Run training alone or, under torchrun, as one rank of a process group."""
     from .distributed import init_from_environment, shutdown
 
-    dist = init_from_environment()
+    dist = init_from_environment(device)
     try:
         best = run(dist)
     finally:

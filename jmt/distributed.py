@@ -34,14 +34,15 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def init_from_environment() -> Distributed | None:
-    """Join the process group torchrun described in the environment; None when run alone."""
+def init_from_environment(device: str | None = "auto") -> Distributed | None:
+    """Join the process group torchrun described in the environment; None when run alone.
+    The backend follows ``device``: NCCL for GPUs, gloo for ``cpu`` (also on a GPU machine)."""
     if not launched_by_torchrun():
         return None
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if not dist.is_initialized():
-        if torch.cuda.is_available():
+        if str(device or "auto") != "cpu" and torch.cuda.is_available():
             torch.cuda.set_device(local_rank)
             dist.init_process_group("nccl")
         else:

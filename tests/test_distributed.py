@@ -83,3 +83,23 @@ def test_a_single_process_ignores_the_distributed_machinery(world, monkeypatch):
 
     monkeypatch.setenv("WORLD_SIZE", world)
     assert init_from_environment() is None
+
+
+@pytest.mark.parametrize("device, gpu, backend", [("auto", True, "nccl"), ("cuda", True, "nccl"),
+                                                  ("cpu", True, "gloo"), ("auto", False, "gloo")])
+def test_the_process_group_backend_follows_the_device(device, gpu, backend, monkeypatch):
+    # NCCL only carries GPU tensors: a CPU run on a GPU machine needs gloo
+    import torch
+
+    from jmt import distributed
+
+    joined = []
+    for name, value in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(distributed.dist, "init_process_group", joined.append)
+    group = distributed.init_from_environment(device)
+    assert joined == [backend]
+    assert (group.rank, group.world_size, group.local_rank) == (1, 2, 1)
