@@ -12,6 +12,8 @@ the results file lays the table out as the paper's ablation tables (POS / chunk 
 / relatedness MSE / entailment accuracy) beside the paper's own figures. A variant that
 finished its epochs in OUT_ROOT is not trained again and one stopped by --minutes goes on
 from its checkpoint, so a sweep can be spread over several calls; every call rescores all.
+A call with fewer --epochs than an earlier one compares every variant after that epoch.
+A "## Reading" section written at the end of the results file is kept when it is rewritten.
 """
 from __future__ import annotations
 
@@ -127,13 +129,13 @@ def train_command(name: str, args, paths) -> list[str]:
     return cmd + flags
 
 
-def train_all(names: list[str], args, paths) -> dict[str, dict]:
+def train_all(names: list[str], args, paths) -> None:
     """Train ``names``, ``args.jobs`` at a time; with ``args.minutes``, runs still going then
-    are interrupted (each keeps its best epoch so far) and variants not yet started are left out.
-    Returns per variant its wall time and whether it was stopped."""
+    are interrupted (each keeps its checkpoint and its epochs so far) and variants not yet
+    started are left out."""
     env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
     deadline = time.time() + 60 * args.minutes if args.minutes else None
-    waiting, running, finished = list(names), {}, {}
+    waiting, running, stopped = list(names), {}, set()
     try:
         while waiting or running:
             out_of_time = deadline is not None and time.time() > deadline
@@ -146,35 +148,31 @@ def train_all(names: list[str], args, paths) -> dict[str, dict]:
                 # background would otherwise pass on as ignored: the time limit sends it.
                 proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-                running[name] = (proc, time.time(), log)
+                running[name] = (proc, log)
             if out_of_time:
-                for name, (proc, _, _) in running.items():
-                    if proc.poll() is None and not finished.get(name, {}).get("stopped"):
+                for name, (proc, _) in running.items():
+                    if proc.poll() is None and name not in stopped:
                         proc.send_signal(signal.SIGINT)  # jmt train keeps the best epoch so far
-                        finished[name] = {"stopped": True}
+                        stopped.add(name)
                 if waiting:
                     print(f"time is up: not trained {', '.join(waiting)}", file=sys.stderr, flush=True)
                     waiting = []
-            for name, (proc, started, log) in list(running.items()):
+            for name, (proc, log) in list(running.items()):
                 code = proc.poll()
                 if code is None:
                     continue
                 log.close()
                 del running[name]
-                # A run interrupted at the deadline exits with SIGINT's code; one that ended just
-                # then may have finished all its epochs anyway.
-                stopped = finished.get(name, {}).get("stopped", False) and len(epochs_done(name, args)) < args.epochs
-                if code != 0 and not finished.get(name, {}).get("stopped", False):
+                # A run interrupted at the deadline exits with SIGINT's code.
+                if code != 0 and name not in stopped:
                     raise SystemExit(f"{name}: jmt train exited with {code}; see {args.out_root / (name + '.log')}")
-                finished[name] = {"stopped": stopped, "wall_seconds": round(time.time() - started, 1)}
             time.sleep(1)
     except KeyboardInterrupt:  # stop the runs too; each keeps its checkpoint for the next call
-        for proc, _, _ in running.values():
+        for proc, _ in running.values():
             proc.send_signal(signal.SIGINT)
-        for proc, _, _ in running.values():
+        for proc, _ in running.values():
             proc.wait()
         raise
-    return finished
 
 
 def epochs_done(name: str, args) -> list[dict]:
@@ -199,7 +197,10 @@ def score(name: str, args, paths, stopped: bool, common: int | None) -> dict:
     return {"name": name, "what": VARIANTS[name][0], "flags": VARIANTS[name][1], "tasks": tasks,
             "epoch": at["epoch"], "dev": at["dev"], "dev_by_epoch": [e["dev"] for e in epochs],
             "test": json.loads(scored.read_text()), "epochs_done": len(epochs), "stopped": stopped,
-            "wall_seconds": round(sum(e["seconds"] for e in epochs), 1)}
+            "wall_seconds": round(sum(e["seconds"] for e in epochs if e["epoch"] <= (common or len(epochs))), 1)}
+
+
+READING = "## Reading"
 
 
 def cell(scores: dict, task: str, key: str) -> str:
@@ -222,9 +223,11 @@ def write_table(args, table: dict) -> None:
              f"Command: `{table['command']}`. Every variant: same recipe, epoch limit and seed.", ""]
     common = table.get("common_epoch")
     if common:
-        lines += [f"{len(stopped)} of {len(variants)} variants have not finished their {args.epochs} epochs yet (a time "
-                  f"limit stopped them), so every variant is compared after epoch {common}, the last one all of "
-                  "them finished (dev and test scores of the model after that epoch).", "",
+        why = (f"{len(stopped)} of {len(variants)} variants have not finished their {args.epochs} epochs yet (a time "
+               f"limit stopped them), so every variant is compared after epoch {common}, the last one all of "
+               "them finished" if stopped else
+               f"Every variant is compared after epoch {common} (some trained longer in an earlier call)")
+        lines += [why + " (dev and test scores of the model after that epoch).", "",
                   f"## Dev, after epoch {common}", "", header, rule]
     else:
         lines += ["The scores are those of the epoch each run selected (best dev LAS, or the mean of its tasks' "
@@ -240,11 +243,14 @@ def write_table(args, table: dict) -> None:
               "punctuation)", "", header, rule]
     for name, figures in PAPER.items():
         lines.append(f"| {VARIANTS[name][0]} | " + " | ".join(figures) + " | |")
-    lines += ["", "Wall time per variant: " + ", ".join(f"{v['name']} {v['wall_seconds'] / 60:.0f} min"
-                                                        for v in table["variants"]) + ".",
+    times = ", ".join(f"{v['name']} {v['wall_seconds'] / 60:.0f} min" for v in variants)
+    lines += ["", "Training time per variant" + (f" to epoch {common}" if common else "") + f": {times}.",
               "", "![the dev table as bars](ablations.png)" if args.copy_plot else ""]
+    # A hand-written reading of the table, under "## Reading", survives a rerun.
+    old = args.results.read_text(encoding="utf-8") if args.results.is_file() else ""
+    reading = old[old.index(READING):] if READING in old else ""
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    args.results.write_text("\n".join(lines).rstrip() + "\n" + ("\n" + reading if reading else ""), encoding="utf-8")
     print(f"wrote {args.results}", file=sys.stderr)
 
 

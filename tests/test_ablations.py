@@ -21,7 +21,7 @@ def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
     recipe.write_text(SMALL, encoding="utf-8")
     results = tmp_path / "ablations.md"
     cmd = [sys.executable, str(REPO / "scripts" / "ablations.py"), str(tmp_path / "runs"), "--samples",
-           "--epochs", "1", "--config", str(recipe), "--variants", "no-shortcut,single-chunk",
+           "--epochs", "2", "--config", str(recipe), "--variants", "no-shortcut,single-chunk",
            "--results", str(results)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -32,10 +32,21 @@ def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
     assert "| without shortcut connections |" in text and "| single task: chunking |" in text
     assert "97.88" in text  # the paper's figures beside ours
 
-    # a second call finds every variant scored and trains nothing
+    assert table["common_epoch"] is None and all(v["epochs_done"] == 2 for v in table["variants"])
+
+    results.write_text(text + "\n## Reading\n\nShortcuts matter.\n", encoding="utf-8")
+
+    # a second call with fewer epochs trains nothing and compares every variant after that epoch
+    cmd[cmd.index("--epochs") + 1] = "1"
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "-m jmt train" not in again.stderr
+    table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
+    assert table["common_epoch"] == 1
+    for v in table["variants"]:
+        assert v["epoch"] == 1 and v["dev"] == v["dev_by_epoch"][0] and not v["stopped"]
+    assert "Every variant is compared after epoch 1" in results.read_text()
+    assert results.read_text().endswith("\n\n## Reading\n\nShortcuts matter.\n")  # kept through the rerun
 
     result = CliRunner().invoke(app, ["plot", str(tmp_path / "runs"), "-o", str(tmp_path / "png")])
     assert result.exit_code == 0, result.stderr
