@@ -66,12 +66,19 @@ def plot_dev_curves(metrics_jsonl: Path, out: Path) -> Path:
 
 def plot_ablations(table_json: Path, out: Path) -> Path:
     """The ablation table (``scripts/ablations.py`` writes it): one panel per column, one bar
-    per variant, the paper's figure as a line where it has one."""
+    per variant on the same row in every panel."""
     table = json.loads(table_json.read_text(encoding="utf-8"))
-    variants = table["variants"]
-    if not variants:
+    if not table["variants"]:
         raise ConfigError(f"{table_json}: no variants")
     plt = _pyplot()
+    fig = ablation_figure(table, plt)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def ablation_figure(table: dict, plt):
+    variants = table["variants"]
     fig, axes = plt.subplots(1, len(ABLATION_COLUMNS), figsize=(3.0 * len(ABLATION_COLUMNS), 3.6), squeeze=False)
     names = [v["name"] for v in variants]
     for ax, (label, task, key) in zip(axes[0], ABLATION_COLUMNS):
@@ -84,15 +91,13 @@ def plot_ablations(table_json: Path, out: Path) -> Path:
             ax.set_xlim(lo - pad, hi + pad)
         ax.set_yticks(range(len(names)))
         ax.set_yticklabels(names if ax is axes[0][0] else [""] * len(names), fontsize=7)
-        ax.invert_yaxis()
+        ax.set_ylim(len(names) - 0.5, -0.5)  # every variant's row, top down, bars or not
         ax.set_title(f"{label} (dev)" + (", lower is better" if key == "mse" else ""), fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(table.get("title", "ablations"), fontsize=9)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:

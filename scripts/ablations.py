@@ -11,7 +11,8 @@ The dev scores are those of the epoch each run selected; test scores come from
 the results file lays the table out as the paper's ablation tables (POS / chunk / UAS / LAS
 / relatedness MSE / entailment accuracy) beside the paper's own figures. A variant that
 finished its epochs in OUT_ROOT is not trained again and one stopped by --minutes goes on
-from its checkpoint, so a sweep can be spread over several calls; every call rescores all.
+from its checkpoint, so a sweep can be spread over several calls; each call tables every
+variant, evaluating on the test sets only the models not scored before.
 A call with fewer --epochs than an earlier one compares every variant after that epoch.
 A "## Reading" section written at the end of the results file is kept when it is rewritten.
 """
@@ -192,7 +193,9 @@ def score(name: str, args, paths, stopped: bool, common: int | None) -> dict:
     evaluate = [sys.executable, "-m", "jmt", "evaluate", str(model), "--json", str(scored), "--device", args.device]
     for task in tasks:
         evaluate += ["--test", f"{task}={test[task]}"]
-    run(evaluate)
+    weights = model / "model.safetensors"
+    if not scored.is_file() or scored.stat().st_mtime < weights.stat().st_mtime:  # else scored already
+        run(evaluate)
     at = json.loads((model / "metrics.json").read_text())
     return {"name": name, "what": VARIANTS[name][0], "flags": VARIANTS[name][1], "tasks": tasks,
             "epoch": at["epoch"], "dev": at["dev"], "dev_by_epoch": [e["dev"] for e in epochs],
@@ -243,7 +246,7 @@ def write_table(args, table: dict) -> None:
               "punctuation)", "", header, rule]
     for name, figures in PAPER.items():
         lines.append(f"| {VARIANTS[name][0]} | " + " | ".join(figures) + " | |")
-    times = ", ".join(f"{v['name']} {v['wall_seconds'] / 60:.0f} min" for v in variants)
+    times = ", ".join(f"{v['name']} {v['wall_seconds'] / 60:.1f} min" for v in variants)
     lines += ["", "Training time per variant" + (f" to epoch {common}" if common else "") + f": {times}.",
               "", "![the dev table as bars](ablations.png)" if args.copy_plot else ""]
     # A hand-written reading of the table, under "## Reading", survives a rerun.

@@ -41,6 +41,7 @@ def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "-m jmt train" not in again.stderr
+    assert again.stderr.count("-m jmt evaluate") == 2  # the epoch-1 models, not scored before
     table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
     assert table["common_epoch"] == 1
     for v in table["variants"]:
@@ -89,3 +90,23 @@ def test_a_sweep_cut_by_its_time_limit_compares_every_variant_at_the_same_epoch(
     later = json.loads((tmp_path / "runs" / "ablations.json").read_text())
     assert later["variants"][0]["epochs_done"] > full["epochs_done"]
     assert later["variants"][1]["epochs_done"] == chunk["epochs_done"]  # not trained again
+
+
+def test_every_panel_of_the_ablation_plot_puts_a_variant_on_the_same_row():
+    # single-task variants have bars in some panels only; their rows must not shift
+    from jmt.plot import _pyplot, ablation_figure
+
+    table = {"title": "t", "variants": [
+        {"name": "full", "dev": {"upos": {"accuracy": 93.0}, "chunk": {"f1": 90.0}, "dep": {"uas": 82.0, "las": 78.0}}},
+        {"name": "single-pos", "dev": {"upos": {"accuracy": 94.0}}},
+        {"name": "single-chunk", "dev": {"chunk": {"f1": 89.0}}},
+    ]}
+    plt = _pyplot()
+    fig = ablation_figure(table, plt)
+    for ax in fig.axes:
+        assert ax.get_ylim() == (2.5, -0.5)
+        for bar in ax.patches:
+            row = round(bar.get_y() + bar.get_height() / 2)
+            name = table["variants"][row]["name"]
+            assert name == "full" or (name == "single-pos") == ax.get_title().startswith("POS"), (name, ax.get_title())
+    plt.close(fig)
