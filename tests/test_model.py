@@ -180,6 +180,19 @@ def test_save_load_gives_identical_state_and_predictions(trained, tmp_path, monk
     assert Predictor(loaded, loaded_vocabs).pair(pairs) == Predictor(model, vocabs).pair(pairs)
 
 
+def test_loading_a_model_stays_clear_of_the_torch_compiler(trained):
+    # The model is built on the meta device and its weights assigned. Some init ops' meta
+    # kernels import torch._dynamo and sympy (about 70 MB resident in every tagging process).
+    import subprocess
+    import sys
+
+    code = ("import sys, jmt; nlp = jmt.load(sys.argv[1]); nlp.predictor.tag([['A', 'test', '.']]); "
+            "print(sorted(m for m in ('torch._dynamo', 'sympy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(trained.out_dir)], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_model_directory_holds_json_and_safetensors_only(trained):
     directory = trained.out_dir
     names = {p.name for p in directory.iterdir()}

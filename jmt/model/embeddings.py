@@ -13,6 +13,16 @@ UNK_ID = 1
 EMBED_INIT = 1.0  # uniform bound of the embeddings without pretrained vectors (std ~0.58)
 
 
+def _table(cls, rows: int, dim: int, **kwargs) -> nn.Module:
+    """An embedding table. Built on the meta device (a saved model being loaded), it skips
+    torch's normal init: that op's meta kernel imports torch._dynamo and sympy, about 70 MB
+    of resident memory for weights that are replaced anyway. On a real device the init
+    stays, so a seed draws the same numbers as before."""
+    if torch.empty(0).device.type == "meta":
+        return cls(rows, dim, _weight=torch.empty(rows, dim), **kwargs)
+    return cls(rows, dim, **kwargs)
+
+
 class WordRepresentation(nn.Module):
     """Word embedding of the lowercased word plus the mean of its character n-gram embeddings.
 
@@ -25,8 +35,8 @@ class WordRepresentation(nn.Module):
     def __init__(self, cfg: ModelConfig, vocabs: Vocabularies, vectors: dict[str, np.ndarray] | None = None):
         super().__init__()
         self.alpha = cfg.word_dropout_alpha
-        self.words = nn.Embedding(len(vocabs.words), cfg.word_dim, padding_idx=0)
-        self.ngrams = (nn.EmbeddingBag(len(vocabs.ngrams), cfg.char_dim, mode="mean", padding_idx=0)
+        self.words = _table(nn.Embedding, len(vocabs.words), cfg.word_dim, padding_idx=0)
+        self.ngrams = (_table(nn.EmbeddingBag, len(vocabs.ngrams), cfg.char_dim, mode="mean", padding_idx=0)
                        if cfg.char_ngrams else None)
         with torch.no_grad():
             # Not the +-sqrt(6/(rows+cols)) of the other weights: over a large table that

@@ -41,7 +41,8 @@ class RelatednessHead(nn.Module):
         self.maxout = Maxout(2 * in_dim, cfg.head_hidden, cfg.maxout_pieces)
         self.out = linear(cfg.head_hidden, N_BINS, zero=True)
         self.label_vectors = nn.Parameter(uniform_(torch.empty(N_BINS, cfg.label_dim)))
-        self.register_buffer("bins", torch.arange(1, N_BINS + 1, dtype=torch.float))
+        # a list, not arange: a float arange on the meta device (loading) imports torch._dynamo
+        self.register_buffer("bins", torch.tensor([float(k) for k in range(1, N_BINS + 1)]))
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, below: dict[str, torch.Tensor]) -> torch.Tensor:
         features = torch.cat([(a - b).abs(), a * b], dim=-1)  # [B, 4H], symmetric in a and b
