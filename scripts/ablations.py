@@ -3,7 +3,7 @@
     python scripts/ablations.py OUT_ROOT [--config scripts/accuracy.toml] [--epochs 6] [--seed 1]
         [--variants full,no-shortcut,...] [--shared ../shared | --samples] [--results results/ablations.md]
 
-Each variant is `jmt train` with the recipe plus one switch, into OUT_ROOT/<variant>, on the
+Each variant is `jmt train` with the recipe on the paper's task-ordered schedule plus one switch, into OUT_ROOT/<variant>, on the
 public corpora (EWT for upos/xpos/dep, CoNLL-2000 for chunk with 10 % held out as dev, SICK
 with SICK trial as dev, GloVe 6B 50d) or, with --samples, on corpora/sample (a smoke run).
 The dev scores are those of the epoch each run selected; test scores come from
@@ -122,7 +122,7 @@ def train_command(name: str, args, paths) -> list[str]:
                 "--epochs", str(args.epochs), "--device", args.device]
     cmd = [sys.executable, "-m", "jmt", "train", *([str(args.config)] if args.config else []),
            "-o", str(args.out_root / name), "--epochs", str(args.epochs), "--seed", str(args.seed),
-           "--device", args.device, "--keep-epochs"]
+           "--device", args.device, "--keep-epochs", "--schedule", "jmt"]  # the paper's ablations: its schedule
     for task in only or TASKS:
         cmd += ["--train", f"{task}={train[task]}", "--dev", f"{task}={dev[task]}"]
     if vectors:

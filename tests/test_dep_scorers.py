@@ -29,6 +29,23 @@ def test_biaffine_pairs_equal_the_gathered_all_pairs_scores():
     assert torch.allclose(full[b, c, t, s], by_hand, atol=1e-5)
 
 
+def test_biaffine_pairs_in_blocks_without_gradients_equal_one_product_with_them(monkeypatch):
+    import jmt.tasks.dependency as dependency
+
+    monkeypatch.setattr(dependency, "PAIR_ROWS", 7)  # 3 x 5 = 15 words: blocks of 7, 7 and 1
+    torch.manual_seed(0)
+    layer = Biaffine(6, channels=4)
+    for p in layer.parameters():
+        torch.nn.init.normal_(p)
+    d, e = torch.randn(3, 5, 6), torch.randn(3, 5, 6)
+    with_grad = layer.pairs(d, e)
+    assert with_grad.requires_grad
+    with torch.inference_mode():
+        blocks = layer.pairs(d, e)
+    by_einsum = torch.einsum("btd,cde,bte->btc", d, layer.U, e) + e @ layer.head_bias.T + d @ layer.dep_bias.T + layer.bias
+    assert torch.allclose(blocks, with_grad, atol=1e-5) and torch.allclose(blocks, by_einsum, atol=1e-5)
+
+
 def test_head_only_bias_drops_the_terms_that_cannot_change_the_best_head():
     layer = Biaffine(4, head_only_bias=True)
     assert {n for n, _ in layer.named_parameters()} == {"U", "head_bias"}

