@@ -13,6 +13,7 @@ without punctuation. ``--evaluate-only`` scores an existing OUT_DIR/model-best a
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import shlex
 import subprocess
@@ -99,12 +100,18 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     ap.add_argument("--results", type=Path, default=REPO / "results" / "spacy_baseline.md")
     ap.add_argument("--max-steps", type=int, help="stop training after this many steps (a smoke test)")
-    ap.add_argument("--evaluate-only", action="store_true", help="score OUT_DIR/model-best without training")
+    ap.add_argument("--evaluate-only", action="store_true", help="score OUT_DIR/model-best again (the training time "
+                    "comes from OUT_DIR/train_seconds.json)")
     args = ap.parse_args()
     import spacy
 
     ewt, gum = args.shared / "corpora" / "ud_english_ewt", args.shared / "corpora" / "ud_english_gum"
-    seconds = None if args.evaluate_only else train(args.out_dir, ewt, args.max_steps)
+    timing = args.out_dir / "train_seconds.json"
+    if args.evaluate_only:
+        seconds = json.loads(timing.read_text())["seconds"] if timing.is_file() else None
+    else:
+        seconds = train(args.out_dir, ewt, args.max_steps)
+        timing.write_text(json.dumps({"seconds": seconds}))
     nlp = spacy.load(args.out_dir / "model-best")
     rows = {}
     for name, path in (("EWT test", ewt / "en_ewt-ud-test.conllu"), ("GUM test (out of domain)", gum / "en_gum-ud-test.conllu")):
@@ -126,7 +133,7 @@ def write_results(args, rows: dict, seconds: float | None, nlp) -> None:
         "",
         f"Date: {now}. Machine: {machine()}. Versions: python {platform.python_version()}, spaCy {spacy.__version__}.",
         "",
-        f"Command: `python scripts/spacy_baseline.py OUT_DIR{' --evaluate-only' if args.evaluate_only else ''}`. "
+        f"Command: `python scripts/spacy_baseline.py OUT_DIR`. "
         "spaCy's English config for `tagger,morphologizer,parser` with `--optimize efficiency` (CNN tok2vec, "
         "no vectors), `spacy train` with its default schedule on UD English EWT train (EWT dev for its "
         "model selection); then each gold sentence of the test sets is one pre-tokenized Doc with its "
@@ -142,6 +149,9 @@ def write_results(args, rows: dict, seconds: float | None, nlp) -> None:
         lines.append(f"| {name} | {r['upos']:.2f} | {r['xpos']:.2f} | {r['uas']:.2f} | {r['las']:.2f} "
                      f"| {r['uas_nopunct']:.2f} | {r['las_nopunct']:.2f} |")
     args.results.write_text("\n".join(lines) + "\n")
+    # the same scores for scripts/summarize_accuracy.py
+    args.results.with_suffix(".json").write_text(json.dumps({"date": now, "train_seconds": seconds, "test": rows},
+                                                            indent=1) + "\n")
     print(f"wrote {args.results}", file=sys.stderr)
 
 
