@@ -115,6 +115,8 @@ def train(
                                                  help="Each task at its own depth, or all on the top layer."),
     no_vectors: bool = typer.Option(False, "--no-vectors", help="Ignore pretrained vectors named in the config."),
     keep_epochs: bool = typer.Option(False, "--keep-epochs", help="Also save every epoch's model in OUT/epoch<N>."),
+    calibrate: Optional[bool] = typer.Option(
+        None, "--calibrate/--no-calibrate", help="Fit the relatedness scores to the dev pairs after training (default on)."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ):
     """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
@@ -126,7 +128,8 @@ def train(
                                            ("--lr", lr), ("--lower-lr-scale", lower_lr_scale),
                                            ("--schedule", schedule), ("--task-order", task_order),
                                            ("--dep-scorer", dep_scorer), ("--sharing", sharing),
-                                           ("--no-vectors", no_vectors), ("--keep-epochs", keep_epochs))
+                                           ("--no-vectors", no_vectors), ("--keep-epochs", keep_epochs),
+                                           ("--[no-]calibrate", calibrate is not None))
                   if value] + [name for name, value in (("--[no-]shortcut", shortcut), ("--[no-]vertical", vertical),
                                                         ("--[no-]label-embeddings", label_embeddings),
                                                         ("--[no-]successive-regularization", successive),
@@ -165,7 +168,7 @@ def train(
             cfg.train.keep_epoch_models = True
         for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr),
                             ("lower_lr_scale", lower_lr_scale), ("schedule", schedule), ("task_order", task_order),
-                            ("successive_regularization", successive)):
+                            ("successive_regularization", successive), ("calibrate", calibrate)):
             if value is not None:
                 setattr(cfg.train, name, value)
         for name, value in (("dep_scorer", dep_scorer), ("sharing", sharing), ("shortcut", shortcut),
@@ -265,6 +268,24 @@ def evaluate(
 
 
 @app.command()
+def calibrate(
+    model_dir: Path = typer.Argument(..., help="A trained model directory with a relatedness task."),
+    pairs_path: str = typer.Argument(..., metavar="PAIRS", help="Held-out pairs with gold relatedness (SICK file, JSON lines)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    min_pairs: int = typer.Option(50, "--min-pairs", min=2, help="Refuse to fit on fewer pairs than this."),
+):
+    """Fit the model's relatedness scores to held-out pairs (a least-squares line; `jmt train` does it on the dev pairs)."""
+    with errors_to_exit():
+        from .calibrate import calibrate_relatedness
+        from .data.corpus import read_corpus
+
+        fit = calibrate_relatedness(model_dir, read_corpus(pairs_path, "relatedness"), batch_size, min_pairs)
+        typer.echo(f"relatedness = {fit['scale']:.4f} x expected score + {fit['shift']:.4f} on {fit['pairs']} pairs: "
+                   f"MSE {fit['dev_mse_before']:.4f} -> {fit['dev_mse_after']:.4f} on these pairs; "
+                   f"written to {Path(model_dir) / 'config.json'}")
+
+
+@app.command()
 def info(model_dir: Path = typer.Argument(..., help="A trained model directory.")):
     """Show a model's tasks, label sets, sizes and dev scores."""
     with errors_to_exit():
@@ -284,6 +305,10 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
         if metrics:
             typer.echo(f"dev scores of epoch {metrics.get('epoch')}:")
             typer.echo(format_metrics(metrics.get("dev", {})))
+        fit = metrics.get("calibration")
+        if fit:
+            typer.echo(f"relatedness calibrated on {fit['pairs']} dev pairs: {fit['scale']:.4f} x expected score "
+                       f"+ {fit['shift']:.4f}")
 
 
 @app.command()

@@ -64,6 +64,10 @@ class ModelConfig:
     min_word_count: int = 1
     min_ngram_count: int = 1
     max_pretrained_words: int = 100_000  # frozen rows kept for words unseen in training
+    # Relatedness scores come out as scale * E[score] + shift, clamped to [1, 5]; both are
+    # fitted on the dev pairs after training (train.calibrate, `jmt calibrate`).
+    relatedness_scale: float = 1.0
+    relatedness_shift: float = 0.0
 
 
 @dataclass
@@ -107,6 +111,9 @@ class TrainConfig:
     progress: bool = True
     # Also keep every epoch's model in OUT_DIR/epoch<N> (for comparing runs at equal epochs).
     keep_epoch_models: bool = False
+    # After training, fit the relatedness scale and shift by least squares on the dev pairs
+    # (the expected score of a model trained with dropout runs high; results/experiments.md).
+    calibrate: bool = True
 
 
 @dataclass

@@ -594,7 +594,24 @@ class Trainer:
                 self.log(f"interrupted; the last checkpoint is {self.out_dir / CHECKPOINT}. "
                          f"Continue with: jmt train --resume {self.out_dir}")
             raise
+        if main:
+            best_record = self.calibrate(best_record)
         return best_record or {}
+
+    def calibrate(self, best_record: dict | None) -> dict | None:
+        """Fit the saved model's relatedness scale and shift on the relatedness dev pairs."""
+        dev = self.corpora.dev.get("relatedness")
+        if not (self.cfg.train.calibrate and dev and (self.out_dir / "model.safetensors").is_file()):
+            return best_record
+        from .calibrate import MIN_PAIRS, calibrate_relatedness
+
+        if len(dev) < MIN_PAIRS:
+            self.log(f"relatedness not calibrated: {len(dev)} dev pairs, fewer than {MIN_PAIRS}")
+            return best_record
+        fit = calibrate_relatedness(self.out_dir, dev, batch_size=self.cfg.train.eval_batch_size)
+        self.log(f"relatedness calibrated on {fit['pairs']} dev pairs: score x {fit['scale']:.4f} + {fit['shift']:.4f}, "
+                 f"dev MSE {fit['dev_mse_before']:.4f} -> {fit['dev_mse_after']:.4f} (fitted on these pairs)")
+        return {**(best_record or {}), "calibration": fit}
 
 
 def format_dev_table(epoch: int, dev: dict[str, dict], model: JointManyTask, score, improved: bool) -> str:

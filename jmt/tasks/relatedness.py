@@ -43,6 +43,7 @@ class RelatednessHead(nn.Module):
         self.label_vectors = nn.Parameter(uniform_(torch.empty(N_BINS, cfg.label_dim)))
         # a list, not arange: a float arange on the meta device (loading) imports torch._dynamo
         self.register_buffer("bins", torch.tensor([float(k) for k in range(1, N_BINS + 1)]))
+        self.scale, self.shift = cfg.relatedness_scale, cfg.relatedness_shift  # fitted on dev after training
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, below: dict[str, torch.Tensor]) -> torch.Tensor:
         features = torch.cat([(a - b).abs(), a * b], dim=-1)  # [B, 4H], symmetric in a and b
@@ -56,7 +57,8 @@ class RelatednessHead(nn.Module):
         return F.kl_div(logits.log_softmax(-1), target, reduction="sum")
 
     def decode(self, logits: torch.Tensor, batch: PairBatch) -> list[dict]:
-        scores = (logits.softmax(-1) @ self.bins).tolist()  # expected score in [1, 5]
+        expected = logits.softmax(-1) @ self.bins  # in [1, 5]
+        scores = (self.scale * expected + self.shift).clamp(1, N_BINS).tolist()
         return [{"relatedness": s} for s in scores]
 
     def evaluate(self, gold: list[Pair], pred: list[dict]) -> dict:

@@ -1,0 +1,58 @@
+"""Calibrating the relatedness scores of a trained model on held-out pairs.
+
+A relatedness head trained with dropout predicts expected scores that run high at test
+time, on its own training pairs too (the features after dropout feed a maxout, so the
+mean of the trained network is not the network without dropout). A least-squares line
+from the raw expected scores to the gold scores of dev pairs removes that bias; the
+Pearson correlation does not change, only the scale and shift of the scores.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .data.types import Pair
+from .config import ConfigError
+from .io import load_model, write_json
+from .predict import Predictor
+
+MIN_PAIRS = 50  # fewer dev pairs than this fit the noise rather than the bias
+
+
+def calibrate_relatedness(model_dir: str | Path, pairs: Sequence[Pair], batch_size: int = 64,
+                          min_pairs: int = MIN_PAIRS) -> dict:
+    """Fit ``relatedness_scale`` and ``relatedness_shift`` of the model in ``model_dir`` on
+    ``pairs`` (gold relatedness needed), write them into its config.json and a record of
+    the fit into its metrics.json; returns the record. Fitting again gives the same line:
+    the fit always reads the uncalibrated scores."""
+    model_dir = Path(model_dir)
+    model, vocabs, _ = load_model(model_dir)
+    if "relatedness" not in model.heads:
+        raise ConfigError(f"{model_dir}: the model has no relatedness task to calibrate")
+    gold = np.array([p.relatedness for p in pairs], dtype=float)
+    if np.isnan(gold).any():
+        raise ConfigError("calibration needs the gold relatedness score of every pair")
+    if len(gold) < max(2, min_pairs) or gold.std() == 0:
+        raise ConfigError(f"calibration needs at least {max(2, min_pairs)} pairs with different gold relatedness "
+                          f"scores; got {len(gold)}")
+    head = model.heads["relatedness"]
+    head.scale, head.shift = 1.0, 0.0
+    raw = np.array([p["relatedness"] for p in Predictor(model, vocabs, batch_size=batch_size).pair(pairs)])
+    scale, shift = np.polyfit(raw, gold, 1) if raw.std() > 0 else (0.0, gold.mean())
+    if scale <= 0:  # a model that cannot rank the pairs: leave its scores as they are
+        scale, shift = 1.0, 0.0
+    fitted = np.clip(scale * raw + shift, 1, 5)
+    record = {"pairs": len(gold), "scale": float(scale), "shift": float(shift),
+              "dev_mse_before": float(((raw - gold) ** 2).mean()), "dev_mse_after": float(((fitted - gold) ** 2).mean()),
+              "dev_mean_predicted_before": float(raw.mean()), "dev_mean_gold": float(gold.mean())}
+    config_path = model_dir / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["model"]["relatedness_scale"], config["model"]["relatedness_shift"] = record["scale"], record["shift"]
+    write_json(config_path, config)
+    metrics_path = model_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    write_json(metrics_path, {**metrics, "calibration": record})
+    return record
