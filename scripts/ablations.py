@@ -70,13 +70,9 @@ PAPER = {
 
 def machine(device: str) -> str:
     import torch
+    from machine import cpu_name
 
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").is_file():
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    where = f"{os.cpu_count()} cores, {cpu}"
+    where = f"{os.cpu_count()} cores, {cpu_name()}"
     if device != "cpu" and torch.cuda.is_available():
         where += f", {torch.cuda.get_device_name()}"
     return where

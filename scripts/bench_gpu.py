@@ -119,11 +119,9 @@ def tag_all(args) -> list[dict]:
 
 def write_results(args, train: dict, tags: list[dict]) -> None:
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").is_file():
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-        cpu = names[0] if names else cpu
+    from machine import cpu_name
+
+    cpu = cpu_name()
     lines = ["# Speed on a GPU", "",
              f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {gpu}, {os.cpu_count()} CPU cores "
              f"({cpu}). Versions: python {platform.python_version()}, torch {torch.__version__} "

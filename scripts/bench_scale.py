@@ -128,12 +128,9 @@ def main() -> None:
 
 def write(args, tagging: list[dict], train: dict) -> None:
     import torch
+    from machine import cpu_name
 
-    cpu = platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
+    cpu = cpu_name()
     rates = [m["words_per_s"] for m in tagging]
     spread = (max(rates) - min(rates)) / max(rates)
     growth = tagging[-1]["rss_mb"] - tagging[1]["rss_mb"]

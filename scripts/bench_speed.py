@@ -102,12 +102,11 @@ def write(args, results) -> None:
     import spacy
     import torch
 
-    cpu = platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
     import os
+
+    from machine import cpu_name
+
+    cpu = cpu_name()
 
     lines = ["# Tagging speed: jmt against spaCy's small English pipeline", "",
              f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()} cores, {cpu}. "

@@ -85,13 +85,9 @@ def score(sentences: list[Sentence], pred: list[dict]) -> dict[str, float]:
 def machine() -> str:
     import os
 
-    cpu = platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, {platform.system()}"
+    from machine import cpu_name
+
+    return f"{os.cpu_count()} cores, {cpu_name()}, {platform.system()}"
 
 
 def main() -> None:
@@ -133,7 +129,7 @@ def write_results(args, rows: dict, seconds: float | None, nlp) -> None:
         "",
         f"Date: {now}. Machine: {machine()}. Versions: python {platform.python_version()}, spaCy {spacy.__version__}.",
         "",
-        f"Command: `python scripts/spacy_baseline.py OUT_DIR`. "
+        "Command: `python scripts/spacy_baseline.py OUT_DIR`. "
         "spaCy's English config for `tagger,morphologizer,parser` with `--optimize efficiency` (CNN tok2vec, "
         "no vectors), `spacy train` with its default schedule on UD English EWT train (EWT dev for its "
         "model selection); then each gold sentence of the test sets is one pre-tokenized Doc with its "

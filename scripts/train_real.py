@@ -40,17 +40,11 @@ def versions() -> dict[str, str]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import os
 
-    return f"{os.cpu_count()} cores, {cpu}, torch threads {torch.get_num_threads()}, {platform.system()}"
+    from machine import cpu_name
+
+    return f"{os.cpu_count()} cores, {cpu_name()}, torch threads {torch.get_num_threads()}, {platform.system()}"
 
 
 def main() -> None:
