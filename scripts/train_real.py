@@ -122,6 +122,15 @@ def display_path(path: Path) -> str:
         return path.name
 
 
+def calibration_note(selected: dict) -> str:
+    fit = selected.get("calibration")
+    if not fit:
+        return ""
+    return (f" Relatedness calibrated after training on the {fit['pairs']} SICK trial pairs: "
+            f"{fit['scale']:.4f} x expected score + {fit['shift']:.4f} (trial MSE {fit['dev_mse_before']:.4f} -> "
+            f"{fit['dev_mse_after']:.4f}, fitted on those pairs); the test scores below use it.")
+
+
 def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epochs_log) -> None:
     t, g = scores["ewt"], scores["gum"]
     config = ["--config", display_path(args.config)] if args.config else []
@@ -139,7 +148,8 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         f"Training: {args.epochs} epochs, seed {args.seed}, {args.optimizer} lr {args.lr}, "
         f"lower-layer lr factor {args.lower_lr_scale}, "
         f"wall time {train_wall / 60:.1f} min (evaluation included: {total_wall / 60:.1f} min). "
-        f"Selected epoch (best dev LAS): {selected['epoch']}." + (f" {args.note}" if args.note else ""),
+        f"Selected epoch (best dev LAS): {selected['epoch']}." + calibration_note(selected)
+        + (f" {args.note}" if args.note else ""),
         *([f"Recipe `{display_path(args.config)}`:", "", "```toml", args.config.read_text(encoding="utf-8").strip(),
             "```", ""] if args.config else []),
         "Data: EWT train (upos, xpos, dep; EWT dev), CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
