@@ -244,8 +244,10 @@ def evaluate(
     with errors_to_exit():
         from .data.corpus import read_corpus, require_annotation
         from .io import load_model
+        from .memory import fix_mmap_threshold
         from .predict import Predictor
 
+        fix_mmap_threshold()
         model, vocabs, _ = load_model(model_dir, device)
         set_decoder(model, decoder)
         missing = [t for t in tests if t not in model.tasks]
@@ -348,8 +350,10 @@ def tag(
         raise typer.BadParameter(f"expected one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
     with errors_to_exit():
         from .api import load
+        from .memory import fix_mmap_threshold
         from .tagging_io import HTML_HEAD, HTML_TAIL, batched, read_input, write_sentence
 
+        fix_mmap_threshold()  # flat memory over long inputs
         nlp = load(model_dir, batch_size, device)
         set_decoder(nlp.model, decoder)
         chosen = nlp.predictor.token_tasks(tasks.split(",") if tasks else None)
@@ -399,8 +403,10 @@ def pair(
     with errors_to_exit():
         from .api import load
         from .data.types import ENTAILMENT_LABELS
+        from .memory import fix_mmap_threshold
         from .tagging_io import batched, read_pairs
 
+        fix_mmap_threshold()
         nlp = load(model_dir, batch_size, device)
         out = open(output, "w", encoding="utf-8") if output else sys.stdout
         try:

@@ -1,0 +1,33 @@
+"""The tagging commands fix glibc's mmap threshold, unless the user set one."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+import jmt.memory as memory
+from conftest import SAMPLE
+from jmt.cli import app
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_the_threshold_is_set_unless_the_environment_sets_it(monkeypatch):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    assert memory.fix_mmap_threshold() is True
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert memory.fix_mmap_threshold() is False
+
+
+def test_jmt_tag_fixes_the_threshold_before_tagging(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(memory, "fix_mmap_threshold", lambda: calls.append(1) or True)
+    model = tmp_path / "m"
+    trained = CliRunner().invoke(app, ["train", "-o", str(model), "--epochs", "1", "--device", "cpu",
+                                       "--train", f"upos={SAMPLE / 'train.conllu'}"])
+    assert trained.exit_code == 0, trained.output
+    text = tmp_path / "in.txt"
+    text.write_text("The cat sleeps .\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["tag", str(model), str(text), "--input-format", "tokenized", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert calls == [1] and "cat" in result.stdout
