@@ -64,8 +64,9 @@ def main() -> None:
     seeds = [r["seed"] for r in runs]
     lines = ["# Accuracy of the jmt recipe on the public corpora", "",
              f"Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `python scripts/summarize_accuracy.py` "
-             f"from {len(runs)} runs of `scripts/reproduce_accuracy.sh OUT_DIR SEED` (seeds {', '.join(map(str, seeds))}); "
-             "each run's own file (`accuracy_seed<N>.md`) has its machine, versions, wall time and dev curve.", "",
+             f"from {len(runs)} runs of the recipe that `scripts/reproduce_accuracy.sh OUT_DIR SEED` trains "
+             f"(seeds {', '.join(map(str, seeds))}); each run's own file (`accuracy_seed<N>.md`) has its machine, "
+             "versions, wall time, dev curve and how it was run.", "",
              "| test metric | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | spread | bar | met | "
              "spaCy recipe (issue) |" + (" spaCy recipe (rerun here) |" if measured else "")
              + " Stanza 1.5.1 | JMT paper |",
