@@ -23,7 +23,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
                          training_record, write_record)
-from .config import TASK_DEPTH, Config, ConfigError, corpus_paths, to_dict
+from .config import TASK_DEPTH, Config, ConfigError, corpus_paths, from_dict, to_dict
 from .data.batch import (EncodedPair, batch_indices, collate_pairs, collate_sentences, encode_pair,
                          encode_sentence)
 from .data.corpus import check_trees, read_corpus, require_annotation
@@ -504,7 +504,8 @@ class Trainer:
 
     def restore(self, state: dict) -> tuple[int, int, dict, float, dict | None]:
         """Load a checkpoint into the model, optimizer and random states; returns the position."""
-        saved_cfg = json.loads(state["config"])
+        # through Config and back: settings added to jmt since the checkpoint take their defaults
+        saved_cfg = to_dict(from_dict(Config, json.loads(state["config"])))
         saved_cfg["train"]["epochs"] = self.cfg.train.epochs  # resuming may extend the run
         if saved_cfg != to_dict(self.cfg):
             raise ConfigError(f"{self.out_dir / CHECKPOINT}: the checkpoint was written with another configuration; "

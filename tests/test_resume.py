@@ -119,6 +119,22 @@ def test_resuming_can_extend_the_run(uninterrupted, tmp_path):
     assert [r["epoch"] for r in lines] == [1, 2, 3, 4]
 
 
+def test_a_checkpoint_from_before_a_setting_existed_resumes_with_its_default(uninterrupted, tmp_path):
+    import shutil
+
+    from jmt.checkpoint import save_checkpoint
+
+    out = tmp_path / "model"
+    shutil.copytree(uninterrupted, out)
+    state = load_checkpoint(out)
+    cfg = json.loads(state["config"])
+    del cfg["train"]["calibrate"], cfg["model"]["relatedness_scale"]  # as an older jmt wrote it
+    save_checkpoint(out, {**state, "config": json.dumps(cfg)})
+    proc = jmt_train("--resume", str(out), "--epochs", "4")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+
+
 def test_the_checkpoint_is_plain_containers(uninterrupted):
     state = torch.load(uninterrupted / CHECKPOINT, weights_only=True)
     assert (state["epoch"], state["next_pass"]) == (4, 0)
