@@ -401,17 +401,26 @@ class Trainer:
         steps = sum(len(q) for q in queues)
         totals = {task: 0.0 for p in self.passes for task in p.tasks}
         seen = {task: 0 for task in totals}
+        batches, words, seconds = [0] * len(self.passes), [0] * len(self.passes), [0.0] * len(self.passes)
         with progress_bar(f"epoch {epoch} {t.schedule}", steps, t.progress and self.is_main) as advance:
             for step in range(1, steps + 1):
                 i = self.rng.choices(range(len(self.passes)), weights)[0]
                 if not queues[i]:
                     queues[i] = self.pass_batches(self.passes[i])
                 p, idx = self.passes[i], queues[i].pop()
+                start = time.perf_counter()
                 losses = self.train_step(p, idx, epoch, step, steps)
                 for task, value in losses.items():
                     totals[task] += value.item()
                     seen[task] += len(idx)
+                seconds[i] += time.perf_counter() - start
+                batches[i] += 1
+                words[i] += sum(p.lengths[k] for k in idx)
                 advance()
+        for i, p in enumerate(self.passes):  # each pass's own throughput, as the task-ordered epochs log it
+            if batches[i]:
+                self.log(f"epoch {epoch} {p.name}: {batches[i]} batches, {words[i] / seconds[i]:,.0f} words/s "
+                         f"({t.schedule})")
         per_item = {task: totals[task] / max(1, seen[task]) for task in totals}
         weights_note = ""
         if self.loss_module.log_vars is not None:

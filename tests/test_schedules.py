@@ -67,6 +67,21 @@ def test_joint_schedule_draws_batches_of_every_task_by_corpus_size(tiny_files, t
     assert sr_calls == []  # no successive regularization when all layers train together
 
 
+def test_a_joint_epoch_logs_each_pass_s_batches_and_words_per_second(tiny_files, tmp_path):
+    import re
+
+    logged = []
+    trainer = Trainer(tiny_config(tiny_files, TASKS, schedule="joint", batch_size=2, dep_batch_size=2),
+                      tmp_path / "out", log=logged.append)
+    trainer.train_joint_epoch(1)
+    # the same line as a task-ordered pass logs (scripts/bench_gpu.py reads it)
+    lines = [m for m in map(re.compile(r"^epoch 1 (\S+): (\d+) batches, ([\d,]+) words/s").match, logged) if m]
+    assert {m[1] for m in lines} == {p.name for p in trainer.passes}
+    drawn = {m[1]: int(m[2]) for m in lines}
+    assert sum(drawn.values()) == sum(math.ceil(len(p.examples) / p.batch_size) for p in trainer.passes)
+    assert all(int(m[3].replace(",", "")) > 0 for m in lines)
+
+
 def test_temperature_flattens_the_task_distribution(tiny_files, tmp_path):
     counts = {}
     for temperature in (1.0, 1000.0):
