@@ -144,7 +144,10 @@ def write_results(args, rows: dict, seconds: float | None, nlp) -> None:
     for name, r in rows.items():
         lines.append(f"| {name} | {r['upos']:.2f} | {r['xpos']:.2f} | {r['uas']:.2f} | {r['las']:.2f} "
                      f"| {r['uas_nopunct']:.2f} | {r['las_nopunct']:.2f} |")
-    args.results.write_text("\n".join(lines) + "\n")
+    # Hand-written notes from the first "## " heading on survive a rerun.
+    old = args.results.read_text(encoding="utf-8") if args.results.is_file() else ""
+    notes = old[old.index("\n## ") + 1:] if "\n## " in old else ""
+    args.results.write_text("\n".join(lines) + "\n" + ("\n" + notes if notes else ""), encoding="utf-8")
     # the same scores for scripts/summarize_accuracy.py
     args.results.with_suffix(".json").write_text(json.dumps({"date": now, "train_seconds": seconds, "test": rows},
                                                             indent=1) + "\n")
