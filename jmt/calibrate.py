@@ -1,8 +1,9 @@
 """Calibrating the relatedness scores of a trained model on held-out pairs.
 
 A relatedness head trained with dropout predicts expected scores that run high at test
-time, on its own training pairs too (the features after dropout feed a maxout, so the
-mean of the trained network is not the network without dropout). A least-squares line
+time, on its own training pairs too (results/experiments.md row 16); a likely cause is
+the dropout before the maxout layer, after which the network without dropout is not the
+mean of the networks trained with it. A least-squares line
 from the raw expected scores to the gold scores of dev pairs removes that bias; the
 Pearson correlation does not change, only the scale and shift of the scores.
 """
@@ -14,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .data.types import Pair
 from .config import ConfigError
+from .data.types import Pair
 from .io import load_model, write_json
 from .predict import Predictor
 
