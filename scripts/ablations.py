@@ -70,7 +70,7 @@ PAPER = {
 
 def machine(device: str) -> str:
     import torch
-    from machine import cpu_name
+    from report import cpu_name
 
     where = f"{os.cpu_count()} cores, {cpu_name()}"
     if device != "cpu" and torch.cuda.is_available():
@@ -200,9 +200,6 @@ def score(name: str, args, paths, stopped: bool, common: int | None) -> dict:
             "wall_seconds": round(sum(e["seconds"] for e in epochs if e["epoch"] <= (common or len(epochs))), 1)}
 
 
-READING = "## Reading"
-
-
 def cell(scores: dict, task: str, key: str) -> str:
     if task not in scores:
         return ""
@@ -246,11 +243,9 @@ def write_table(args, table: dict) -> None:
     times = ", ".join(f"{v['name']} {v['wall_seconds'] / 60:.1f} min" for v in variants)
     lines += ["", "Training time per variant" + (f" to epoch {common}" if common else "") + f": {times}.",
               "", "![the dev table as bars](ablations.png)" if args.copy_plot else ""]
-    # A hand-written reading of the table, under "## Reading", survives a rerun.
-    old = args.results.read_text(encoding="utf-8") if args.results.is_file() else ""
-    reading = old[old.index(READING):] if READING in old else ""
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text("\n".join(lines).rstrip() + "\n" + ("\n" + reading if reading else ""), encoding="utf-8")
+    from report import write_results
+
+    write_results(args.results, "\n".join(lines))  # a hand-written "## Reading" survives a rerun
     print(f"wrote {args.results}", file=sys.stderr)
 
 

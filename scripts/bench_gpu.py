@@ -121,7 +121,7 @@ def tag_all(args) -> list[dict]:
 
 def write_results(args, train: dict, tags: list[dict]) -> None:
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    from machine import cpu_name
+    from report import cpu_name
 
     cpu = cpu_name()
     on_cpu = args.device == "cpu"
@@ -148,11 +148,9 @@ def write_results(args, train: dict, tags: list[dict]) -> None:
         same = f"{r['same_as_cpu']:.2f} %" if "same_as_cpu" in r else ""
         trees = f"{r['non_trees']:.1f} %" if "non_trees" in r else ""
         lines.append(f"| {r['tasks']} | {r['where']} | {r['batch']} | {r['words_per_s']:,.0f} | {same} | {trees} |")
-    # Hand-written notes from the first "## Reading" heading on survive a rerun.
-    old = args.results.read_text(encoding="utf-8") if args.results.is_file() else ""
-    notes = old[old.index("\n## Reading") + 1:] if "\n## Reading" in old else ""
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text("\n".join(lines) + "\n" + ("\n" + notes if notes else ""), encoding="utf-8")
+    from report import write_results
+
+    write_results(args.results, "\n".join(lines))  # a hand-written "## Reading" survives a rerun
     (args.work / "gpu.json").write_text(json.dumps({"train": train, "tagging": tags}, indent=2) + "\n")
     print(f"wrote {args.results}", file=sys.stderr)
 

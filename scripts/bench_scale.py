@@ -13,7 +13,7 @@ Training: EWT train repeated 10 times (about 2M tokens) for upos, xpos and dep, 
 process that reads and encodes the corpus, builds the model and runs ``--train-steps``
 batches of every pass; its peak RSS is reported. (Memory after those steps no longer grows
 with training time: the corpus is held once, encoded, and batches are built as they go.)
-Notes written under a "## " heading at the end of the results file are kept when it is rewritten.
+Notes written under a "## Notes" heading at the end of the results file are kept when it is rewritten.
 """
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def main() -> None:
 
 def write(args, tagging: list[dict], train: dict) -> None:
     import torch
-    from machine import cpu_name
+    from report import cpu_name
 
     cpu = cpu_name()
     rates = [m["words_per_s"] for m in tagging]
@@ -151,11 +151,9 @@ def write(args, tagging: list[dict], train: dict) -> None:
               f"Training on EWT train x10 ({train['tokens']:,} tokens; upos, xpos, dep; GloVe 50d; corpus read and "
               f"encoded in {train['load_seconds']:.0f} s, then {args.train_steps} batches of each pass): "
               f"peak RSS {train['rss_mb']:.0f} MB (bar: under 3 GB)."]
-    # Hand-written notes from the first "## " heading on survive a rerun.
-    old = args.results.read_text(encoding="utf-8") if args.results.is_file() else ""
-    notes = old[old.index("\n## ") + 1:] if "\n## " in old else ""
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text("\n".join(lines) + "\n" + ("\n" + notes if notes else ""), encoding="utf-8")
+    from report import write_results
+
+    write_results(args.results, "\n".join(lines))  # hand-written "## Notes" survive a rerun
     print(f"wrote {args.results}", file=sys.stderr)
 
 

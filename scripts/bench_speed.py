@@ -107,7 +107,7 @@ def write(args, results) -> None:
 
     import os
 
-    from machine import cpu_name
+    from report import cpu_name
 
     cpu = cpu_name()
 

@@ -85,7 +85,7 @@ def score(sentences: list[Sentence], pred: list[dict]) -> dict[str, float]:
 def machine() -> str:
     import os
 
-    from machine import cpu_name
+    from report import cpu_name
 
     return f"{os.cpu_count()} cores, {cpu_name()}, {platform.system()}"
 
@@ -144,10 +144,9 @@ def write_results(args, rows: dict, seconds: float | None, nlp) -> None:
     for name, r in rows.items():
         lines.append(f"| {name} | {r['upos']:.2f} | {r['xpos']:.2f} | {r['uas']:.2f} | {r['las']:.2f} "
                      f"| {r['uas_nopunct']:.2f} | {r['las_nopunct']:.2f} |")
-    # Hand-written notes from the first "## " heading on survive a rerun.
-    old = args.results.read_text(encoding="utf-8") if args.results.is_file() else ""
-    notes = old[old.index("\n## ") + 1:] if "\n## " in old else ""
-    args.results.write_text("\n".join(lines) + "\n" + ("\n" + notes if notes else ""), encoding="utf-8")
+    from report import write_results
+
+    write_results(args.results, "\n".join(lines))  # hand-written "## Notes" survive a rerun
     # the same scores for scripts/summarize_accuracy.py
     args.results.with_suffix(".json").write_text(json.dumps({"date": now, "train_seconds": seconds, "test": rows},
                                                             indent=1) + "\n")

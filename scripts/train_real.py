@@ -42,7 +42,7 @@ def versions() -> dict[str, str]:
 def machine() -> str:
     import os
 
-    from machine import cpu_name
+    from report import cpu_name
 
     return f"{os.cpu_count()} cores, {cpu_name()}, torch threads {torch.get_num_threads()}, {platform.system()}"
 

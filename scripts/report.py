@@ -1,0 +1,30 @@
+"""What the benchmark and results scripts share: the CPU model they name beside their
+numbers, and writing a results file without losing the notes written into it by hand."""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+# A section under one of these headings, at the end of a results file, is written by hand.
+NOTE_HEADINGS = ("## Reading", "## Notes")
+
+
+def cpu_name() -> str:
+    """The first "model name" of /proc/cpuinfo, else what the platform module knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_results(path: Path, text: str) -> None:
+    """Write a generated results file; the old file's hand-written notes (from its first
+    ``## Reading`` or ``## Notes`` heading to the end) follow the new text."""
+    old = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.is_file() else []
+    start = next((i for i, line in enumerate(old) if line.startswith(NOTE_HEADINGS)), len(old))
+    notes = "".join(old[start:])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip() + "\n" + ("\n" + notes if notes else ""), encoding="utf-8")
