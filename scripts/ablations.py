@@ -243,9 +243,9 @@ def write_table(args, table: dict) -> None:
     times = ", ".join(f"{v['name']} {v['wall_seconds'] / 60:.1f} min" for v in variants)
     lines += ["", "Training time per variant" + (f" to epoch {common}" if common else "") + f": {times}.",
               "", "![the dev table as bars](ablations.png)" if args.copy_plot else ""]
-    from report import write_results
+    from report import write_with_notes
 
-    write_results(args.results, "\n".join(lines))  # a hand-written "## Reading" survives a rerun
+    write_with_notes(args.results, "\n".join(lines))  # a hand-written "## Reading" survives a rerun
     print(f"wrote {args.results}", file=sys.stderr)
 
 

@@ -148,9 +148,9 @@ def write_results(args, train: dict, tags: list[dict]) -> None:
         same = f"{r['same_as_cpu']:.2f} %" if "same_as_cpu" in r else ""
         trees = f"{r['non_trees']:.1f} %" if "non_trees" in r else ""
         lines.append(f"| {r['tasks']} | {r['where']} | {r['batch']} | {r['words_per_s']:,.0f} | {same} | {trees} |")
-    from report import write_results
+    from report import write_with_notes
 
-    write_results(args.results, "\n".join(lines))  # a hand-written "## Reading" survives a rerun
+    write_with_notes(args.results, "\n".join(lines))  # a hand-written "## Reading" survives a rerun
     (args.work / "gpu.json").write_text(json.dumps({"train": train, "tagging": tags}, indent=2) + "\n")
     print(f"wrote {args.results}", file=sys.stderr)
 

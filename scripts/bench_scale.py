@@ -151,9 +151,9 @@ def write(args, tagging: list[dict], train: dict) -> None:
               f"Training on EWT train x10 ({train['tokens']:,} tokens; upos, xpos, dep; GloVe 50d; corpus read and "
               f"encoded in {train['load_seconds']:.0f} s, then {args.train_steps} batches of each pass): "
               f"peak RSS {train['rss_mb']:.0f} MB (bar: under 3 GB)."]
-    from report import write_results
+    from report import write_with_notes
 
-    write_results(args.results, "\n".join(lines))  # hand-written "## Notes" survive a rerun
+    write_with_notes(args.results, "\n".join(lines))  # hand-written "## Notes" survive a rerun
     print(f"wrote {args.results}", file=sys.stderr)
 
 

@@ -20,7 +20,7 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def write_results(path: Path, text: str) -> None:
+def write_with_notes(path: Path, text: str) -> None:
     """Write a generated results file; the old file's hand-written notes (from its first
     ``## Reading`` or ``## Notes`` heading to the end) follow the new text."""
     old = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.is_file() else []

@@ -144,9 +144,9 @@ def write_results(args, rows: dict, seconds: float | None, nlp) -> None:
     for name, r in rows.items():
         lines.append(f"| {name} | {r['upos']:.2f} | {r['xpos']:.2f} | {r['uas']:.2f} | {r['las']:.2f} "
                      f"| {r['uas_nopunct']:.2f} | {r['las_nopunct']:.2f} |")
-    from report import write_results
+    from report import write_with_notes
 
-    write_results(args.results, "\n".join(lines))  # hand-written "## Notes" survive a rerun
+    write_with_notes(args.results, "\n".join(lines))  # hand-written "## Notes" survive a rerun
     # the same scores for scripts/summarize_accuracy.py
     args.results.with_suffix(".json").write_text(json.dumps({"date": now, "train_seconds": seconds, "test": rows},
                                                             indent=1) + "\n")

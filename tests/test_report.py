@@ -12,8 +12,8 @@ _spec.loader.exec_module(report)
 
 def test_a_rewrite_replaces_the_generated_part_and_keeps_the_notes(tmp_path):
     path = tmp_path / "results" / "bench.md"
-    report.write_results(path, "# Bench\n\n## Table\n\n| a | 1 |\n")
+    report.write_with_notes(path, "# Bench\n\n## Table\n\n| a | 1 |\n")
     assert path.read_text() == "# Bench\n\n## Table\n\n| a | 1 |\n"  # nothing to keep yet
     path.write_text(path.read_text() + "\n## Notes\n\nMeasured on a busy host.\n")
-    report.write_results(path, "# Bench\n\n## Table\n\n| a | 2 |")
+    report.write_with_notes(path, "# Bench\n\n## Table\n\n| a | 2 |")
     assert path.read_text() == "# Bench\n\n## Table\n\n| a | 2 |\n\n## Notes\n\nMeasured on a busy host.\n"
