@@ -23,8 +23,10 @@ class ConfigError(ValueError):
 
 
 # The depth of each task in the stack (the paper's order). Tasks that share a depth share
-# its BiLSTM layer: upos and xpos both sit at the bottom.
-TASK_DEPTH = {"upos": 1, "xpos": 1, "chunk": 2, "dep": 3, "relatedness": 4, "entailment": 5}
+# its BiLSTM layer: upos and xpos both sit at the bottom. "xpos2" is a second XPOS tag set
+# with its own classifier, for a corpus whose POS column follows other conventions than
+# the treebank's (the CoNLL-2000 chunking corpus beside UD EWT, say).
+TASK_DEPTH = {"upos": 1, "xpos": 1, "xpos2": 1, "chunk": 2, "dep": 3, "relatedness": 4, "entailment": 5}
 TASKS = tuple(TASK_DEPTH)
 DEP_SCORERS = ("bilinear", "biaffine")
 SCHEDULES = ("jmt", "joint", "uncertainty")

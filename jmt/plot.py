@@ -10,7 +10,7 @@ from pathlib import Path
 from .config import ConfigError
 
 # the score each task is drawn with, and whether lower is better
-PRIMARY = {"upos": ("accuracy", False), "xpos": ("accuracy", False), "chunk": ("f1", False),
+PRIMARY = {"upos": ("accuracy", False), "xpos": ("accuracy", False), "xpos2": ("accuracy", False), "chunk": ("f1", False),
            "dep": ("las", False), "relatedness": ("mse", True), "entailment": ("accuracy", False)}
 ABLATION_COLUMNS = [("POS", "upos", "accuracy"), ("chunk", "chunk", "f1"), ("UAS", "dep", "uas"),
                     ("LAS", "dep", "las"), ("rel. MSE", "relatedness", "mse"), ("ent. acc", "entailment", "accuracy")]

@@ -101,11 +101,12 @@ def write_sentence(out: TextIO, fmt: str, sentence: Sentence, pred: dict) -> Non
         out.write(render_html(sentence, pred))
         return
     if fmt == "conllu":
-        write_conllu(sentence, out, upos=pred.get("upos"), xpos=pred.get("xpos"), heads=pred.get("heads"),
+        # The XPOS column holds the first tag set, or the second where the model has only that.
+        write_conllu(sentence, out, upos=pred.get("upos"), xpos=pred.get("xpos", pred.get("xpos2")), heads=pred.get("heads"),
                      deprels=pred.get("deprels"), chunks=pred.get("chunks"))
         return
     record = {"tokens": sentence.words}
-    for key in ("upos", "xpos", "heads", "deprels"):
+    for key in ("upos", "xpos", "xpos2", "heads", "deprels"):
         if key in pred:
             record[key] = pred[key]
     if "chunks" in pred:

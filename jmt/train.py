@@ -120,7 +120,7 @@ def training_sentences(corpora: Corpora) -> Iterator[list[str]]:
 
 def build_vocabs(cfg: Config, corpora: Corpora, pretrained_words: list[str]) -> Vocabularies:
     labels: dict[str, list[str]] = {}
-    fields = {"upos": ("upos", "upos"), "xpos": ("xpos", "xpos"), "chunk": ("chunk", "chunks"),
+    fields = {"upos": ("upos", "upos"), "xpos": ("xpos", "xpos"), "xpos2": ("xpos2", "xpos"), "chunk": ("chunk", "chunks"),
               "dep": ("deprel", "deprels")}
     for task, (label_set, field) in fields.items():
         if task in corpora.train:

@@ -96,8 +96,11 @@ def tiny_files(tmp_path) -> dict[str, Path]:
     return write_tiny_corpora(tmp_path)
 
 
+# the paper's six tasks (jmt.config.TASKS also has xpos2, a second XPOS tag set)
+PAPER_TASKS = ("upos", "xpos", "chunk", "dep", "relatedness", "entailment")
+
 # which tiny file each task reads
-TASK_FILE = {"upos": "conllu", "xpos": "conllu", "dep": "conllu", "chunk": "chunk",
+TASK_FILE = {"upos": "conllu", "xpos": "conllu", "xpos2": "chunk", "dep": "conllu", "chunk": "chunk",
              "relatedness": "pairs", "entailment": "pairs"}
 
 

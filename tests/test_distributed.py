@@ -17,15 +17,14 @@ import hashlib, json, os, sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 import torch
-from conftest import quiet, tiny_config
-from jmt.config import TASKS
+from conftest import PAPER_TASKS, quiet, tiny_config
 from jmt.distributed import init_from_environment, shutdown
 from jmt.train import Trainer
 
 dist = init_from_environment()
 files = {{k: Path(v) for k, v in {files!r}.items()}}
 out = Path({out!r})
-trainer = Trainer(tiny_config(files, TASKS, dev=True, epochs=6, seed=3, batch_size=2, dep_batch_size=2), out / "model", log=quiet, dist=dist)
+trainer = Trainer(tiny_config(files, PAPER_TASKS, dev=True, epochs=6, seed=3, batch_size=2, dep_batch_size=2), out / "model", log=quiet, dist=dist)
 trainer.train()
 digest = hashlib.sha256()
 for name, tensor in sorted(trainer.model.state_dict().items()):

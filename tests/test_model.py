@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from conftest import (write_tiny_corpora, no_dropout_model, quiet, small_model, tiny_config)
-from jmt.config import (TASKS, Config, ConfigError, DataConfig, ModelConfig, TrainConfig, from_dict, load_config,
+from conftest import (PAPER_TASKS, write_tiny_corpora, no_dropout_model, quiet, small_model, tiny_config)
+from jmt.config import (Config, ConfigError, DataConfig, ModelConfig, TrainConfig, from_dict, load_config,
                         to_dict)
 from jmt.data.batch import collate_sentences
 from jmt.data.types import Pair
@@ -58,7 +58,7 @@ def trained(tmp_path_factory):
     """A six-task model trained briefly on the tiny corpora, so its outputs are not uniform."""
     root = tmp_path_factory.mktemp("trained")
     files = write_tiny_corpora(root)
-    cfg = tiny_config(files, TASKS, dev=True, epochs=8)
+    cfg = tiny_config(files, PAPER_TASKS, dev=True, epochs=8)
     trainer = Trainer(cfg, root / "model", log=quiet)
     trainer.train()
     return trainer
@@ -321,7 +321,7 @@ SWITCHES = {
 def test_each_switch_builds_a_model_that_trains(name, tiny_files, tmp_path, monkeypatch):
     model_kw, train_kw = SWITCHES[name]
     # batches of 2: the softmax layers start at zero, so only a second step reaches the layers below
-    cfg = tiny_config(tiny_files, TASKS, model=small_model(**model_kw), batch_size=2, dep_batch_size=2, **train_kw)
+    cfg = tiny_config(tiny_files, PAPER_TASKS, model=small_model(**model_kw), batch_size=2, dep_batch_size=2, **train_kw)
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)
     model = trainer.model
     H2, Dx, L = 2 * cfg.model.hidden, model.embed.out_dim, cfg.model.label_dim
@@ -337,7 +337,7 @@ def test_each_switch_builds_a_model_that_trains(name, tiny_files, tmp_path, monk
     losses = {}
     for p in trainer.passes:
         losses.update(trainer.train_pass(p, 1))
-    assert set(losses) == set(TASKS)
+    assert set(losses) == set(PAPER_TASKS)
     assert all(math.isfinite(v) for v in losses.values()), losses
     # without label embeddings the label vectors feed nothing (only weight decay touches them)
     unused = set() if labels else {n for n, _ in model.named_parameters() if n.endswith("label_vectors")}

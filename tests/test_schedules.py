@@ -10,9 +10,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import quiet, small_model, tiny_config
+from conftest import PAPER_TASKS, quiet, small_model, tiny_config
 from jmt.cli import app
-from jmt.config import TASKS, ConfigError
+from jmt.config import ConfigError
 from jmt.data.types import Pair
 from jmt.io import load_model
 from jmt.train import Trainer
@@ -45,15 +45,15 @@ def test_each_schedule_and_switch_trains_on_the_samples(name, tmp_path):
     assert result.exit_code == 0, result.stderr
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
-    for task in TASKS:
+    for task in PAPER_TASKS:
         assert math.isfinite(records[-1]["train_loss"][task]), task
     assert sum(records[-1]["train_loss"].values()) < sum(records[0]["train_loss"].values())
     model, vocabs, cfg = load_model(out)
-    assert set(model.tasks) == set(TASKS)
+    assert set(model.tasks) == set(PAPER_TASKS)
 
 
 def test_joint_schedule_draws_batches_of_every_task_by_corpus_size(tiny_files, tmp_path, monkeypatch):
-    cfg = tiny_config(tiny_files, TASKS, schedule="joint", batch_size=2, dep_batch_size=2)
+    cfg = tiny_config(tiny_files, PAPER_TASKS, schedule="joint", batch_size=2, dep_batch_size=2)
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)
     drawn = []
     original = trainer.train_step
@@ -71,7 +71,7 @@ def test_a_joint_epoch_logs_each_pass_s_batches_and_words_per_second(tiny_files,
     import re
 
     logged = []
-    trainer = Trainer(tiny_config(tiny_files, TASKS, schedule="joint", batch_size=2, dep_batch_size=2),
+    trainer = Trainer(tiny_config(tiny_files, PAPER_TASKS, schedule="joint", batch_size=2, dep_batch_size=2),
                       tmp_path / "out", log=logged.append)
     trainer.train_joint_epoch(1)
     # the same line as a task-ordered pass logs (scripts/bench_gpu.py reads it)
@@ -111,16 +111,16 @@ def test_uncertainty_weights_are_learned_and_resumable(tiny_files, tmp_path):
 
 
 def test_random_task_order_shuffles_the_passes_and_resumes_in_the_same_order(tiny_files, tmp_path):
-    cfg = tiny_config(tiny_files, TASKS, task_order="random", seed=2)
+    cfg = tiny_config(tiny_files, PAPER_TASKS, task_order="random", seed=2)
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)
     orders = {tuple(trainer.epoch_order()) for _ in range(20)}
     assert len(orders) > 1 and all(sorted(o) == list(range(len(trainer.passes))) for o in orders)
-    bottom_up = Trainer(tiny_config(tiny_files, TASKS, seed=2), tmp_path / "b", log=quiet)
+    bottom_up = Trainer(tiny_config(tiny_files, PAPER_TASKS, seed=2), tmp_path / "b", log=quiet)
     assert {tuple(bottom_up.epoch_order()) for _ in range(5)} == {tuple(range(len(bottom_up.passes)))}
 
 
 def test_without_growing_depth_every_head_reads_the_top_layer(tiny_files, tmp_path):
-    cfg = tiny_config(tiny_files, TASKS, model=small_model(growing_depth=False))
+    cfg = tiny_config(tiny_files, PAPER_TASKS, model=small_model(growing_depth=False))
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)
     top = max(trainer.model.depths)
     assert {head.depth for head in trainer.model.heads.values()} == {top}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import subprocess
@@ -13,13 +14,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, SAMPLE, no_dropout_model, quiet, small_model, tiny_config
-from jmt.config import TASKS, Config, ConfigError, DataConfig, TrainConfig
+from conftest import (PAPER_TASKS, REPO, SAMPLE, TINY_CHUNKS, chunk_text, no_dropout_model, quiet, small_model,
+                      tiny_config)
+from jmt.config import Config, ConfigError, DataConfig, TrainConfig
 from jmt.data.batch import collate_sentences, encode_sentence
 from jmt.data.corpus import read_corpus
 from jmt.data.types import ENTAILMENT_LABELS, Sentence
 from jmt.io import load_model
 from jmt.predict import Predictor
+from jmt.tagging_io import write_sentence
 from jmt.train import Trainer, holdout_split, load_corpora, select_score
 from jmt.model.embeddings import pretrain_ngrams
 
@@ -62,7 +65,7 @@ def test_six_task_dev_scores_rise_and_losses_fall(sample_run):
     _, _, records, _ = sample_run
     assert [r["epoch"] for r in records] == [1, 2, 3]
     first, last = records[0], records[-1]
-    assert set(first["dev"]) == set(TASKS)
+    assert set(first["dev"]) == set(PAPER_TASKS)
     assert last["dev"]["upos"]["accuracy"] > first["dev"]["upos"]["accuracy"]
     assert last["dev"]["xpos"]["accuracy"] > first["dev"]["xpos"]["accuracy"]
     assert last["dev"]["dep"]["uas"] > first["dev"]["dep"]["uas"]
@@ -154,18 +157,17 @@ SEED_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
-from conftest import quiet, tiny_config
-from jmt.config import TASKS
+from conftest import PAPER_TASKS, quiet, tiny_config
 from jmt.train import Trainer
 files = {{k: Path(v) for k, v in {files!r}.items()}}
-Trainer(tiny_config(files, TASKS, epochs=2, seed={seed}), {out!r}, log=quiet).train()
+Trainer(tiny_config(files, PAPER_TASKS, epochs=2, seed={seed}), {out!r}, log=quiet).train()
 """
 
 
 def test_fixed_seed_gives_identical_weights_across_runs(tiny_files, tmp_path):
     files = {k: str(v) for k, v in tiny_files.items()}
     # run 1 here; run 2 in a fresh interpreter with another hash seed (set and dict orders)
-    Trainer(tiny_config(tiny_files, TASKS, epochs=2, seed=7), tmp_path / "a", log=quiet).train()
+    Trainer(tiny_config(tiny_files, PAPER_TASKS, epochs=2, seed=7), tmp_path / "a", log=quiet).train()
     env = {**os.environ, "PYTHONHASHSEED": "12345", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     script = SEED_SCRIPT.format(tests=str(REPO / "tests"), files=files, seed=7, out=str(tmp_path / "b"))
@@ -255,6 +257,39 @@ def test_a_task_with_two_corpora_trains_a_pass_on_each(tmp_path):
     record = json.loads((tmp_path / "out" / "training.json").read_text())
     used = {Path(f["path"]).name: f["used_for"] for f in record["data"]}
     assert used["chunk_train.txt"] == ["train xpos", "train chunk"]
+
+
+def test_xpos2_learns_a_second_pos_column_with_its_own_classifier(tmp_path):
+    # The chunking corpus's POS column under other conventions than the treebank's (here
+    # every tag renamed): xpos2 keeps its own label set and classifier, shares the bottom
+    # layer, feeds its label embedding to the chunking layer, and predicts "xpos2".
+    other = [[(w, "wsj:" + p, c) for w, p, c in sent] for sent in TINY_CHUNKS]
+    chunks = tmp_path / "wsj.txt"
+    chunks.write_text(chunk_text(other), encoding="utf-8")
+    ud = str(SAMPLE / "train.conllu")
+    cfg = Config(model=no_dropout_model(), train=TrainConfig(progress=False, epochs=12, optimizer="adam", lr=0.01,
+                                                             lr_decay=0.0, batch_size=4, seed=0),
+                 data=DataConfig(train={"upos": ud, "xpos": ud, "xpos2": str(chunks), "chunk": str(chunks)},
+                                 dev={"xpos2": str(chunks)}))
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    labels = trainer.vocabs.labels
+    assert set(labels["xpos2"].itos) == {"wsj:" + p for sent in TINY_CHUNKS for _, p, _ in sent}
+    assert not any(tag.startswith("wsj:") for tag in labels["xpos"].itos)
+    assert [(p.depth, p.tasks) for p in trainer.passes] == [(1, ["upos", "xpos"]), (1, ["xpos2"]), (2, ["chunk"])]
+    assert "xpos2" in trainer.model._label_sources_below(2)
+    trainer.train()
+
+    model, vocabs, _ = load_model(tmp_path / "out")
+    predictor = Predictor(model, vocabs)
+    gold = read_corpus(chunks, "xpos2")
+    scores = predictor.evaluate_tasks(["xpos2", "chunk"], gold)
+    assert scores["xpos2"]["accuracy"] > 90, scores  # learned its column (train = dev here)
+    pred = predictor.tag([s.words for s in gold[:2]], ["xpos", "xpos2"])
+    assert all(tag.startswith("wsj:") for p in pred for tag in p["xpos2"])
+    assert not any(tag.startswith("wsj:") for p in pred for tag in p["xpos"])
+    out = io.StringIO()
+    write_sentence(out, "jsonl", Sentence(gold[0].words), pred[0])
+    assert json.loads(out.getvalue())["xpos2"] == pred[0]["xpos2"]
 
 
 def test_a_task_with_two_corpora_cannot_hold_out_dev(tmp_path):

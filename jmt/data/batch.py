@@ -11,14 +11,16 @@ import torch
 from .types import ENTAILMENT_LABELS, Pair, Sentence
 from .vocab import IGNORE, EncodedWords, Vocabularies
 
-# Token-level targets: the batch field and the label set it is encoded with.
-TOKEN_TARGETS = {"upos": "upos", "xpos": "xpos", "chunks": "chunk", "deprels": "deprel"}
+# Token-level targets: batch target -> (the Sentence field it is read from, its label set).
+# "xpos2" reads the XPOS column again, encoded with the second tag set's own labels.
+TOKEN_TARGETS = {"upos": ("upos", "upos"), "xpos": ("xpos", "xpos"), "xpos2": ("xpos", "xpos2"),
+                 "chunks": ("chunks", "chunk"), "deprels": ("deprels", "deprel")}
 
 
 @dataclass
 class EncodedSentence:
     words: EncodedWords
-    targets: dict[str, np.ndarray]  # "upos", "xpos", "chunks", "heads", "deprels": [T]
+    targets: dict[str, np.ndarray]  # "upos", "xpos", "xpos2", "chunks", "heads", "deprels": [T]
 
     def __len__(self) -> int:
         return len(self.words.word_ids)
@@ -34,10 +36,10 @@ class EncodedPair:
 
 def encode_sentence(vocabs: Vocabularies, sent: Sentence) -> EncodedSentence:
     targets = {}
-    for fld, label_set in TOKEN_TARGETS.items():
+    for target, (fld, label_set) in TOKEN_TARGETS.items():
         values = getattr(sent, fld)
         if values is not None and label_set in vocabs.labels:
-            targets[fld] = vocabs.encode_labels(label_set, values)
+            targets[target] = vocabs.encode_labels(label_set, values)
     if sent.heads is not None:
         targets["heads"] = np.asarray(sent.heads, dtype=np.int64)
     return EncodedSentence(vocabs.encode(sent.words), targets)

@@ -11,7 +11,7 @@ from .conllu import read_conllu
 from .pairs import PairReadStats, read_nli_jsonl, read_sick
 from .types import DataError, Pair, Sentence
 
-TOKEN_TASKS = ("upos", "xpos", "chunk", "dep")
+TOKEN_TASKS = ("upos", "xpos", "xpos2", "chunk", "dep")
 PAIR_TASKS = ("relatedness", "entailment")
 FORMATS = ("conllu", "columns", "sick", "nli", "hf")
 
@@ -19,6 +19,7 @@ FORMATS = ("conllu", "columns", "sick", "nli", "hf")
 TASK_FIELDS = {
     "upos": "upos",
     "xpos": "xpos",
+    "xpos2": "xpos",  # the same column, learned as its own tag set
     "chunk": "chunks",
     "dep": "heads",  # deprels may be None: unlabeled parsing
     "relatedness": "relatedness",

@@ -1,4 +1,4 @@
-"""Sequence tagging heads: UPOS and XPOS (depth 1) and IOB chunking (depth 2)."""
+"""Sequence tagging heads: UPOS, XPOS and a second XPOS tag set (depth 1), IOB chunking (depth 2)."""
 from __future__ import annotations
 
 import torch
@@ -13,8 +13,10 @@ from ..metrics import chunk_scores, tag_accuracy
 from ..model.layers import linear, uniform_
 from . import register
 
-# task -> (Sentence field and batch target, label set)
-TAGGING = {"upos": ("upos", "upos"), "xpos": ("xpos", "xpos"), "chunk": ("chunks", "chunk")}
+# task -> (gold Sentence field, batch target and predicted field, label set). "xpos2" learns a
+# corpus's XPOS column as a tag set of its own and predicts it as "xpos2".
+TAGGING = {"upos": ("upos", "upos", "upos"), "xpos": ("xpos", "xpos", "xpos"), "xpos2": ("xpos", "xpos2", "xpos2"),
+           "chunk": ("chunks", "chunks", "chunk")}
 
 
 def repair_iob(tags: list[str]) -> list[str]:
@@ -38,7 +40,7 @@ class Tagger(nn.Module):
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__()
         self.task, self.depth = task, TASK_DEPTH[task]
-        self.field, self.label_set = TAGGING[task]
+        self.gold_field, self.field, self.label_set = TAGGING[task]
         self.fields = (self.field,)  # what decode() fills in
         self.primary = "f1" if task == "chunk" else "accuracy"
         self.labels = vocabs.labels[self.label_set].itos
@@ -66,7 +68,7 @@ class Tagger(nn.Module):
         return out
 
     def evaluate(self, gold: list[Sentence], pred: list[dict]) -> dict:
-        gold_tags = [getattr(s, self.field) for s in gold]
+        gold_tags = [getattr(s, self.gold_field) for s in gold]
         pred_tags = [p[self.field] for p in pred]
         if self.task == "chunk":
             return chunk_scores(gold_tags, pred_tags)
