@@ -1917,7 +1917,6 @@ class PairMaker:
 
     def contradiction(self, p):
         rng = self.rng
-        act = ACTION_BY_ING[p.action]
         rules = [("negation", 3.6, 4.6), ("there-no", 3.5, 4.4), ("nobody", 3.3, 4.2)]
         kind = PAIR_SUBJECTS[p.base][1]
         others = [a for a in ACTIONS if frozenset((a.ing, p.action)) in INCOMPATIBLE and kind in a.kinds]
