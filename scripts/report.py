@@ -20,6 +20,13 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine(detail: str = "") -> str:
+    """Cores, CPU model, an optional detail (such as torch's thread count) and the OS."""
+    import os
+
+    return ", ".join(part for part in (f"{os.cpu_count()} cores", cpu_name(), detail, platform.system()) if part)
+
+
 def write_with_notes(path: Path, text: str) -> None:
     """Write a generated results file; the old file's hand-written notes (from its first
     ``## Reading`` or ``## Notes`` heading to the end) follow the new text."""

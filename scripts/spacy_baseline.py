@@ -82,14 +82,6 @@ def score(sentences: list[Sentence], pred: list[dict]) -> dict[str, float]:
     return {"upos": upos, "xpos": xpos, **dep}
 
 
-def machine() -> str:
-    import os
-
-    from report import cpu_name
-
-    return f"{os.cpu_count()} cores, {cpu_name()}, {platform.system()}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out_dir", type=Path)
@@ -121,6 +113,7 @@ def main() -> None:
 
 def write_results(args, rows: dict, seconds: float | None, nlp) -> None:
     import spacy
+    from report import machine, write_with_notes
 
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     meta = nlp.meta.get("performance", {})
@@ -144,8 +137,6 @@ def write_results(args, rows: dict, seconds: float | None, nlp) -> None:
     for name, r in rows.items():
         lines.append(f"| {name} | {r['upos']:.2f} | {r['xpos']:.2f} | {r['uas']:.2f} | {r['las']:.2f} "
                      f"| {r['uas_nopunct']:.2f} | {r['las_nopunct']:.2f} |")
-    from report import write_with_notes
-
     write_with_notes(args.results, "\n".join(lines))  # hand-written "## Notes" survive a rerun
     # the same scores for scripts/summarize_accuracy.py
     args.results.with_suffix(".json").write_text(json.dumps({"date": now, "train_seconds": seconds, "test": rows},

@@ -39,14 +39,6 @@ def versions() -> dict[str, str]:
             "seqeval": getattr(seqeval, "__version__", "1.2.2")}
 
 
-def machine() -> str:
-    import os
-
-    from report import cpu_name
-
-    return f"{os.cpu_count()} cores, {cpu_name()}, torch threads {torch.get_num_threads()}, {platform.system()}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out_dir", type=Path)
@@ -132,6 +124,8 @@ def calibration_note(selected: dict) -> str:
 
 
 def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epochs_log) -> None:
+    from report import machine
+
     t, g = scores["ewt"], scores["gum"]
     config = ["--config", display_path(args.config)] if args.config else []
     shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", *config, "--epochs", str(args.epochs),
@@ -140,7 +134,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
     lines = [
         f"# {args.title}",
         "",
-        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {machine()}.",
+        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {machine(f'torch threads {torch.get_num_threads()}')}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
         "",
         f"Command (from the repository root, with `../shared` beside it): `{shown_cmd}`",
