@@ -1,13 +1,15 @@
 """Train the full five-task stack on the public corpora and score it on their test sets.
 
     python scripts/train_real.py OUT_DIR [--config RECIPE.toml] [--shared ../shared] [--epochs N]
-        [--seed N] [--optimizer adam --lr 0.002] [--results results/real_data.md]
+        [--seed N] [--optimizer adam --lr 0.002] [--xpos2] [--results results/real_data.md]
 
 EWT train for upos/xpos/dep (EWT dev), CoNLL-2000 train for chunk (10 % of train held
 out as dev: the corpus has no dev split), SICK train for relatedness and entailment
-(SICK trial as dev), GloVe 6B 50d vectors. It then runs ``jmt evaluate`` on the test sets
-(EWT, CoNLL-2000, SICK test, and GUM test out of domain) and writes a results file with
-the scores, wall time, epochs, machine, versions and the exact command.
+(SICK trial as dev), GloVe 6B 50d vectors. With ``--xpos2`` the CoNLL-2000 POS column also
+trains a second XPOS classifier (task ``xpos2``, the same hold-out as dev). It then runs
+``jmt evaluate`` on the test sets (EWT, CoNLL-2000, SICK test, and GUM test out of domain)
+and writes a results file with the scores, wall time, epochs, machine, versions and the
+exact command.
 """
 from __future__ import annotations
 
@@ -56,6 +58,8 @@ def main() -> None:
     ap.add_argument("--setup-seconds", type=float, default=0.0,
                     help="with --evaluate-only: time spent before the first epoch (reading, n-gram fitting)")
     ap.add_argument("--note", default="", help="a sentence added to the results file")
+    ap.add_argument("--xpos2", action="store_true",
+                    help="also learn the CoNLL-2000 POS column with a classifier of its own (task xpos2)")
     args = ap.parse_args()
 
     c = args.shared / "corpora"
@@ -70,6 +74,7 @@ def main() -> None:
         "--dev", f"upos={ewt / 'en_ewt-ud-dev.conllu'}", "--dev", f"xpos={ewt / 'en_ewt-ud-dev.conllu'}",
         "--dev", f"dep={ewt / 'en_ewt-ud-dev.conllu'}", "--dev", "chunk=holdout:0.1",
         "--dev", f"relatedness={sick / 'SICK_trial.txt'}", "--dev", f"entailment={sick / 'SICK_trial.txt'}",
+        *(["--train", f"xpos2={chunk / 'train.txt'}", "--dev", "xpos2=holdout:0.1"] if args.xpos2 else []),
         "--vectors", str(args.shared / "vectors" / "glove.6B.50d.txt.gz"),
         "--epochs", str(args.epochs), "--seed", str(args.seed),
         "--optimizer", args.optimizer, "--lr", str(args.lr), "--lower-lr-scale", str(args.lower_lr_scale),
@@ -88,6 +93,7 @@ def main() -> None:
 
     tests = {"ewt": [("upos", ewt / "en_ewt-ud-test.conllu"), ("xpos", ewt / "en_ewt-ud-test.conllu"),
                      ("dep", ewt / "en_ewt-ud-test.conllu"), ("chunk", chunk / "test.txt"),
+                     *([("xpos2", chunk / "test.txt")] if args.xpos2 else []),
                      ("relatedness", sick / "SICK_test_annotated.txt"),
                      ("entailment", sick / "SICK_test_annotated.txt")],
              "gum": [("upos", gum / "en_gum-ud-test.conllu"), ("xpos", gum / "en_gum-ud-test.conllu"),
@@ -130,7 +136,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
     config = ["--config", display_path(args.config)] if args.config else []
     shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", *config, "--epochs", str(args.epochs),
                             "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
-                            "--lower-lr-scale", str(args.lower_lr_scale)])
+                            "--lower-lr-scale", str(args.lower_lr_scale), *(["--xpos2"] if args.xpos2 else [])])
     lines = [
         f"# {args.title}",
         "",
@@ -147,7 +153,9 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         *([f"Recipe `{display_path(args.config)}`:", "", "```toml", args.config.read_text(encoding="utf-8").strip(),
             "```", ""] if args.config else []),
         "Data: EWT train (upos, xpos, dep; EWT dev), CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
-        "SICK train (relatedness, entailment; SICK trial as dev), GloVe 6B 50d.",
+        "SICK train (relatedness, entailment; SICK trial as dev), GloVe 6B 50d."
+        + (" The CoNLL-2000 POS column of the same training part also trains xpos2 (a second XPOS classifier; "
+           "the same hold-out as dev)." if args.xpos2 else ""),
         "",
         "## Test scores (gold tokenization)",
         "",
@@ -160,6 +168,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         f"| EWT LAS on universal relations (CoNLL 2018 script convention) | {t['dep']['las_base']:.2f} |",
         f"| EWT greedy outputs that were not trees (repaired with Eisner) | {t['dep']['greedy_not_tree']} |",
         f"| CoNLL-2000 chunk F1 (seqeval default = conlleval) | {t['chunk']['f1']:.2f} |",
+        *([f"| CoNLL-2000 POS column (xpos2) accuracy | {t['xpos2']['accuracy']:.2f} |"] if "xpos2" in t else []),
         f"| SICK relatedness Pearson / Spearman / MSE | {t['relatedness']['pearson']:.4f} / "
         f"{t['relatedness']['spearman']:.4f} / {t['relatedness']['mse']:.4f} |",
         f"| SICK entailment accuracy | {t['entailment']['accuracy']:.2f} |",
