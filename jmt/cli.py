@@ -113,6 +113,8 @@ def train(
                                                help="Character n-gram embeddings in the word representation."),
     growing_depth: Optional[bool] = typer.Option(None, "--growing-depth/--no-growing-depth",
                                                  help="Each task at its own depth, or all on the top layer."),
+    chunk_crf: Optional[bool] = typer.Option(None, "--chunk-crf/--no-chunk-crf",
+                                             help="Chunk tags from a linear-chain CRF instead of a softmax per word."),
     no_vectors: bool = typer.Option(False, "--no-vectors", help="Ignore pretrained vectors named in the config."),
     keep_epochs: bool = typer.Option(False, "--keep-epochs", help="Also save every epoch's model in OUT/epoch<N>."),
     calibrate: Optional[bool] = typer.Option(
@@ -134,7 +136,8 @@ def train(
                                                         ("--[no-]label-embeddings", label_embeddings),
                                                         ("--[no-]successive-regularization", successive),
                                                         ("--[no-]char-ngrams", char_ngrams),
-                                                        ("--[no-]growing-depth", growing_depth)) if value is not None]
+                                                        ("--[no-]growing-depth", growing_depth),
+                                                        ("--[no-]chunk-crf", chunk_crf)) if value is not None]
         if others or (output is not None and output != resume):
             fail(f"--resume takes the configuration from the checkpoint; drop {', '.join(others) or '-o'} "
                  "(only --epochs may change)", code=2)
@@ -174,7 +177,7 @@ def train(
         for name, value in (("dep_scorer", dep_scorer), ("sharing", sharing), ("shortcut", shortcut),
                             ("vertical", vertical),
                             ("label_embeddings", label_embeddings), ("char_ngrams", char_ngrams),
-                            ("growing_depth", growing_depth)):
+                            ("growing_depth", growing_depth), ("chunk_crf", chunk_crf)):
             if value is not None:
                 setattr(cfg.model, name, value)
         from .train import train as run_training

@@ -49,6 +49,9 @@ class ModelConfig:
     # arc scores (dep_arc_dim each) and biaffine label scores (dep_label_hidden each).
     dep_scorer: str = "bilinear"
     dep_arc_dim: int = 200
+    # Chunk tags from a linear-chain CRF (tag transitions learned, Viterbi decoding) instead
+    # of an independent softmax per word.
+    chunk_crf: bool = False
     shortcut: bool = True  # x_t fed to every layer, not only the first
     vertical: bool = True  # each layer reads the hidden states of the layer below
     label_embeddings: bool = True  # y_t = sum_j p(j | h_t) l(j) fed to the layers above

@@ -33,6 +33,7 @@ VARIANTS = {
     "no successive regularization": ["--no-successive-regularization"],
     "biaffine": ["--dep-scorer", "biaffine"],
     "soft sharing": ["--sharing", "soft"],
+    "chunk CRF": ["--chunk-crf"],
 }
 
 
@@ -50,6 +51,7 @@ def test_each_schedule_and_switch_trains_on_the_samples(name, tmp_path):
     assert sum(records[-1]["train_loss"].values()) < sum(records[0]["train_loss"].values())
     model, vocabs, cfg = load_model(out)
     assert set(model.tasks) == set(PAPER_TASKS)
+    assert cfg.model.chunk_crf == (name == "chunk CRF")
 
 
 def test_joint_schedule_draws_batches_of_every_task_by_corpus_size(tiny_files, tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from ..data.vocab import IGNORE, Vocabularies
 from ..metrics import chunk_scores, tag_accuracy
 from ..model.layers import linear, uniform_
 from . import register
+from .crf import LinearChainCRF
 
 # task -> (gold Sentence field, batch target and predicted field, label set). "xpos2" learns a
 # corpus's XPOS column as a tag set of its own and predicts it as "xpos2".
@@ -32,7 +33,9 @@ def repair_iob(tags: list[str]) -> list[str]:
 
 @register(*TAGGING)
 class Tagger(nn.Module):
-    """ReLU hidden layer + softmax over tags: [B, T, 2H] -> logits [B, T, L]."""
+    """ReLU hidden layer + softmax over tags: [B, T, 2H] -> logits [B, T, L]. With
+    ``chunk_crf`` the chunk logits are a CRF's emission scores (the label embedding stays
+    their softmax)."""
 
     kind = "token"
     has_labels = True  # feeds a label embedding upward
@@ -48,6 +51,7 @@ class Tagger(nn.Module):
         self.hidden = linear(in_dim, cfg.head_hidden)
         self.out = linear(cfg.head_hidden, len(self.labels), zero=True)
         self.label_vectors = nn.Parameter(uniform_(torch.empty(len(self.labels), cfg.label_dim)))
+        self.crf = LinearChainCRF(len(self.labels)) if task == "chunk" and cfg.chunk_crf else None
 
     def forward(self, h: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
         return self.out(F.relu(self.hidden(self.dropout(h))))  # [B, T, L]
@@ -57,10 +61,12 @@ class Tagger(nn.Module):
 
     def loss(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
         gold = batch.targets[self.field]
+        if self.crf is not None:
+            return self.crf.nll(logits, gold, batch.mask)
         return F.cross_entropy(logits.flatten(0, 1), gold.flatten(), ignore_index=IGNORE, reduction="sum")
 
     def decode(self, logits: torch.Tensor, batch: TokenBatch) -> list[dict[str, list]]:
-        ids = logits.argmax(-1).tolist()
+        ids = (logits.argmax(-1) if self.crf is None else self.crf.decode(logits, batch.mask)).tolist()
         out = []
         for b, n in enumerate(batch.lengths.tolist()):
             tags = [self.labels[i] for i in ids[b][:n]]
