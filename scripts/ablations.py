@@ -119,7 +119,8 @@ def train_command(name: str, args, paths) -> list[str]:
     cmd = [sys.executable, "-m", "jmt", "train", *([str(args.config)] if args.config else []),
            "-o", str(args.out_root / name), "--epochs", str(args.epochs), "--seed", str(args.seed),
            "--device", args.device, "--keep-epochs", "--schedule", "jmt",  # the paper's ablations: its schedule,
-           "--no-calibrate"]  # and raw relatedness scores, as in the table measured before calibration existed
+           "--no-calibrate",  # raw relatedness scores and a softmax chunker, as in the table measured
+           "--no-chunk-crf"]  # before calibration and the CRF existed
     for task in only or TASKS:
         cmd += ["--train", f"{task}={train[task]}", "--dev", f"{task}={dev[task]}"]
     if vectors:
