@@ -24,7 +24,6 @@ class LinearChainCRF(nn.Module):
         Padding is where ``mask`` is False. A tag id below 0 inside a sentence (a label the
         training data lacked) cannot be scored as a path; it counts as label 0.
         """
-        B, T, _ = emissions.shape
         tags = tags.clamp(min=0).masked_fill(~mask, 0)
         lengths = mask.sum(1)
         m = mask.to(emissions.dtype)
