@@ -40,8 +40,11 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 
 def jmt_train(*args: str) -> subprocess.Popen:
+    # As from a terminal: a suite started in the background of a non-interactive shell would
+    # pass its ignored SIGINT on to the child, and Python keeps an ignored SIGINT ignored.
     return subprocess.Popen([sys.executable, "-m", "jmt.cli", "train", *args], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_checkpoint(proc: subprocess.Popen, path: Path, timeout: float = 120) -> None:
