@@ -453,6 +453,12 @@ def test_read_corpus_dispatches_and_checks_annotation(tmp_path):
     dp = write(tmp_path, "w.dp", "Pierre\tNNP\t2\nVinken\tNNP\t0\n")
     (sentence,) = read_corpus(dp, "dep")  # unlabeled: heads without deprels
     assert sentence.heads == [2, 0] and sentence.deprels is None
+    for task in ("xpos", "xpos2", "upos"):  # the POS column of a .dp file, not a chunk column
+        assert read_corpus(dp, task, **({"columns": {"words": 0, "upos": 1}} if task == "upos" else {}))[0].words == [
+            "Pierre", "Vinken"]
+    assert read_corpus(dp, "xpos")[0].xpos == ["NNP", "NNP"]
+    with pytest.raises(DataError, match="chunks"):
+        read_corpus(dp, "chunk")
 
     chunks = write(tmp_path, "train.txt", "Dogs NNS B-NP\nbark VBP B-VP\n")
     assert read_corpus(chunks, "chunk")[0].chunks == ["B-NP", "B-VP"]

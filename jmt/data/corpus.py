@@ -27,7 +27,7 @@ TASK_FIELDS = {
 }
 HF_PREFIX = "hf:"
 log = logging.getLogger("jmt")
-DP_COLUMNS = {"words": 0, "xpos": 1, "heads": 2}  # default mapping of column files for "dep"
+DP_COLUMNS = {"words": 0, "xpos": 1, "heads": 2}  # column files whose third field is a head (PTB .dp)
 
 
 def detect_format(path: str | Path) -> str:
@@ -57,6 +57,17 @@ def detect_format(path: str | Path) -> str:
         # CoNLL-U comments come before the first word row
         data = first if not first.startswith("#") else next((line for line in lines if line.strip() and not line.startswith("#")), "")
     return "conllu" if len(data.rstrip("\r\n").split("\t")) == 10 else "columns"
+
+
+def third_field_is_head(path: str | Path) -> bool:
+    """Whether a column file's first token line reads ``word POS HEAD`` (a number), as the
+    PTB ``.dp`` files do; CoNLL-2000's third field is a chunk tag."""
+    with open(path, encoding="utf-8-sig") as lines:
+        for line in lines:
+            fields = line.split("\t") if "\t" in line else line.split()
+            if fields and fields[0].strip() != "-DOCSTART-":
+                return len(fields) == 3 and fields[2].strip().isdigit()
+    return False
 
 
 def read_corpus(path: str | Path, task: str, **options) -> list[Sentence] | list[Pair]:
@@ -148,7 +159,7 @@ def _read(path, text: str, task: str, options: dict) -> list:
         if pair_format != (task in PAIR_TASKS):
             kind = "sentence pairs" if pair_format else "tagged sentences"
             raise DataError(text, None, f"task {task!r} cannot be trained on {kind} ({fmt} format)")
-        if fmt == "columns" and task == "dep":
+        if fmt == "columns" and (task == "dep" or third_field_is_head(path)):
             options.setdefault("columns", DP_COLUMNS)
         if fmt == "nli":
             stats = options.setdefault("stats", PairReadStats())
