@@ -16,6 +16,6 @@ seed=${2:-1}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 python scripts/train_real.py "$out" --config scripts/accuracy.toml --seed "$seed" \
-    --epochs 12 --xpos2 \
+    --epochs 16 --xpos2 \
     --title "jmt accuracy recipe on the public corpora, seed $seed" \
     --results "results/accuracy_seed$seed.md"
