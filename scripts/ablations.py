@@ -70,12 +70,9 @@ PAPER = {
 
 def machine(device: str) -> str:
     import torch
-    from report import cpu_name
+    from report import machine as cpu_machine
 
-    where = f"{os.cpu_count()} cores, {cpu_name()}"
-    if device != "cpu" and torch.cuda.is_available():
-        where += f", {torch.cuda.get_device_name()}"
-    return where
+    return cpu_machine(torch.cuda.get_device_name() if device != "cpu" and torch.cuda.is_available() else "")
 
 
 def corpora(args) -> tuple[dict[str, str], dict[str, str], dict[str, str], str | None]:

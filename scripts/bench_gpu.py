@@ -122,14 +122,14 @@ def tag_all(args) -> list[dict]:
 
 def write_results(args, train: dict, tags: list[dict]) -> None:
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    from report import cpu_name
+    from report import machine
 
-    cpu = cpu_name()
     on_cpu = args.device == "cpu"
     lines = ["# Training speed on the CPU" if on_cpu else "# Speed on a GPU", "",
-             f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {gpu}, {os.cpu_count()} CPU cores "
-             f"({cpu}), torch threads {torch.get_num_threads()}. Versions: python {platform.python_version()}, "
-             f"torch {torch.__version__}" + ("" if on_cpu else f" (CUDA {torch.version.cuda})")
+             f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
+             f"Machine: {machine(f'{gpu}, torch threads {torch.get_num_threads()}')}. "
+             f"Versions: python {platform.python_version()}, torch {torch.__version__}"
+             + ("" if on_cpu else f" (CUDA {torch.version.cuda})")
              + f". Command: `python scripts/bench_gpu.py WORK_DIR --device {args.device}"
              + (" --vectors VECTORS" if args.vectors else "") + (" --train-only" if not tags else "") + "`.", "",
              "## Training: one epoch of the accuracy recipe on the public corpora", "",

@@ -131,15 +131,14 @@ def main() -> None:
 
 def write(args, tagging: list[dict], train: dict) -> None:
     import torch
-    from report import cpu_name
+    from report import machine
 
-    cpu = cpu_name()
     rates = [m["words_per_s"] for m in tagging]
     spread = (max(rates) - min(rates)) / max(rates)
     growth = tagging[-1]["rss_mb"] - tagging[1]["rss_mb"]
     lines = ["# Scale: tagging 10k to 1M words, training on 2M tokens", "",
-             f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()} cores, {cpu}, "
-             f"torch threads {torch.get_num_threads()}. Versions: python {platform.python_version()}, "
+             f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: "
+             f"{machine(f'torch threads {torch.get_num_threads()}')}. Versions: python {platform.python_version()}, "
              f"torch {torch.__version__}.", "",
              f"Command: `python scripts/bench_scale.py MODEL_DIR --train-steps {args.train_steps}`.", "",
              "| words tagged | words/s | peak RSS MB |", "|---|---|---|"]

@@ -105,14 +105,10 @@ def write(args, results) -> None:
     import spacy
     import torch
 
-    import os
-
-    from report import cpu_name
-
-    cpu = cpu_name()
+    from report import machine
 
     lines = ["# Tagging speed: jmt against spaCy's small English pipeline", "",
-             f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()} cores, {cpu}. "
+             f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {machine()}. "
              f"Versions: python {platform.python_version()}, torch {torch.__version__}, spaCy {spacy.__version__}, "
              f"{SPACY_MODEL} 3.8.0.", "",
              f"Command: `python scripts/bench_speed.py MODEL_DIR --rounds {args.rounds}` with "
