@@ -12,8 +12,8 @@ from safetensors import safe_open
 from conftest import (PAPER_TASKS, write_tiny_corpora, no_dropout_model, quiet, small_model, tiny_config)
 from jmt.config import (Config, ConfigError, DataConfig, ModelConfig, TrainConfig, from_dict, load_config,
                         to_dict)
-from jmt.data.batch import collate_sentences
-from jmt.data.types import Pair
+from jmt.data.batch import collate_sentences, encode_sentence
+from jmt.data.types import Pair, Sentence
 from jmt.io import load_model, save_model
 from jmt.predict import Predictor
 from jmt.train import Trainer, param_depth
@@ -139,6 +139,23 @@ def test_predictions_come_back_in_input_order(trained):
     backward = predictor.tag(sentences[::-1], ["upos"])
     assert forward == backward[::-1]
     assert [len(p["upos"]) for p in forward] == [len(s) for s in sentences]
+
+
+def test_heads_not_asked_for_stay_idle_and_the_asked_ones_do_not_change(trained):
+    sentences, _ = all_inputs(trained)
+    model, predictor = trained.model, Predictor(trained.model, trained.vocabs)
+    batch = collate_sentences([encode_sentence(trained.vocabs, Sentence(words)) for words in sentences[:4]])
+    depth = model.heads["upos"].depth
+    with torch.inference_mode():
+        assert {"upos", "xpos"} <= set(model(batch, depth).scores)
+        assert set(model(batch, depth, ["upos"]).scores) == {"upos"}
+        # below the asked depth every labelled head still runs: its label embedding feeds upward
+        assert {"upos", "xpos", "chunk"} <= set(model(batch, model.heads["chunk"].depth, ["chunk"]).scores)
+    everything = predictor.tag(sentences)
+    for tasks in (["upos"], ["chunk"], ["xpos", "dep"]):
+        fields = [f for t in tasks for f in model.heads[t].fields]
+        asked = predictor.tag(sentences, tasks)
+        assert [{f: p[f] for f in fields} for p in asked] == [{f: p[f] for f in fields} for p in everything]
 
 
 def test_predictor_rejects_a_task_the_model_lacks(tiny_files, tmp_path):

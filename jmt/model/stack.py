@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -92,8 +93,9 @@ class JointManyTask(nn.Module):
         """Token heads below ``depth`` that feed label embeddings upward (built before it)."""
         return [t for t, h in self.heads.items() if h.depth < depth and h.kind == "token" and h.has_labels]
 
-    def forward(self, batch: TokenBatch, upto: int) -> StackOutput:
-        """Run the layers up to depth ``upto`` and every token head on them."""
+    def forward(self, batch: TokenBatch, upto: int, tasks: Collection[str] | None = None) -> StackOutput:
+        """Run the layers up to depth ``upto`` and the token heads on them: all of them, or
+        with ``tasks`` those asked for and those whose label embeddings feed a layer above."""
         cfg = self.cfg
         out = StackOutput()
         x = self.embed(batch)  # [B, T, Dx]
@@ -115,6 +117,8 @@ class JointManyTask(nn.Module):
             feeds_above = cfg.label_embeddings and depth < upto
             for task, head in self.heads.items():
                 if head.depth != depth or head.kind != "token":
+                    continue
+                if tasks is not None and task not in tasks and not feeds_above:
                     continue
                 scores = head(h, batch)
                 out.scores[task] = scores
