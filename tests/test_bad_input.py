@@ -54,7 +54,8 @@ def read_or_documented_error(data: bytes, suffix: str, task: str) -> None:
             assert str(err).startswith(str(path)), str(err)
             assert "\n" not in str(err)
             if err.line is not None:
-                assert 1 <= err.line <= data.count(b"\n") + 1
+                # the readers count lines as Python's text mode does: a lone \r ends one too
+                assert 1 <= err.line <= data.count(b"\n") + data.count(b"\r") + 1
             return
         assert examples
         for ex in examples:
@@ -225,8 +226,8 @@ def test_a_five_thousand_token_sentence_is_tagged_in_pieces(model_dir, monkeypat
     nlp = jmt.load(model_dir)
     longest = []
     forward = nlp.model.forward
-    monkeypatch.setattr(nlp.model, "forward", lambda batch, upto: longest.append(batch.word_ids.shape[1])
-                        or forward(batch, upto))
+    monkeypatch.setattr(nlp.model, "forward", lambda batch, upto, tasks=None: longest.append(batch.word_ids.shape[1])
+                        or forward(batch, upto, tasks))
     words = ["the", "cat", "sat", "on", "a", "mat", "."] * 715  # 5,005 tokens
     (pred,) = nlp.tag([words])
     assert len(pred["upos"]) == len(pred["heads"]) == len(pred["chunks"]) == len(words)
