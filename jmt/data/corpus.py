@@ -66,7 +66,7 @@ def third_field_is_head(path: str | Path) -> bool:
         for line in lines:
             fields = line.split("\t") if "\t" in line else line.split()
             if fields and fields[0].strip() != "-DOCSTART-":
-                return len(fields) == 3 and fields[2].strip().isdigit()
+                return len(fields) >= 3 and fields[2].strip().isdigit()
     return False
 
 

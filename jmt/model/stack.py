@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 
-from dataclasses import dataclass, field
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
