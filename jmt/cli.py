@@ -82,6 +82,7 @@ def sample_dir() -> Path:
 
 
 DEVICE_HELP = "auto (a GPU when torch sees one), cpu, cuda or cuda:N."
+THREADS_HELP = "CPU threads (default: torch's, one per core); on a CPU that many batches run at once."
 
 
 @app.command()
@@ -188,6 +189,13 @@ def train(
 DECODER_HELP = "Dependency trees: greedy+eisner (the model's default unless trained otherwise), greedy, eisner, chu-liu-edmonds."
 
 
+def set_threads(threads: int | None) -> None:
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def set_decoder(model, decoder: str | None) -> None:
     """Use another tree decoder than the one the model was trained with."""
     if decoder is None:
@@ -241,9 +249,11 @@ def evaluate(
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     decoder: Optional[str] = typer.Option(None, "--decoder", help=DECODER_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
 ):
     """Score a trained model on test corpora and print a table."""
     tests = parse_task_paths(test_paths, "--test")
+    set_threads(threads)
     with errors_to_exit():
         from .data.corpus import read_corpus, require_annotation
         from .io import load_model
@@ -343,8 +353,10 @@ def tag(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="CoNLL-U input: report a malformed sentence and go on."),
     decoder: Optional[str] = typer.Option(None, "--decoder", help=DECODER_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
 ):
     """Tag text files: POS, chunks and dependency trees."""
+    set_threads(threads)
     from .tagging_io import INPUT_FORMATS, OUTPUT_FORMATS
 
     if input_format not in INPUT_FORMATS:
@@ -399,8 +411,10 @@ def pair(
     output_format: str = typer.Option("tsv", "--format", help="tsv or jsonl."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
 ):
     """Score sentence pairs: relatedness (1-5), entailment label and class probabilities."""
+    set_threads(threads)
     if output_format not in ("tsv", "jsonl"):
         raise typer.BadParameter("expected tsv or jsonl", param_hint="--format")
     with errors_to_exit():

@@ -119,6 +119,17 @@ def test_batched_tagging_and_parsing_equal_one_by_one(trained):
             assert b[key] == s[key], (words, key)
 
 
+def test_parallel_batches_give_the_same_predictions_and_leave_the_thread_count(trained):
+    sentences, pairs = all_inputs(trained)
+    one = Predictor(trained.model, trained.vocabs, batch_size=2, workers=1)
+    two = Predictor(trained.model, trained.vocabs, batch_size=2, workers=2)
+    threads = torch.get_num_threads()
+    assert two.tag(sentences) == one.tag(sentences)
+    assert two.pair(pairs) == one.pair(pairs)
+    assert torch.get_num_threads() == threads
+    assert not torch.is_inference_mode_enabled()
+
+
 def test_batched_pairs_equal_one_by_one(trained):
     model, vocabs = trained.model, trained.vocabs
     _, pairs = all_inputs(trained)

@@ -163,3 +163,20 @@ def test_an_unknown_decoder_is_one_line(model_dir):
     result = run("evaluate", model_dir, "--test", f"dep={SAMPLE / 'dev.conllu'}", "--decoder", "cky")
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: --decoder must be one of greedy, greedy+eisner, eisner, chu-liu-edmonds, not 'cky'"
+
+
+def test_threads_change_the_speed_only(model_dir):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        out = {}
+        for threads in (1, 2):
+            result = run("tag", model_dir, SAMPLE / "dev.conllu", "--input-format", "conllu", "--format", "jsonl",
+                         "--threads", threads)
+            assert result.exit_code == 0, result.stderr
+            out[threads] = result.stdout
+        assert out[1] == out[2] and out[1].count("\n") == 80
+    finally:
+        torch.set_num_threads(before)
+    assert run("tag", model_dir, "--threads", 0).exit_code != 0

@@ -19,7 +19,7 @@ from ..model.layers import linear, uniform_
 from . import register
 
 NEG = -1e9  # score of an impossible head (self, padding); finite so softmax stays NaN-free
-PAIR_ROWS = 512  # words per block of the biaffine label scorer when predicting
+PAIR_ROWS = 256  # words per block of the biaffine label scorer when predicting (5 MB each with 50 labels)
 
 
 @dataclass
@@ -167,7 +167,8 @@ class DependencyHead(nn.Module):
         # takes, so a greedy output that is already a tree needs no per-sentence work.
         greedy_heads = logp_t.argmax(-1).tolist() if self.decoder.startswith("greedy") else None
         lengths = batch.lengths.tolist()
-        heads = torch.zeros(batch.word_ids.shape, dtype=torch.long)
+        T = batch.word_ids.shape[1]
+        padded = []  # the decoded heads, padded to T: one tensor for the label scorer below
         out = []
         for b, n in enumerate(lengths):
             if greedy_heads is not None and is_tree_list(greedy_heads[b][:n]):
@@ -179,13 +180,14 @@ class DependencyHead(nn.Module):
                 matrix[1:] = logp[b, :n, : n + 1]
                 found, was_tree = decode_tree(matrix, self.decoder)
                 tree = found.tolist()
-            heads[b, :n] = torch.tensor(tree)
+            padded.append(tree + [0] * (T - n))
             out.append({"heads": tree, "greedy_was_tree": was_tree})
         if not self.labeled:
             for b, n in enumerate(lengths):
                 out[b]["deprels"] = ["_"] * n
             return out
-        labels = self.label_logits(scores, heads.to(scores.h.device)).argmax(-1).tolist()
+        heads = torch.tensor(padded, dtype=torch.long, device=scores.h.device)
+        labels = self.label_logits(scores, heads).argmax(-1).tolist()
         for b, n in enumerate(lengths):
             out[b]["deprels"] = [self.labels[i] for i in labels[b][:n]]
         return out
