@@ -27,7 +27,7 @@ from .config import TASK_DEPTH, Config, ConfigError, corpus_paths, from_dict, to
 from .data.batch import (EncodedPair, batch_indices, collate_pairs, collate_sentences, encode_pair,
                          encode_sentence)
 from .data.corpus import check_trees, read_corpus, require_annotation
-from .data.types import ENTAILMENT_LABELS, Pair
+from .data.types import ENTAILMENT_LABELS, TOKEN_LABELS, Pair
 from .data.vectors import load_vectors
 from .data.vocab import Vocabularies
 from .device import resolve_device
@@ -119,12 +119,8 @@ def training_sentences(corpora: Corpora) -> Iterator[list[str]]:
 
 
 def build_vocabs(cfg: Config, corpora: Corpora, pretrained_words: list[str]) -> Vocabularies:
-    labels: dict[str, list[str]] = {}
-    fields = {"upos": ("upos", "upos"), "xpos": ("xpos", "xpos"), "xpos2": ("xpos2", "xpos"), "chunk": ("chunk", "chunks"),
-              "dep": ("deprel", "deprels")}
-    for task, (label_set, field) in fields.items():
-        if task in corpora.train:
-            labels[label_set] = [lab for s in corpora.train[task] for lab in (getattr(s, field) or [])]
+    labels = {label_set: [lab for s in corpora.train[task] for lab in (getattr(s, field) or [])]
+              for task, (field, label_set, _) in TOKEN_LABELS.items() if task in corpora.train}
     m = cfg.model
     return Vocabularies.build(training_sentences(corpora), labels, (m.char_ngram_min, m.char_ngram_max), m.min_word_count,
                               m.min_ngram_count, pretrained_words)

@@ -8,13 +8,9 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from .types import ENTAILMENT_LABELS, Pair, Sentence
+from .types import ENTAILMENT_LABELS, TOKEN_LABELS, Pair, Sentence
 from .vocab import IGNORE, EncodedWords, Vocabularies
 
-# Token-level targets: batch target -> (the Sentence field it is read from, its label set).
-# "xpos2" reads the XPOS column again, encoded with the second tag set's own labels.
-TOKEN_TARGETS = {"upos": ("upos", "upos"), "xpos": ("xpos", "xpos"), "xpos2": ("xpos", "xpos2"),
-                 "chunks": ("chunks", "chunk"), "deprels": ("deprels", "deprel")}
 
 
 @dataclass
@@ -36,7 +32,7 @@ class EncodedPair:
 
 def encode_sentence(vocabs: Vocabularies, sent: Sentence) -> EncodedSentence:
     targets = {}
-    for target, (fld, label_set) in TOKEN_TARGETS.items():
+    for fld, label_set, target in TOKEN_LABELS.values():
         values = getattr(sent, fld)
         if values is not None and label_set in vocabs.labels:
             targets[target] = vocabs.encode_labels(label_set, values)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 class DataError(ValueError):
@@ -47,6 +48,25 @@ class Sentence:
     def __len__(self) -> int:
         return len(self.words)
 
+
+class TokenLabels(NamedTuple):
+    """Where a token task's labels come from and go: the gold :class:`Sentence` field, the
+    label set they are encoded with, and the name of the batch target and predicted field."""
+
+    field: str
+    label_set: str
+    target: str
+
+
+# Every labelled token task. "xpos2" reads a corpus's XPOS column again, learns it as a tag set
+# of its own and predicts it as "xpos2" (dep's heads are numbers, not labels: see TokenBatch).
+TOKEN_LABELS = {
+    "upos": TokenLabels("upos", "upos", "upos"),
+    "xpos": TokenLabels("xpos", "xpos", "xpos"),
+    "xpos2": TokenLabels("xpos", "xpos2", "xpos2"),
+    "chunk": TokenLabels("chunks", "chunk", "chunks"),
+    "dep": TokenLabels("deprels", "deprel", "deprels"),
+}
 
 ENTAILMENT_LABELS = ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
 

@@ -7,17 +7,14 @@ from torch import nn
 
 from ..config import TASK_DEPTH, ModelConfig
 from ..data.batch import TokenBatch
-from ..data.types import Sentence
+from ..data.types import TOKEN_LABELS, Sentence
 from ..data.vocab import IGNORE, Vocabularies
 from ..metrics import chunk_scores, tag_accuracy
 from ..model.layers import linear, uniform_
 from . import register
 from .crf import LinearChainCRF
 
-# task -> (gold Sentence field, batch target and predicted field, label set). "xpos2" learns a
-# corpus's XPOS column as a tag set of its own and predicts it as "xpos2".
-TAGGING = {"upos": ("upos", "upos", "upos"), "xpos": ("xpos", "xpos", "xpos"), "xpos2": ("xpos", "xpos2", "xpos2"),
-           "chunk": ("chunks", "chunks", "chunk")}
+TAGGING = ("upos", "xpos", "xpos2", "chunk")  # the tasks of TOKEN_LABELS this head serves
 
 
 def repair_iob(tags: list[str]) -> list[str]:
@@ -43,7 +40,7 @@ class Tagger(nn.Module):
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__()
         self.task, self.depth = task, TASK_DEPTH[task]
-        self.gold_field, self.field, self.label_set = TAGGING[task]
+        self.gold_field, self.label_set, self.field = TOKEN_LABELS[task]  # field: batch target and prediction
         self.fields = (self.field,)  # what decode() fills in
         self.primary = "f1" if task == "chunk" else "accuracy"
         self.labels = vocabs.labels[self.label_set].itos
