@@ -18,11 +18,15 @@ MAX_LENGTH = 400  # longer sentences are tagged and parsed in pieces of this man
 MAX_BATCH_TOKENS = 3000  # sentences x longest length per prediction batch (64 x 47 words)
 
 
+MAX_WORKERS = 4  # by default; more would mean small batches, as the workers share the token budget
+
+
 @contextmanager
-def one_thread_per_worker() -> Iterator[None]:
-    """torch's thread count is per process: the workers each take one core, then it is restored."""
+def threads_per_worker(threads: int) -> Iterator[None]:
+    """Set torch's thread count (one number for the whole process) for the workers' operators,
+    then restore it."""
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
@@ -42,7 +46,7 @@ class Predictor:
                  max_length: int = MAX_LENGTH, max_tokens: int = MAX_BATCH_TOKENS, workers: int | None = None):
         self.model, self.vocabs, self.batch_size, self.max_length = model, vocabs, batch_size, max_length
         self.max_tokens = max_tokens  # sentences x longest length per batch
-        self.workers = workers  # batches run at once on a CPU, one core each; None: torch's thread count
+        self.workers = workers  # batches run at once on a CPU; None: torch's thread count, at most MAX_WORKERS
 
     def token_tasks(self, tasks: Iterable[str] | None = None) -> list[str]:
         chosen = [t for t in self.model.tasks if self.model.heads[t].kind == "token"]
@@ -109,8 +113,9 @@ class Predictor:
     def _run(self, encoded: list, collate, forward, tasks: list[str]) -> list[dict]:
         """Decode ``tasks`` over length-sorted batches; results come back in input order.
 
-        With ``workers`` > 1 (by default torch's thread count) on a CPU, that many batches
-        run at once, each in its own thread on one core: one batch keeps one core busier than
+        With ``workers`` > 1 on a CPU (by default torch's thread count, at most
+        ``MAX_WORKERS``), that many batches run at once, each in its own thread with its share
+        of torch's threads (one each on a 2-core machine): one batch keeps one core busier than
         two cores sharing its small matrix products, and much of the decoding overlaps
         another batch's arithmetic (torch releases the GIL). The same predictions either way.
         """
@@ -123,14 +128,15 @@ class Predictor:
             out = forward(batch)
             return idx, [self.model.heads[task].decode(out.scores[task], batch) for task in tasks]
 
-        workers = self.workers or torch.get_num_threads()
+        threads = torch.get_num_threads()
+        workers = self.workers or min(threads, MAX_WORKERS)
         parallel = workers > 1 and device.type == "cpu"
         # Parallel workers share the token budget, so the batches in flight together take
         # about the memory of one (peak RSS stays near the one-worker figure).
         budget = max(1, self.max_tokens // workers) if parallel else self.max_tokens
         batches = batch_indices(encoded, self.batch_size, shuffle=False, max_tokens=budget)
         if parallel:
-            with one_thread_per_worker(), ThreadPoolExecutor(workers) as pool:
+            with threads_per_worker(max(1, threads // workers)), ThreadPoolExecutor(workers) as pool:
                 done = list(pool.map(run, batches))
         else:
             done = map(run, batches)

@@ -124,10 +124,19 @@ def test_parallel_batches_give_the_same_predictions_and_leave_the_thread_count(t
     one = Predictor(trained.model, trained.vocabs, batch_size=2, workers=1)
     two = Predictor(trained.model, trained.vocabs, batch_size=2, workers=2)
     threads = torch.get_num_threads()
-    assert two.tag(sentences) == one.tag(sentences)
+    expected = one.tag(sentences)
+    assert two.tag(sentences) == expected
     assert two.pair(pairs) == one.pair(pairs)
     assert torch.get_num_threads() == threads
     assert not torch.is_inference_mode_enabled()
+    # by default one worker per torch thread (at most MAX_WORKERS); two threads each here
+    default = Predictor(trained.model, trained.vocabs, batch_size=2)
+    torch.set_num_threads(4)
+    try:
+        assert default.tag(sentences) == expected and two.tag(sentences) == expected
+        assert torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_batched_pairs_equal_one_by_one(trained):
