@@ -82,7 +82,7 @@ def sample_dir() -> Path:
 
 
 DEVICE_HELP = "auto (a GPU when torch sees one), cpu, cuda or cuda:N."
-THREADS_HELP = "CPU threads (default: torch's, one per core); on a CPU that many batches run at once."
+THREADS_HELP = "CPU threads (default: torch's, one per core); a batch runs on each, up to four at once."
 
 
 @app.command()
