@@ -12,7 +12,6 @@ from .types import ENTAILMENT_LABELS, TOKEN_LABELS, Pair, Sentence
 from .vocab import IGNORE, EncodedWords, Vocabularies
 
 
-
 @dataclass
 class EncodedSentence:
     words: EncodedWords
