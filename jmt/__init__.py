@@ -2,12 +2,13 @@
 __version__ = "0.1.0"
 
 
-def load(path, batch_size: int = 64, device: str = "cpu"):
+def load(path, batch_size: int = 64, device: str = "cpu", precision: str = "fp32"):
     """Load a trained model directory: ``jmt.load("models/sample").tag([...])``; ``device``
-    is ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (a GPU when torch sees one)."""
+    is ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (a GPU when torch sees one); ``precision``
+    is ``fp32`` or ``bf16`` (faster on CPUs with AMX, slightly different predictions)."""
     from .api import load as _load
 
-    return _load(path, batch_size, device)
+    return _load(path, batch_size, device, precision)
 
 
 __all__ = ["load", "__version__"]

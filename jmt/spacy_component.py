@@ -13,7 +13,8 @@ by sentence; otherwise the whole Doc is one sentence. Whitespace tokens are not 
 model: they get tag ``_SP``, pos ``SPACE`` and, when heads are set, attach to the preceding
 (or else following) token with the label ``dep``.
 
-The model directory is loaded lazily on first use. ``nlp.to_disk`` copies its files into the
+``"precision": "bf16"`` in the config runs the model's LSTMs and label scorer in bfloat16
+(see :class:`jmt.predict.Predictor`). The model directory is loaded lazily on first use. ``nlp.to_disk`` copies its files into the
 pipeline directory and ``spacy.load`` reads them from there, so a saved pipeline does not need
 the original model directory.
 
@@ -51,20 +52,22 @@ _REGISTRY: "weakref.WeakValueDictionary[int, JMTComponent]" = weakref.WeakValueD
 
 @Language.factory(
     "jmt",
-    default_config={"model": None, "batch_size": 64, "tasks": None},
+    default_config={"model": None, "batch_size": 64, "tasks": None, "precision": "fp32"},
     assigns=["token.tag", "token.pos", "token.head", "token.dep", "token.is_sent_start", "doc.spans"],
     default_score_weights={"tag_acc": 0.2, "pos_acc": 0.2, "dep_uas": 0.1, "dep_las": 0.3, "chunks_f": 0.2,
                            "dep_las_per_type": None, "chunks_p": None, "chunks_r": None,
                            "chunks_per_type": None},
 )
-def make_jmt(nlp: Language, name: str, model: str | None, batch_size: int, tasks: list[str] | None):
-    return JMTComponent(nlp, name, model, batch_size, tasks)
+def make_jmt(nlp: Language, name: str, model: str | None, batch_size: int, tasks: list[str] | None,
+             precision: str):
+    return JMTComponent(nlp, name, model, batch_size, tasks, precision)
 
 
 class JMTComponent:
     def __init__(self, nlp: Language, name: str = "jmt", model: str | None = None, batch_size: int = 64,
-                 tasks: list[str] | None = None):
+                 tasks: list[str] | None = None, precision: str = "fp32"):
         self.name, self.vocab = name, nlp.vocab
+        self.precision = precision
         self.model_path = Path(model) if model is not None else None
         self.batch_size = batch_size
         self.tasks = list(tasks) if tasks is not None else None
@@ -81,7 +84,7 @@ class JMTComponent:
                                  "{'model': PATH} or load a saved pipeline")
             from .api import JMT
 
-            self._jmt = JMT(self.model_path, self.batch_size)
+            self._jmt = JMT(self.model_path, self.batch_size, precision=self.precision)
         return self._jmt
 
     @property

@@ -1,6 +1,7 @@
 """The stack and its heads: overfitting, batching, save/load, regularization, switches, config."""
 from __future__ import annotations
 
+import copy
 import json
 import math
 import pickle
@@ -15,6 +16,7 @@ from jmt.config import (Config, ConfigError, DataConfig, ModelConfig, TrainConfi
 from jmt.data.batch import collate_sentences, encode_sentence
 from jmt.data.types import Pair, Sentence
 from jmt.io import load_model, save_model
+from jmt.model.layers import BiLSTM
 from jmt.predict import Predictor
 from jmt.train import Trainer, param_depth
 
@@ -137,6 +139,40 @@ def test_parallel_batches_give_the_same_predictions_and_leave_the_thread_count(t
         assert torch.get_num_threads() == 4
     finally:
         torch.set_num_threads(threads)
+
+
+def test_unpacked_lstm_passes_equal_the_packed_run_and_bf16_stays_close():
+    torch.manual_seed(0)
+    layer = BiLSTM(6, 5)
+    x, lengths = torch.randn(3, 7, 6), torch.tensor([7, 4, 1])
+    with torch.inference_mode():
+        packed = layer(x, lengths)
+        unpacked = layer._two_passes(x, lengths)
+        layer.set_precision(torch.bfloat16)
+        low = layer(x, lengths)  # float32 in and out, bfloat16 inside
+    assert torch.allclose(unpacked, packed, atol=1e-6)
+    assert unpacked[1, 4:].abs().sum() == 0 and unpacked[2, 1:].abs().sum() == 0  # zero on padding
+    assert low.dtype == torch.float32 and torch.allclose(low, packed, atol=0.03)
+    assert not torch.equal(low, packed)
+
+
+def test_bf16_precision_predicts_nearly_the_same_and_fp32_restores_the_model(trained):
+    sentences, pairs = all_inputs(trained)
+    model = copy.deepcopy(trained.model)
+    exact = Predictor(model, trained.vocabs, batch_size=2)
+    tags, scores = exact.tag(sentences), exact.pair(pairs)
+    low = Predictor(model, trained.vocabs, batch_size=2, precision="bf16")
+    assert model.layers["1"].lstm.weight_ih_l0.dtype == torch.bfloat16
+    low_tags, low_scores = low.tag(sentences), low.pair(pairs)
+    for field in ("upos", "xpos", "chunks", "heads", "deprels"):
+        same = sum(a == b for e, t in zip(tags, low_tags) for a, b in zip(e[field], t[field]))
+        assert same >= 0.95 * sum(len(s) for s in sentences), field
+    assert [s["relatedness"] for s in low_scores] == pytest.approx([s["relatedness"] for s in scores], abs=0.05)
+    Predictor(model, trained.vocabs, batch_size=2, precision="fp32")
+    assert model.layers["1"].lstm.weight_ih_l0.dtype == torch.float32
+    assert exact.tag(sentences) == tags
+    with pytest.raises(ValueError, match="precision 'fp16'"):
+        Predictor(model, trained.vocabs, precision="fp16")
 
 
 def test_batched_pairs_equal_one_by_one(trained):

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 import spacy
+import torch
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
@@ -159,6 +160,16 @@ def test_tasks_config_sets_only_those_annotations(model_dir):
     assert "chunks" not in doc.spans
     assert nlp.evaluate([Example(Doc(nlp.vocab, words=["A", "dog"]),
                                  Doc(nlp.vocab, words=["A", "dog"], pos=["DET", "NOUN"]))])["pos_acc"] is not None
+
+
+def test_precision_config_reaches_the_model_and_survives_saving(model_dir, tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("jmt", config={"model": str(model_dir), "precision": "bf16"})
+    doc = nlp("The cat sleeps on the mat .")
+    assert all(t.pos_ and t.tag_ for t in doc) and doc.has_annotation("DEP")
+    assert nlp.get_pipe("jmt").jmt.model.layers["1"].lstm.weight_ih_l0.dtype == torch.bfloat16
+    nlp.to_disk(tmp_path / "pipeline")
+    assert spacy.load(tmp_path / "pipeline").get_pipe("jmt").precision == "bf16"
 
 
 def test_empty_text(nlp):

@@ -180,3 +180,13 @@ def test_threads_change_the_speed_only(model_dir):
     finally:
         torch.set_num_threads(before)
     assert run("tag", model_dir, "--threads", 0).exit_code != 0
+
+
+def test_bf16_precision_tags_every_word_and_a_wrong_one_is_a_one_line_error(model_dir):
+    result = run("tag", model_dir, SAMPLE / "dev.conllu", "--input-format", "conllu", "--format", "jsonl",
+                 "--precision", "bf16")
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 80 and all(len(r["upos"]) == len(r["tokens"]) == len(r["heads"]) for r in rows)
+    bad = run("tag", model_dir, SAMPLE / "dev.conllu", "--precision", "fp16")
+    assert bad.exit_code == 1 and bad.stderr.strip().count("\n") == 0 and "fp32 or bf16" in bad.stderr

@@ -38,11 +38,43 @@ class BiLSTM(nn.Module):
                 if name.startswith("bias_ih"):
                     p.data[hidden : 2 * hidden] = 1.0  # forget gate
 
+    def set_precision(self, dtype: torch.dtype) -> None:
+        """Hold the weights in ``dtype``; see :meth:`JointManyTask.set_precision`."""
+        self.lstm.to(dtype)
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.lstm.weight_ih_l0.dtype != x.dtype:
+            return self._two_passes(x.to(self.lstm.weight_ih_l0.dtype), lengths).to(x.dtype)
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return out  # [B, T, 2H]
+
+    def _two_passes(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The same BiLSTM without packing: one pass per direction over the padded batch.
+
+        torch sends a packed batch through its generic LSTM code, step by step; a padded one
+        in bfloat16 goes to oneDNN's LSTM, which on a CPU with bf16 matrix units (AMX) is
+        several times faster. Padding follows the words, so the forward pass reads the padded
+        batch as it is, and the backward pass reads each sentence reversed within its length.
+        Outputs on padding are zero, as from a packed run.
+        """
+        B, T, _ = x.shape
+        m = self.lstm
+        steps = torch.arange(T, device=x.device)
+        n = lengths.to(x.device).unsqueeze(1)  # [B, 1]
+        reverse = torch.where(steps < n, n - 1 - steps, steps).unsqueeze(-1)  # [B, T, 1], its own inverse
+        start = x.new_zeros(1, B, m.hidden_size)
+
+        def one_way(inputs: torch.Tensor, suffix: str = "") -> torch.Tensor:
+            weights = [getattr(m, f"{name}_l0{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            # torch.lstm(input, (h0, c0), weights, has_biases, layers, dropout, train, bidirectional, batch_first)
+            return torch.lstm(inputs, (start, start), weights, True, 1, 0.0, False, False, True)[0]
+
+        forward = one_way(x)
+        backward = one_way(x.gather(1, reverse.expand(-1, -1, x.shape[-1])), "_reverse")
+        backward = backward.gather(1, reverse.expand(-1, -1, m.hidden_size))
+        return torch.cat([forward, backward], dim=-1).masked_fill((steps >= n).unsqueeze(-1), 0)  # [B, T, 2H]
 
 
 class Maxout(nn.Module):

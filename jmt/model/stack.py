@@ -64,6 +64,15 @@ class JointManyTask(nn.Module):
                     if below < depth and any(h.depth == depth for h in self.heads.values()):
                         self.copies[f"{depth}_{below}"] = copy.deepcopy(self.layers[str(below)])
 
+    def set_precision(self, dtype: torch.dtype) -> None:
+        """Hold the LSTM weights and the dependency label scorer's tensor in ``dtype``, for
+        prediction: ``torch.bfloat16`` runs the model's two largest matrix products on a CPU's
+        bf16 units; everything else, and every output, stays float32. ``torch.float32``
+        undoes it. Not for training, and the predictions differ slightly from float32's."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "set_precision"):
+                module.set_precision(dtype)
+
     def layer(self, depth: int, upto: int) -> BiLSTM:
         """The layer at ``depth`` as the tasks at depth ``upto`` see it (their copy, if soft)."""
         return self.copies[f"{upto}_{depth}"] if f"{upto}_{depth}" in self.copies else self.layers[str(depth)]

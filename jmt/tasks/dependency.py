@@ -67,10 +67,11 @@ class Biaffine(nn.Module):
         C = self.U.shape[0]
         flat_d, flat_e = d.reshape(-1, D), e.reshape(-1, D)
         weight = self.U.permute(1, 0, 2).reshape(D, C * D)
+        flat_d, flat_e = flat_d.to(weight.dtype), flat_e.to(weight.dtype)  # U in bf16: see set_precision
         rows = PAIR_ROWS if not torch.is_grad_enabled() else max(1, len(flat_d))
         blocks = [torch.bmm((flat_d[s : s + rows] @ weight).view(-1, C, D), flat_e[s : s + rows].unsqueeze(-1))
                   for s in range(0, len(flat_d), rows)]
-        scores = torch.cat(blocks).view(B, T, C)
+        scores = torch.cat(blocks).view(B, T, C).to(d.dtype)
         scores = scores + e @ self.head_bias.T
         if not self.head_only_bias:
             scores = scores + d @ self.dep_bias.T + self.bias
@@ -117,6 +118,12 @@ class DependencyHead(nn.Module):
                 self.label_out = linear(cfg.dep_label_hidden, len(self.labels), zero=True)
         if self.labeled:
             self.label_vectors = nn.Parameter(uniform_(torch.empty(len(self.labels), cfg.label_dim)))
+
+    def set_precision(self, dtype: torch.dtype) -> None:
+        """Hold the label scorer's biaffine tensor in ``dtype`` (the head's largest product);
+        see :meth:`JointManyTask.set_precision`."""
+        if self.labeled and self.scorer == "biaffine":
+            self.rel_biaffine.U.data = self.rel_biaffine.U.data.to(dtype)
 
     def forward(self, h: torch.Tensor, batch: TokenBatch) -> DepScores:
         h = self.dropout(h)
