@@ -63,8 +63,12 @@ class BiLSTM(nn.Module):
         m = self.lstm
         steps = torch.arange(T, device=x.device)
         n = lengths.to(x.device).unsqueeze(1)  # [B, 1]
-        reverse = torch.where(steps < n, n - 1 - steps, steps).unsqueeze(-1)  # [B, T, 1], its own inverse
+        reverse = torch.where(steps < n, n - 1 - steps, steps)  # [B, T], its own inverse
+        rows = (reverse + T * torch.arange(B, device=x.device).unsqueeze(1)).flatten()  # into [B * T] rows
         start = x.new_zeros(1, B, m.hidden_size)
+
+        def reversed_words(y: torch.Tensor) -> torch.Tensor:
+            return y.reshape(B * T, -1).index_select(0, rows).view(B, T, -1)
 
         def one_way(inputs: torch.Tensor, suffix: str = "") -> torch.Tensor:
             weights = [getattr(m, f"{name}_l0{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
@@ -72,8 +76,7 @@ class BiLSTM(nn.Module):
             return torch.lstm(inputs, (start, start), weights, True, 1, 0.0, False, False, True)[0]
 
         forward = one_way(x)
-        backward = one_way(x.gather(1, reverse.expand(-1, -1, x.shape[-1])), "_reverse")
-        backward = backward.gather(1, reverse.expand(-1, -1, m.hidden_size))
+        backward = reversed_words(one_way(reversed_words(x), "_reverse"))
         return torch.cat([forward, backward], dim=-1).masked_fill((steps >= n).unsqueeze(-1), 0)  # [B, T, 2H]
 
 
