@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .data.types import Pair, Sentence
-from .predict import Predictor
+from .predict import Predictor, precision_dtype
 
 
 class JMT:
@@ -18,6 +18,7 @@ class JMT:
     def __init__(self, path: str | Path, batch_size: int = 64, device: str = "cpu", precision: str = "fp32"):
         from .io import load_model
 
+        precision_dtype(precision)  # a wrong value fails before the model loads
         self.path = Path(path)
         self.model, self.vocabs, self.config = load_model(path, device)
         self.predictor = Predictor(self.model, self.vocabs, batch_size, precision=precision)

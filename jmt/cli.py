@@ -261,8 +261,9 @@ def evaluate(
         from .data.corpus import read_corpus, require_annotation
         from .io import load_model
         from .memory import fix_mmap_threshold
-        from .predict import Predictor
+        from .predict import Predictor, precision_dtype
 
+        precision_dtype(precision)  # a wrong value fails before the model loads
         fix_mmap_threshold()
         model, vocabs, _ = load_model(model_dir, device)
         set_decoder(model, decoder)

@@ -48,9 +48,10 @@ class Predictor:
     length: each piece is parsed on its own and the root word of every later piece is
     attached to the first piece's root with the relation ``dep``.
 
-    ``precision="bf16"`` holds the LSTMs and the label scorer in bfloat16 (the model is
-    changed in place): faster on CPUs with bf16 matrix units (Intel AMX), slower on others,
-    and the predictions differ slightly from the default ``"fp32"``.
+    ``precision="bf16"`` runs the LSTMs and the label scorer in bfloat16 (on the CPU only):
+    faster on CPUs with bf16 matrix units (Intel AMX), likely slower on others, and the
+    predictions differ slightly from the default ``"fp32"``. It sets the precision of
+    ``model`` (:meth:`JointManyTask.set_precision`), so other predictors of it share it.
     """
 
     def __init__(self, model: JointManyTask, vocabs: Vocabularies, batch_size: int = 64,
@@ -59,7 +60,11 @@ class Predictor:
         self.model, self.vocabs, self.batch_size, self.max_length = model, vocabs, batch_size, max_length
         self.max_tokens = max_tokens  # sentences x longest length per batch
         self.workers = workers  # batches run at once on a CPU; None: torch's thread count, at most MAX_WORKERS
-        model.set_precision(precision_dtype(precision))
+        dtype = precision_dtype(precision)
+        device = model.embed.words.weight.device
+        if dtype != torch.float32 and device.type != "cpu":
+            raise ValueError(f"precision {precision} is for CPUs; the model is on {device}")
+        model.set_precision(dtype)
 
     def token_tasks(self, tasks: Iterable[str] | None = None) -> list[str]:
         chosen = [t for t in self.model.tasks if self.model.heads[t].kind == "token"]

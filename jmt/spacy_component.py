@@ -66,6 +66,9 @@ def make_jmt(nlp: Language, name: str, model: str | None, batch_size: int, tasks
 class JMTComponent:
     def __init__(self, nlp: Language, name: str = "jmt", model: str | None = None, batch_size: int = 64,
                  tasks: list[str] | None = None, precision: str = "fp32"):
+        from .predict import precision_dtype
+
+        precision_dtype(precision)  # a wrong value fails here, not at the first document
         self.name, self.vocab = name, nlp.vocab
         self.precision = precision
         self.model_path = Path(model) if model is not None else None

@@ -68,8 +68,8 @@ def test_biaffine_dep_overfits_and_survives_save_and_load(tiny_files, tmp_path):
     assert all(is_tree(p["heads"]) for p in pred)
     # bf16 (LSTMs and the label scorer's tensor) keeps this clear-cut model's trees and labels
     low = Predictor(loaded, vocabs, precision="bf16")
-    assert loaded.heads["dep"].rel_biaffine.U.dtype == torch.bfloat16
-    assert loaded.heads["dep"].rel_biaffine.dep_bias.dtype == torch.float32
+    assert loaded.heads["dep"].rel_biaffine.low_U.dtype == torch.bfloat16
+    assert loaded.heads["dep"].rel_biaffine.U.dtype == torch.float32
     assert low.tag(sentences, ["dep"]) == pred
 
 

@@ -147,13 +147,18 @@ def test_unpacked_lstm_passes_equal_the_packed_run_and_bf16_stays_close():
     x, lengths = torch.randn(3, 7, 6), torch.tensor([7, 4, 1])
     with torch.inference_mode():
         packed = layer(x, lengths)
-        unpacked = layer._two_passes(x, lengths)
-        layer.set_precision(torch.bfloat16)
+        unpacked = layer._two_passes(x, lengths, dict(layer.lstm.named_parameters()))
+    layer.set_precision(torch.bfloat16)
+    with torch.inference_mode():
         low = layer(x, lengths)  # float32 in and out, bfloat16 inside
     assert torch.allclose(unpacked, packed, atol=1e-6)
     assert unpacked[1, 4:].abs().sum() == 0 and unpacked[2, 1:].abs().sum() == 0  # zero on padding
     assert low.dtype == torch.float32 and torch.allclose(low, packed, atol=0.03)
     assert not torch.equal(low, packed)
+    assert torch.equal(layer(x, lengths), packed.clone())  # with gradients (training): the float32 weights
+    layer.set_precision(torch.float32)
+    with torch.inference_mode():
+        assert torch.equal(layer(x, lengths), packed)
 
 
 def test_bf16_precision_predicts_nearly_the_same_and_fp32_restores_the_model(trained):
@@ -161,16 +166,18 @@ def test_bf16_precision_predicts_nearly_the_same_and_fp32_restores_the_model(tra
     model = copy.deepcopy(trained.model)
     exact = Predictor(model, trained.vocabs, batch_size=2)
     tags, scores = exact.tag(sentences), exact.pair(pairs)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
     low = Predictor(model, trained.vocabs, batch_size=2, precision="bf16")
-    assert model.layers["1"].lstm.weight_ih_l0.dtype == torch.bfloat16
+    assert model.layers["1"].low["weight_ih_l0"].dtype == torch.bfloat16
     low_tags, low_scores = low.tag(sentences), low.pair(pairs)
     for field in ("upos", "xpos", "chunks", "heads", "deprels"):
         same = sum(a == b for e, t in zip(tags, low_tags) for a, b in zip(e[field], t[field]))
         assert same >= 0.95 * sum(len(s) for s in sentences), field
     assert [s["relatedness"] for s in low_scores] == pytest.approx([s["relatedness"] for s in scores], abs=0.05)
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())  # what is saved stays float32
     Predictor(model, trained.vocabs, batch_size=2, precision="fp32")
-    assert model.layers["1"].lstm.weight_ih_l0.dtype == torch.float32
-    assert exact.tag(sentences) == tags
+    assert model.layers["1"].low is None
+    assert exact.tag(sentences) == tags and exact.pair(pairs) == scores
     with pytest.raises(ValueError, match="precision 'fp16'"):
         Predictor(model, trained.vocabs, precision="fp16")
 

@@ -37,21 +37,25 @@ class BiLSTM(nn.Module):
                 nn.init.zeros_(p)
                 if name.startswith("bias_ih"):
                     p.data[hidden : 2 * hidden] = 1.0  # forget gate
+        self.low: dict[str, torch.Tensor] | None = None  # weights for prediction in bf16 (set_precision)
 
     def set_precision(self, dtype: torch.dtype) -> None:
-        """Hold the weights in ``dtype``; see :meth:`JointManyTask.set_precision`."""
-        self.lstm.to(dtype)
+        """Predict with a copy of the current weights in ``dtype`` (float32: the weights
+        themselves); see :meth:`JointManyTask.set_precision`."""
+        self.low = None if dtype == torch.float32 else {
+            name: p.detach().to(dtype) for name, p in self.lstm.named_parameters()}
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        if self.lstm.weight_ih_l0.dtype != x.dtype:
-            return self._two_passes(x.to(self.lstm.weight_ih_l0.dtype), lengths).to(x.dtype)
+        if self.low is not None and not torch.is_grad_enabled():
+            return self._two_passes(x, lengths, self.low).to(x.dtype)
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return out  # [B, T, 2H]
 
-    def _two_passes(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """The same BiLSTM without packing: one pass per direction over the padded batch.
+    def _two_passes(self, x: torch.Tensor, lengths: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The same BiLSTM without packing, with ``weights`` by the LSTM's parameter names (and
+        in their dtype): one pass per direction over the padded batch.
 
         torch sends a packed batch through its generic LSTM code, step by step; a padded one
         in bfloat16 goes to oneDNN's LSTM, which on a CPU with bf16 matrix units (AMX) is
@@ -59,21 +63,22 @@ class BiLSTM(nn.Module):
         batch as it is, and the backward pass reads each sentence reversed within its length.
         Outputs on padding are zero, as from a packed run.
         """
+        x = x.to(weights["weight_ih_l0"].dtype)
         B, T, _ = x.shape
-        m = self.lstm
+        hidden = self.lstm.hidden_size
         steps = torch.arange(T, device=x.device)
         n = lengths.to(x.device).unsqueeze(1)  # [B, 1]
         reverse = torch.where(steps < n, n - 1 - steps, steps)  # [B, T], its own inverse
         rows = (reverse + T * torch.arange(B, device=x.device).unsqueeze(1)).flatten()  # into [B * T] rows
-        start = x.new_zeros(1, B, m.hidden_size)
+        start = x.new_zeros(1, B, hidden)
 
         def reversed_words(y: torch.Tensor) -> torch.Tensor:
             return y.reshape(B * T, -1).index_select(0, rows).view(B, T, -1)
 
         def one_way(inputs: torch.Tensor, suffix: str = "") -> torch.Tensor:
-            weights = [getattr(m, f"{name}_l0{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            # torch.lstm(input, (h0, c0), weights, has_biases, layers, dropout, train, bidirectional, batch_first)
-            return torch.lstm(inputs, (start, start), weights, True, 1, 0.0, False, False, True)[0]
+            params = [weights[f"{name}_l0{suffix}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            # torch.lstm(input, (h0, c0), params, has_biases, layers, dropout, train, bidirectional, batch_first)
+            return torch.lstm(inputs, (start, start), params, True, 1, 0.0, False, False, True)[0]
 
         forward = one_way(x)
         backward = reversed_words(one_way(reversed_words(x), "_reverse"))

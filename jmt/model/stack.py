@@ -65,10 +65,11 @@ class JointManyTask(nn.Module):
                         self.copies[f"{depth}_{below}"] = copy.deepcopy(self.layers[str(below)])
 
     def set_precision(self, dtype: torch.dtype) -> None:
-        """Hold the LSTM weights and the dependency label scorer's tensor in ``dtype``, for
-        prediction: ``torch.bfloat16`` runs the model's two largest matrix products on a CPU's
-        bf16 units; everything else, and every output, stays float32. ``torch.float32``
-        undoes it. Not for training, and the predictions differ slightly from float32's."""
+        """Predict with the LSTM weights and the dependency label scorer's tensor in ``dtype``:
+        ``torch.bfloat16`` runs the model's two largest matrix products on a CPU's bf16 units,
+        with slightly different predictions; everything else, and every output, stays
+        float32. The layers keep copies of the weights as they are now, used only without
+        gradients, so training is unaffected; ``torch.float32`` drops the copies."""
         for module in self.modules():
             if module is not self and hasattr(module, "set_precision"):
                 module.set_precision(dtype)

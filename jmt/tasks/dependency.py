@@ -42,6 +42,7 @@ class Biaffine(nn.Module):
         self.U = nn.Parameter(torch.zeros(channels, dim, dim))
         self.head_bias = nn.Parameter(torch.zeros(channels, dim))
         self.head_only_bias = head_only_bias
+        self.low_U: torch.Tensor | None = None  # U for prediction in bf16 (DependencyHead.set_precision)
         if not head_only_bias:
             self.dep_bias = nn.Parameter(torch.zeros(channels, dim))
             self.bias = nn.Parameter(torch.zeros(channels))
@@ -65,10 +66,11 @@ class Biaffine(nn.Module):
         """
         B, T, D = d.shape
         C = self.U.shape[0]
-        flat_d, flat_e = d.reshape(-1, D), e.reshape(-1, D)
-        weight = self.U.permute(1, 0, 2).reshape(D, C * D)
-        flat_d, flat_e = flat_d.to(weight.dtype), flat_e.to(weight.dtype)  # U in bf16: see set_precision
-        rows = PAIR_ROWS if not torch.is_grad_enabled() else max(1, len(flat_d))
+        predicting = not torch.is_grad_enabled()
+        U = self.low_U if self.low_U is not None and predicting else self.U
+        flat_d, flat_e = d.reshape(-1, D).to(U.dtype), e.reshape(-1, D).to(U.dtype)
+        weight = U.permute(1, 0, 2).reshape(D, C * D)
+        rows = PAIR_ROWS if predicting else max(1, len(flat_d))
         blocks = [torch.bmm((flat_d[s : s + rows] @ weight).view(-1, C, D), flat_e[s : s + rows].unsqueeze(-1))
                   for s in range(0, len(flat_d), rows)]
         scores = torch.cat(blocks).view(B, T, C).to(d.dtype)
@@ -120,10 +122,11 @@ class DependencyHead(nn.Module):
             self.label_vectors = nn.Parameter(uniform_(torch.empty(len(self.labels), cfg.label_dim)))
 
     def set_precision(self, dtype: torch.dtype) -> None:
-        """Hold the label scorer's biaffine tensor in ``dtype`` (the head's largest product);
-        see :meth:`JointManyTask.set_precision`."""
+        """Predict with a copy of the label scorer's biaffine tensor (the head's largest
+        product) in ``dtype``; see :meth:`JointManyTask.set_precision`."""
         if self.labeled and self.scorer == "biaffine":
-            self.rel_biaffine.U.data = self.rel_biaffine.U.data.to(dtype)
+            U = self.rel_biaffine.U.detach()
+            self.rel_biaffine.low_U = None if dtype == torch.float32 else U.to(dtype)
 
     def forward(self, h: torch.Tensor, batch: TokenBatch) -> DepScores:
         h = self.dropout(h)
