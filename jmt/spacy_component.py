@@ -14,7 +14,9 @@ model: they get tag ``_SP``, pos ``SPACE`` and, when heads are set, attach to th
 (or else following) token with the label ``dep``.
 
 ``"precision": "bf16"`` in the config runs the model's LSTMs and label scorer in bfloat16
-(see :class:`jmt.predict.Predictor`). The model directory is loaded lazily on first use. ``nlp.to_disk`` copies its files into the
+(see :class:`jmt.predict.Predictor`).
+
+The model directory is loaded lazily on first use. ``nlp.to_disk`` copies its files into the
 pipeline directory and ``spacy.load`` reads them from there, so a saved pipeline does not need
 the original model directory.
 
