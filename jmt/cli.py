@@ -83,8 +83,8 @@ def sample_dir() -> Path:
 
 DEVICE_HELP = "auto (a GPU when torch sees one), cpu, cuda or cuda:N."
 THREADS_HELP = "CPU threads (default: torch's, one per core); a batch runs on each, up to four at once."
-PRECISION_HELP = ("fp32, or bf16: the LSTMs and label scorer in bfloat16, faster on CPUs with AMX (slower "
-                  "without), predictions slightly different.")
+PRECISION_HELP = ("fp32, or bf16: the LSTMs and label scorer in bfloat16, faster on CPUs with AMX (likely "
+                  "slower without), predictions slightly different.")
 
 
 @app.command()
