@@ -63,6 +63,8 @@ def main() -> None:
     ap.add_argument("--note", default="", help="a sentence added to the results file")
     ap.add_argument("--xpos2", action="store_true",
                     help="also learn the CoNLL-2000 POS column with a classifier of its own (task xpos2)")
+    ap.add_argument("--no-holdout", action="store_true",
+                    help="train chunk (and xpos2) on all of CoNLL-2000 train; they then have no dev set")
     ap.add_argument("--ptb-pos", action="store_true",
                     help="with --xpos2: train xpos2 on the PTB sample's POS tags too (scripts/prepare_ptb_pos.py)")
     args = ap.parse_args()
@@ -83,11 +85,12 @@ def main() -> None:
         "--train", f"dep={ewt / 'en_ewt-ud-train.conllu'}", "--train", f"chunk={chunk / 'train.txt'}",
         "--train", f"relatedness={sick / 'SICK_train.txt'}", "--train", f"entailment={sick / 'SICK_train.txt'}",
         "--dev", f"upos={ewt / 'en_ewt-ud-dev.conllu'}", "--dev", f"xpos={ewt / 'en_ewt-ud-dev.conllu'}",
-        "--dev", f"dep={ewt / 'en_ewt-ud-dev.conllu'}", "--dev", "chunk=holdout:0.1",
+        "--dev", f"dep={ewt / 'en_ewt-ud-dev.conllu'}",
+        *([] if args.no_holdout else ["--dev", "chunk=holdout:0.1"]),
         "--dev", f"relatedness={sick / 'SICK_trial.txt'}", "--dev", f"entailment={sick / 'SICK_trial.txt'}",
         *(["--train", f"xpos2={chunk / 'train.txt'}"] if args.xpos2 else []),
         *(["--train", f"xpos2={ptb_pos}"] if args.xpos2 and args.ptb_pos else
-          ["--dev", "xpos2=holdout:0.1"] if args.xpos2 else []),
+          ["--dev", "xpos2=holdout:0.1"] if args.xpos2 and not args.no_holdout else []),
         "--vectors", str(args.shared / "vectors" / "glove.6B.50d.txt.gz"),
         "--epochs", str(args.epochs), "--seed", str(args.seed),
         "--optimizer", args.optimizer, "--lr", str(args.lr), "--lower-lr-scale", str(args.lower_lr_scale),
@@ -198,7 +201,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
     for r in epochs_log:
         d = r["dev"]
         lines.append(f"| {r['epoch']}{' *' if r['selected'] else ''} | {r['lr']:.4g} | {d['upos']['accuracy']:.2f} | "
-                     f"{d['xpos']['accuracy']:.2f} | {d['chunk']['f1']:.2f} | {d['dep']['uas']:.2f} | "
+                     f"{d['xpos']['accuracy']:.2f} | {d['chunk']['f1'] if 'chunk' in d else float('nan'):.2f} | {d['dep']['uas']:.2f} | "
                      f"{d['dep']['las']:.2f} | {d['relatedness']['pearson']:.4f} | {d['relatedness']['mse']:.4f} | "
                      f"{d['entailment']['accuracy']:.2f} | {r['train_seconds']:.0f} |")
     lines += ["", "`*` marks an epoch that improved the selection score (dev LAS); the model saved is the last one marked.",
