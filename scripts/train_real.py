@@ -9,7 +9,8 @@ out as dev: the corpus has no dev split), SICK train for relatedness and entailm
 trains a second XPOS classifier (task ``xpos2``, the same hold-out as dev); ``--ptb-pos``
 adds the PTB sample's POS tags (WSJ 00-01) to its training data, prepared by
 ``scripts/prepare_ptb_pos.py`` into ``OUT_DIR/ptb_pos.txt``, and xpos2 then has no dev set
-(a hold-out is taken from a single corpus). It then runs
+(a hold-out is taken from a single corpus). ``--no-holdout`` trains chunk and xpos2 on all of
+CoNLL-2000 train, with no dev set for either. It then runs
 ``jmt evaluate`` on the test sets (EWT, CoNLL-2000, SICK test, and GUM test out of domain)
 and writes a results file with the scores, wall time, epochs, machine, versions and the
 exact command.
@@ -153,7 +154,8 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
     shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", *config, "--epochs", str(args.epochs),
                             "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
                             "--lower-lr-scale", str(args.lower_lr_scale), *(["--xpos2"] if args.xpos2 else []),
-                            *(["--ptb-pos"] if args.ptb_pos else [])])
+                            *(["--ptb-pos"] if args.ptb_pos else []),
+                            *(["--no-holdout"] if args.no_holdout else [])])
     lines = [
         f"# {args.title}",
         "",
@@ -169,11 +171,14 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         + (f" {args.note}" if args.note else ""),
         *([f"Recipe `{display_path(args.config)}`:", "", "```toml", args.config.read_text(encoding="utf-8").strip(),
             "```", ""] if args.config else []),
-        "Data: EWT train (upos, xpos, dep; EWT dev), CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
-        "SICK train (relatedness, entailment; SICK trial as dev), GloVe 6B 50d."
+        "Data: EWT train (upos, xpos, dep; EWT dev), "
+        + ("all of CoNLL-2000 train (chunk; no dev set), " if args.no_holdout else
+           "CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), ")
+        + "SICK train (relatedness, entailment; SICK trial as dev), GloVe 6B 50d."
         + (" The CoNLL-2000 POS column of the same training part also trains xpos2 (a second XPOS classifier; "
            + ("with the PTB sample's POS tags of WSJ 00-01, `scripts/prepare_ptb_pos.py`; no dev set)."
-              if args.ptb_pos else "the same hold-out as dev).") if args.xpos2 else ""),
+              if args.ptb_pos else "no dev set)." if args.no_holdout else "the same hold-out as dev).")
+           if args.xpos2 else ""),
         "",
         "## Test scores (gold tokenization)",
         "",
