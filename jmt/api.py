@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .data.types import Pair, Sentence
-from .predict import Predictor, precision_dtype
+from .predict import Predictor, check_precision
 
 
 class JMT:
@@ -18,7 +18,7 @@ class JMT:
     def __init__(self, path: str | Path, batch_size: int = 64, device: str = "cpu", precision: str = "fp32"):
         from .io import load_model
 
-        precision_dtype(precision)  # a wrong value fails before the model loads
+        check_precision(precision)  # a wrong value fails before the model loads
         self.path = Path(path)
         self.model, self.vocabs, self.config = load_model(path, device)
         self.predictor = Predictor(self.model, self.vocabs, batch_size, precision=precision)
@@ -50,6 +50,7 @@ class JMT:
 def load(path: str | Path, batch_size: int = 64, device: str = "cpu", precision: str = "fp32") -> JMT:
     """Load a model directory written by ``jmt train``, onto ``device`` (``cpu``, ``cuda``,
     ``cuda:N`` or ``auto``: a GPU when torch sees one). ``precision="bf16"`` predicts with the
-    LSTMs and the label scorer in bfloat16: faster on CPUs with AMX, with slightly different
-    predictions (see :class:`jmt.predict.Predictor`)."""
+    LSTMs and the label scorer in bfloat16: faster on CPUs with AMX, several times slower on
+    CPUs without bf16 units, with slightly different predictions; ``precision="auto"`` uses it
+    only where it is faster (see :class:`jmt.predict.Predictor`)."""
     return JMT(path, batch_size, device, precision)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -11,7 +12,7 @@ import typer
 
 from .config import TASKS, ConfigError, corpus_paths, load_config
 from .data.types import DataError
-from .errors import TrainingError
+from .errors import SlowPrecisionWarning, TrainingError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="The Joint Many-Task model: tag, chunk, parse, relate and entail.")
@@ -30,15 +31,26 @@ def fail(message: str, code: int = 1) -> None:
 
 
 class errors_to_exit:
-    """Turn the errors users cause into one line on stderr and exit code 1.
+    """Turn the errors users cause into one line on stderr and exit code 1, and jmt's own
+    warnings into one line on stderr.
 
     Set ``JMT_DEBUG=1`` to see the traceback instead.
     """
 
     def __enter__(self):
+        self.show_before = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, SlowPrecisionWarning):
+                typer.echo(f"warning: {message}", err=True)
+            else:
+                self.show_before(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        warnings.showwarning = self.show_before
         if exc is None or os.environ.get("JMT_DEBUG"):
             return False
         if isinstance(exc, BrokenPipeError):  # the reader went away (| head): stop quietly
@@ -83,8 +95,8 @@ def sample_dir() -> Path:
 
 DEVICE_HELP = "auto (a GPU when torch sees one), cpu, cuda or cuda:N."
 THREADS_HELP = "CPU threads (default: torch's, one per core); a batch runs on each, up to four at once."
-PRECISION_HELP = ("fp32, or bf16: the LSTMs and label scorer in bfloat16, faster on CPUs with AMX (likely "
-                  "slower without), predictions slightly different.")
+PRECISION_HELP = ("fp32; bf16: the LSTMs and label scorer in bfloat16, faster on CPUs with AMX, several "
+                  "times slower without, predictions slightly different; auto: bf16 where it is faster.")
 
 
 @app.command()
@@ -261,9 +273,9 @@ def evaluate(
         from .data.corpus import read_corpus, require_annotation
         from .io import load_model
         from .memory import fix_mmap_threshold
-        from .predict import Predictor, precision_dtype
+        from .predict import Predictor, check_precision
 
-        precision_dtype(precision)  # a wrong value fails before the model loads
+        check_precision(precision)  # a wrong value fails before the model loads
         fix_mmap_threshold()
         model, vocabs, _ = load_model(model_dir, device)
         set_decoder(model, decoder)

@@ -1,5 +1,9 @@
-"""Errors of a training run that the command line reports as one line."""
+"""Errors of a training run that the command line reports as one line, and jmt's warnings."""
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on (a non-finite loss or gradient); the message says where."""
+
+
+class SlowPrecisionWarning(UserWarning):
+    """bf16 prediction asked for on a CPU that can only emulate it (see jmt.predict)."""

@@ -1,6 +1,7 @@
 """Batched prediction with a trained stack: sentences in, annotations out."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ import torch
 
 from .data.batch import EncodedSentence, batch_indices, collate_pairs, collate_sentences, encode_pair
 from .data.types import Pair, Sentence
+from .errors import SlowPrecisionWarning
 from .data.vocab import Vocabularies
 from .model import JointManyTask
 
@@ -19,12 +21,35 @@ MAX_BATCH_TOKENS = 3000  # sentences x longest length per prediction batch (64 x
 
 
 MAX_WORKERS = 4  # by default; more would mean small batches, as the workers share the token budget
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}  # see JointManyTask.set_precision
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "auto": None}  # see JointManyTask.set_precision
 
 
-def precision_dtype(precision: str) -> torch.dtype:
+def cpu_has_bf16_units() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX, or AVX512-BF16).
+    Without them oneDNN emulates bf16, and prediction in bf16 is several times slower than in
+    float32 (``results/speed.md``)."""
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # torch's own CPU probes
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def check_precision(precision: str) -> None:
+    """A wrong value is an error before any model loads."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; expected {' or '.join(PRECISIONS)}")
+        raise ValueError(f"unknown precision {precision!r}; expected {', '.join(PRECISIONS)}")
+
+
+def precision_dtype(precision: str, device: torch.device | str = "cpu") -> torch.dtype:
+    """The dtype of ``precision`` for a model on ``device``. ``auto`` is bf16 on a CPU with
+    bf16 units and float32 anywhere else; ``bf16`` on a CPU without them warns
+    (:class:`SlowPrecisionWarning`)."""
+    check_precision(precision)
+    on_cpu = torch.device(device).type == "cpu"
+    if precision == "auto":
+        return torch.bfloat16 if on_cpu and cpu_has_bf16_units() else torch.float32
+    if precision == "bf16" and on_cpu and not cpu_has_bf16_units():
+        warnings.warn("precision bf16: this CPU has no bf16 units (AMX or AVX512-BF16), so bf16 is emulated "
+                      "and several times slower than fp32; --precision auto picks fp32 here",
+                      SlowPrecisionWarning, stacklevel=3)
     return PRECISIONS[precision]
 
 
@@ -49,8 +74,9 @@ class Predictor:
     attached to the first piece's root with the relation ``dep``.
 
     ``precision="bf16"`` runs the LSTMs and the label scorer in bfloat16 (on the CPU only):
-    faster on CPUs with bf16 matrix units (Intel AMX), likely slower on others, and the
-    predictions differ slightly from the default ``"fp32"``. It sets the precision of
+    faster on CPUs with bf16 matrix units (Intel AMX), several times slower on others (it
+    warns there), and the predictions differ slightly from the default ``"fp32"``.
+    ``precision="auto"`` is bf16 where the CPU has the units and fp32 elsewhere. It sets the precision of
     ``model`` (:meth:`JointManyTask.set_precision`), so other predictors of it share it.
     """
 
@@ -60,8 +86,8 @@ class Predictor:
         self.model, self.vocabs, self.batch_size, self.max_length = model, vocabs, batch_size, max_length
         self.max_tokens = max_tokens  # sentences x longest length per batch
         self.workers = workers  # batches run at once on a CPU; None: torch's thread count, at most MAX_WORKERS
-        dtype = precision_dtype(precision)
         device = model.embed.words.weight.device
+        dtype = precision_dtype(precision, device)
         if dtype != torch.float32 and device.type != "cpu":
             raise ValueError(f"precision {precision} is for CPUs; the model is on {device}")
         model.set_precision(dtype)

@@ -13,8 +13,9 @@ by sentence; otherwise the whole Doc is one sentence. Whitespace tokens are not 
 model: they get tag ``_SP``, pos ``SPACE`` and, when heads are set, attach to the preceding
 (or else following) token with the label ``dep``.
 
-``"precision": "bf16"`` in the config runs the model's LSTMs and label scorer in bfloat16
-(see :class:`jmt.predict.Predictor`).
+``"precision": "bf16"`` in the config runs the model's LSTMs and label scorer in bfloat16, and
+``"auto"`` does so only on CPUs with bf16 units, where it is faster (see
+:class:`jmt.predict.Predictor`).
 
 The model directory is loaded lazily on first use. ``nlp.to_disk`` copies its files into the
 pipeline directory and ``spacy.load`` reads them from there, so a saved pipeline does not need
@@ -68,9 +69,9 @@ def make_jmt(nlp: Language, name: str, model: str | None, batch_size: int, tasks
 class JMTComponent:
     def __init__(self, nlp: Language, name: str = "jmt", model: str | None = None, batch_size: int = 64,
                  tasks: list[str] | None = None, precision: str = "fp32"):
-        from .predict import precision_dtype
+        from .predict import check_precision
 
-        precision_dtype(precision)  # a wrong value fails here, not at the first document
+        check_precision(precision)  # a wrong value fails here, not at the first document
         self.name, self.vocab = name, nlp.vocab
         self.precision = precision
         self.model_path = Path(model) if model is not None else None

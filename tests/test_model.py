@@ -5,6 +5,7 @@ import copy
 import json
 import math
 import pickle
+import warnings
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ from jmt.data.batch import collate_sentences, encode_sentence
 from jmt.data.types import Pair, Sentence
 from jmt.io import load_model, save_model
 from jmt.model.layers import BiLSTM
+from jmt.errors import SlowPrecisionWarning
 from jmt.predict import Predictor
 from jmt.train import Trainer, param_depth
 
@@ -161,7 +163,8 @@ def test_unpacked_lstm_passes_equal_the_packed_run_and_bf16_stays_close():
         assert torch.equal(layer(x, lengths), packed)
 
 
-def test_bf16_precision_predicts_nearly_the_same_and_fp32_restores_the_model(trained):
+def test_bf16_precision_predicts_nearly_the_same_and_fp32_restores_the_model(trained, monkeypatch):
+    monkeypatch.setattr("jmt.predict.cpu_has_bf16_units", lambda: True)  # no warning on other CPUs
     sentences, pairs = all_inputs(trained)
     model = copy.deepcopy(trained.model)
     exact = Predictor(model, trained.vocabs, batch_size=2)
@@ -180,6 +183,20 @@ def test_bf16_precision_predicts_nearly_the_same_and_fp32_restores_the_model(tra
     assert exact.tag(sentences) == tags and exact.pair(pairs) == scores
     with pytest.raises(ValueError, match="precision 'fp16'"):
         Predictor(model, trained.vocabs, precision="fp16")
+
+
+@pytest.mark.parametrize("units", [True, False])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units(trained, monkeypatch, units):
+    monkeypatch.setattr("jmt.predict.cpu_has_bf16_units", lambda: units)
+    model = copy.deepcopy(trained.model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # auto never warns
+        Predictor(model, trained.vocabs, precision="auto")
+    assert (model.layers["1"].low is not None) == units
+    if not units:
+        with pytest.warns(SlowPrecisionWarning, match="no bf16 units"):
+            Predictor(model, trained.vocabs, precision="bf16")
+        assert model.layers["1"].low["weight_ih_l0"].dtype == torch.bfloat16  # still what was asked
 
 
 def test_batched_pairs_equal_one_by_one(trained):

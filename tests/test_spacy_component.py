@@ -162,6 +162,7 @@ def test_tasks_config_sets_only_those_annotations(model_dir):
                                  Doc(nlp.vocab, words=["A", "dog"], pos=["DET", "NOUN"]))])["pos_acc"] is not None
 
 
+@pytest.mark.filterwarnings("ignore::jmt.errors.SlowPrecisionWarning")  # bf16 on any CPU
 def test_precision_config_reaches_the_model_and_survives_saving(model_dir, tmp_path):
     nlp = spacy.blank("en")
     nlp.add_pipe("jmt", config={"model": str(model_dir), "precision": "bf16"})

@@ -182,11 +182,25 @@ def test_threads_change_the_speed_only(model_dir):
     assert run("tag", model_dir, "--threads", 0).exit_code != 0
 
 
-def test_bf16_precision_tags_every_word_and_a_wrong_one_is_a_one_line_error(model_dir):
+def test_bf16_precision_tags_every_word_and_a_wrong_one_is_a_one_line_error(model_dir, monkeypatch):
+    monkeypatch.setattr("jmt.predict.cpu_has_bf16_units", lambda: True)
     result = run("tag", model_dir, SAMPLE / "dev.conllu", "--input-format", "conllu", "--format", "jsonl",
                  "--precision", "bf16")
     assert result.exit_code == 0, result.stderr
+    assert "warning" not in result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 80 and all(len(r["upos"]) == len(r["tokens"]) == len(r["heads"]) for r in rows)
     bad = run("tag", model_dir, SAMPLE / "dev.conllu", "--precision", "fp16")
-    assert bad.exit_code == 1 and bad.stderr.strip().count("\n") == 0 and "fp32 or bf16" in bad.stderr
+    assert bad.exit_code == 1 and bad.stderr.strip().count("\n") == 0 and "fp32, bf16, auto" in bad.stderr
+
+
+def test_bf16_without_bf16_units_warns_in_one_line_and_auto_stays_fp32(model_dir, monkeypatch):
+    monkeypatch.setattr("jmt.predict.cpu_has_bf16_units", lambda: False)
+    args = ("tag", model_dir, SAMPLE / "dev.conllu", "--input-format", "conllu", "--format", "jsonl")
+    slow = run(*args, "--precision", "bf16")
+    assert slow.exit_code == 0, slow.stderr
+    assert slow.stderr.count("warning:") == 1 and "no bf16 units" in slow.stderr
+    assert slow.stderr.strip().count("\n") == 0
+    exact, auto = run(*args), run(*args, "--precision", "auto")
+    assert auto.exit_code == 0 and auto.stderr == ""
+    assert auto.stdout == exact.stdout  # auto is fp32 here: the same predictions
