@@ -46,6 +46,25 @@ def test_biaffine_pairs_in_blocks_without_gradients_equal_one_product_with_them(
     assert torch.allclose(blocks, with_grad, atol=1e-5) and torch.allclose(blocks, by_einsum, atol=1e-5)
 
 
+def test_label_scores_head_first_equal_the_dependent_first_scores(monkeypatch):
+    import jmt.tasks.dependency as dependency
+
+    monkeypatch.setattr(dependency, "PAIR_ROWS", 8)  # 30 words: blocks of 8, 8, 8 and 6
+    torch.manual_seed(1)
+    layer = Biaffine(6, channels=4)
+    for p in layer.parameters():
+        torch.nn.init.normal_(p)
+    d, heads = torch.randn(30, 6), torch.randn(9, 6)
+    head_of = torch.tensor([0, 0, 0, 3, 3, 1, 8, 8, 8, 8, 8, 8, 2, 0, 5, 5, 4, 4, 4, 7, 7, 6, 0, 0, 0, 0, 0, 1, 1, 2])
+    with torch.inference_mode():
+        by_head = layer.pairs_by_head(d, heads, head_of)
+        by_dependent = layer.pairs(d.unsqueeze(0), heads[head_of].unsqueeze(0)).squeeze(0)
+    assert by_head.shape == (30, 4)
+    assert torch.allclose(by_head, by_dependent, atol=1e-4)
+    one = d[10] @ layer.U[2] @ heads[8] + layer.dep_bias[2] @ d[10] + layer.head_bias[2] @ heads[8] + layer.bias[2]
+    assert torch.allclose(by_head[10, 2], one, atol=1e-4)
+
+
 def test_head_only_bias_drops_the_terms_that_cannot_change_the_best_head():
     layer = Biaffine(4, head_only_bias=True)
     assert {n for n, _ in layer.named_parameters()} == {"U", "head_bias"}
@@ -109,3 +128,11 @@ def test_batched_decoding_equals_decoding_each_matrix(tiny_files, tmp_path, deco
         not_trees += not was_tree
     if decoder.startswith("greedy"):
         assert not_trees > 0  # the repair path was exercised too
+    # the labels come from the head-first scorer without gradients; with them, from the other
+    chosen = torch.tensor([g["heads"] + [0] * (batch.word_ids.shape[1] - len(g["heads"])) for g in got])
+    with torch.no_grad():
+        head_first = head.label_logits(scores, chosen)
+    dependent_first = head.label_logits(scores, chosen)
+    assert torch.allclose(head_first, dependent_first, rtol=1e-5, atol=1e-3)  # scores reach 600
+    labels = [[head.labels[i] for i in row[:n]] for row, n in zip(head_first.argmax(-1).tolist(), batch.lengths.tolist())]
+    assert [g["deprels"] for g in got] == labels
