@@ -11,8 +11,8 @@ import torch
 
 from .data.batch import EncodedSentence, batch_indices, collate_pairs, collate_sentences, encode_pair
 from .data.types import Pair, Sentence
-from .errors import SlowPrecisionWarning
 from .data.vocab import Vocabularies
+from .errors import SlowPrecisionWarning
 from .model import JointManyTask
 
 
@@ -76,8 +76,9 @@ class Predictor:
     ``precision="bf16"`` runs the LSTMs and the label scorer in bfloat16 (on the CPU only):
     faster on CPUs with bf16 matrix units (Intel AMX), several times slower on others (it
     warns there), and the predictions differ slightly from the default ``"fp32"``.
-    ``precision="auto"`` is bf16 where the CPU has the units and fp32 elsewhere. It sets the precision of
-    ``model`` (:meth:`JointManyTask.set_precision`), so other predictors of it share it.
+    ``precision="auto"`` is bf16 where the CPU has the units and fp32 elsewhere. The choice
+    sets the precision of ``model`` (:meth:`JointManyTask.set_precision`), so other
+    predictors of it share it.
     """
 
     def __init__(self, model: JointManyTask, vocabs: Vocabularies, batch_size: int = 64,
