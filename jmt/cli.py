@@ -134,6 +134,14 @@ def train(
     keep_epochs: bool = typer.Option(False, "--keep-epochs", help="Also save every epoch's model in OUT/epoch<N>."),
     calibrate: Optional[bool] = typer.Option(
         None, "--calibrate/--no-calibrate", help="Fit the relatedness scores to the dev pairs after training (default on)."),
+    select_metric: Optional[str] = typer.Option(
+        None, "--select-metric", help="The dev score that picks the saved epoch: TASK.METRIC (e.g. dep.las), "
+                                      "auto (dep LAS, else the mean of the tasks' main scores) or last."),
+    init_from: Optional[Path] = typer.Option(
+        None, "--init-from", help="Fine-tune: start from this model directory's weights and vocabularies."),
+    freeze_below: Optional[int] = typer.Option(
+        None, "--freeze-below", min=0,
+        help="Keep the parameters below this depth as they are (0 words, 1 POS, 2 chunk, 3 dep, 4 relatedness)."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ):
     """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
@@ -146,7 +154,8 @@ def train(
                                            ("--schedule", schedule), ("--task-order", task_order),
                                            ("--dep-scorer", dep_scorer), ("--sharing", sharing),
                                            ("--no-vectors", no_vectors), ("--keep-epochs", keep_epochs),
-                                           ("--[no-]calibrate", calibrate is not None))
+                                           ("--[no-]calibrate", calibrate is not None),
+                                           ("--select-metric", select_metric), ("--init-from", init_from), ("--freeze-below", freeze_below is not None))
                   if value] + [name for name, value in (("--[no-]shortcut", shortcut), ("--[no-]vertical", vertical),
                                                         ("--[no-]label-embeddings", label_embeddings),
                                                         ("--[no-]successive-regularization", successive),
@@ -172,7 +181,11 @@ def train(
         cfg = load_config(config)
         cfg.data.train.update(train_map)  # the command line wins over the config file, task by task
         cfg.data.dev.update(dev_map)
+        if init_from is not None:
+            cfg.train.init_from = str(init_from)
         if not cfg.data.train:
+            if cfg.train.init_from is not None:
+                raise ConfigError("--init-from needs --train: the corpora of the tasks to fine-tune")
             if dev_map:
                 raise ConfigError("--dev given without --train")
             samples = sample_dir()  # the quickstart
@@ -186,7 +199,8 @@ def train(
             cfg.train.keep_epoch_models = True
         for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr),
                             ("lower_lr_scale", lower_lr_scale), ("schedule", schedule), ("task_order", task_order),
-                            ("successive_regularization", successive), ("calibrate", calibrate)):
+                            ("successive_regularization", successive), ("calibrate", calibrate),
+                            ("freeze_below", freeze_below), ("select_metric", select_metric)):
             if value is not None:
                 setattr(cfg.train, name, value)
         for name, value in (("dep_scorer", dep_scorer), ("sharing", sharing), ("shortcut", shortcut),

@@ -104,7 +104,7 @@ class TrainConfig:
     sr_delta_classifier: float = 1e-2  # classifier parameters of lower tasks
     l2_lstm: float = 1e-6
     l2_classifier: float = 1e-5
-    select_metric: str = "auto"  # "task.metric" on dev, e.g. "dep.las"; auto: dep.las or the mean
+    select_metric: str = "auto"  # "task.metric" on dev, e.g. "dep.las"; auto: dep.las or the mean; last: the last epoch
     decoder: str = "greedy+eisner"
     # Also train on sentence pairs with premise and hypothesis exchanged where the gold
     # stays true: every pair for relatedness, NEUTRAL and CONTRADICTION for entailment.
@@ -119,6 +119,14 @@ class TrainConfig:
     # After training, fit the relatedness scale and shift by least squares on the dev pairs
     # (the expected score of a model trained with dropout runs high; results/experiments.md).
     calibrate: bool = True
+    # Fine-tuning: start from the weights and vocabularies of this model directory instead
+    # of a new model, and train only the tasks given (see freeze_below).
+    init_from: str | None = None
+    # Parameters below this depth keep their values: the word representation is depth 0,
+    # each task's layer and head its depth (TASK_DEPTH). 0 trains everything. Fine-tuning
+    # relatedness and entailment with freeze_below = 4 leaves every lower task's output as
+    # it was.
+    freeze_below: int = 0
 
 
 @dataclass
@@ -166,12 +174,17 @@ class Config:
         if self.train.decoder not in DECODERS:
             raise ConfigError(f"decoder must be one of {', '.join(DECODERS)}, not {self.train.decoder!r}")
         metric = self.train.select_metric
-        if metric != "auto" and (metric.count(".") != 1 or metric.split(".")[0] not in self.data.train):
-            raise ConfigError(f"select_metric must be 'auto' or TASK.METRIC for a trained task "
+        if metric not in ("auto", "last") and (metric.count(".") != 1 or metric.split(".")[0] not in self.data.train):
+            raise ConfigError(f"select_metric must be 'auto', 'last' or TASK.METRIC for a trained task "
                               f"(e.g. dep.las), not {metric!r}")
-        if metric != "auto" and self.data.train and metric.split(".")[0] not in self.data.dev:
+        if metric not in ("auto", "last") and self.data.train and metric.split(".")[0] not in self.data.dev:
             raise ConfigError(f"select_metric {metric!r} needs a dev set for {metric.split('.')[0]!r}")
-        if "entailment" in self.data.train and "relatedness" not in self.data.train:
+        if not 0 <= self.train.freeze_below <= max(TASK_DEPTH.values()):
+            raise ConfigError(f"freeze_below must be a depth from 0 to {max(TASK_DEPTH.values())}, "
+                              f"not {self.train.freeze_below}")
+        if self.train.init_from is not None and self.data.vectors:
+            raise ConfigError("vectors cannot be given with init_from: the model's word representation comes from it")
+        if self.train.init_from is None and "entailment" in self.data.train and "relatedness" not in self.data.train:
             # The entailment layer reads the relatedness label embedding (spec, layer 5).
             raise ConfigError("entailment needs relatedness too (it is fed its label embedding)")
 

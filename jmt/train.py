@@ -23,7 +23,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
                          training_record, write_record)
-from .config import TASK_DEPTH, Config, ConfigError, corpus_paths, from_dict, to_dict
+from .config import TASK_DEPTH, Config, ConfigError, ModelConfig, corpus_paths, from_dict, to_dict
 from .data.batch import (EncodedPair, batch_indices, collate_pairs, collate_sentences, encode_pair,
                          encode_sentence)
 from .data.corpus import check_trees, read_corpus, require_annotation
@@ -33,7 +33,7 @@ from .data.vocab import Vocabularies
 from .device import resolve_device
 from .distributed import Distributed
 from .errors import TrainingError
-from .io import save_model
+from .io import load_model, save_model
 from .model import JointManyTask
 from .model.embeddings import pretrain_ngrams
 from .predict import Predictor
@@ -283,8 +283,9 @@ class PassLoss(nn.Module):
 
 
 def select_score(dev: dict[str, dict], metric: str, model: JointManyTask) -> float | None:
-    """The model selection score: ``task.metric`` or, for ``auto``, dep LAS or the mean."""
-    if not dev:
+    """The model selection score: ``task.metric`` or, for ``auto``, dep LAS or the mean;
+    None (every epoch replaces the saved model) for ``last`` or without dev sets."""
+    if not dev or metric == "last":
         return None
     if metric == "auto":
         if "dep" in dev:
@@ -325,22 +326,31 @@ class Trainer:
         self.device = resolve_device(device, dist.local_rank if dist is not None else None)
         seed_everything(cfg.train.seed)
         self.corpora = load_corpora(cfg)
-        vectors, extra = None, []
-        if cfg.data.vectors:
-            wanted = {w.lower() for words in training_sentences(self.corpora) for w in words}
-            vectors, extra = load_vectors(cfg.data.vectors, wanted, cfg.model.max_pretrained_words)
-            cfg.model.word_dim = len(next(iter(vectors.values())))
-        self.vocabs = build_vocabs(cfg, self.corpora, extra)
-        self.model = JointManyTask(cfg.model, self.vocabs, list(self.corpora.train), vectors, cfg.train.decoder)
-        self.model.to(self.device)
-        if cfg.data.vectors and cfg.train.ngram_pretrain_epochs > 0 and not resume:
-            pretrain_ngrams(self.model.embed, self.vocabs, cfg.data.vectors, cfg.train.ngram_pretrain_epochs,
-                            seed=cfg.train.seed, log=self.log)
+        if cfg.train.init_from is not None:
+            self.model, self.vocabs = self.load_initial(cfg)
+        else:
+            vectors, extra = None, []
+            if cfg.data.vectors:
+                wanted = {w.lower() for words in training_sentences(self.corpora) for w in words}
+                vectors, extra = load_vectors(cfg.data.vectors, wanted, cfg.model.max_pretrained_words)
+                cfg.model.word_dim = len(next(iter(vectors.values())))
+            self.vocabs = build_vocabs(cfg, self.corpora, extra)
+            self.model = JointManyTask(cfg.model, self.vocabs, list(self.corpora.train), vectors, cfg.train.decoder)
+            self.model.to(self.device)
+            if cfg.data.vectors and cfg.train.ngram_pretrain_epochs > 0 and not resume:
+                pretrain_ngrams(self.model.embed, self.vocabs, cfg.data.vectors, cfg.train.ngram_pretrain_epochs,
+                                seed=cfg.train.seed, log=self.log)
         self.regularizer = Regularizer(self.model, cfg)
         self.passes = make_passes(cfg, self.corpora, self.vocabs, self.regularizer.depths)
         by_depth: dict[int, list[torch.nn.Parameter]] = {}
         for name, param in self.model.named_parameters():
-            by_depth.setdefault(param_depth(name, self.regularizer.depths), []).append(param)
+            depth = param_depth(name, self.regularizer.depths)
+            if depth < cfg.train.freeze_below:
+                param.requires_grad_(False)  # out of the optimizer, so Adam cannot move it either
+            else:
+                by_depth.setdefault(depth, []).append(param)
+        if not by_depth:
+            raise ConfigError(f"freeze_below {cfg.train.freeze_below} leaves no parameter to train")
         groups = [{"params": ps, "depth": d} for d, ps in sorted(by_depth.items())]
         joint = cfg.train.schedule != "jmt"
         self.loss_module = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization and not joint,
@@ -368,6 +378,28 @@ class Trainer:
             torch.manual_seed(cfg.train.seed + 1000 * dist.rank)  # own dropout masks per rank
         self.wall_before = 0.0  # seconds spent by the runs this one resumes
         self.resumed_order: list[int] | None = None  # pass order of the epoch a checkpoint stopped in
+
+    def load_initial(self, cfg: Config) -> tuple[JointManyTask, Vocabularies]:
+        """The model and vocabularies of ``cfg.train.init_from``, to fine-tune: its model
+        settings replace ``cfg.model``, and the tasks trained must be among its own."""
+        model, vocabs, saved = load_model(cfg.train.init_from, self.device)
+        missing = sorted(set(self.corpora.train) - set(model.heads))
+        if missing:
+            raise ConfigError(f"{cfg.train.init_from}: the model has no {missing[0]!r} task to fine-tune; "
+                              f"it has {', '.join(model.tasks)}")
+        # Model settings come from the model; one set otherwise and differently is a mistake.
+        default, given, have = to_dict(ModelConfig()), to_dict(cfg.model), to_dict(saved.model)
+        clash = [k for k in given if given[k] != default[k] and given[k] != have[k]
+                 and k not in ("word_dim", "relatedness_scale", "relatedness_shift")]
+        if clash:
+            raise ConfigError(f"model setting {clash[0]} = {given[clash[0]]!r} given, but the model in "
+                              f"{cfg.train.init_from} has {have[clash[0]]!r}; a fine-tuned model keeps its own settings")
+        if cfg.train.freeze_below <= TASK_DEPTH["relatedness"] and "relatedness" in model.heads:
+            # The old calibration line fitted the old scores; train ends by fitting a new one.
+            saved.model.relatedness_scale, saved.model.relatedness_shift = 1.0, 0.0
+            model.heads["relatedness"].scale, model.heads["relatedness"].shift = 1.0, 0.0
+        cfg.model = saved.model
+        return model, vocabs
 
     def lr(self, epoch: int) -> float:
         return self.cfg.train.lr / (1 + self.cfg.train.lr_decay * (epoch - 1))

@@ -1,0 +1,129 @@
+"""Fine-tuning a trained model (``train.init_from``, ``jmt train --init-from``): only the
+tasks given train, the parameters below ``freeze_below`` keep their values, and a
+fine-tuning that does not fit the model is one clear error."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from conftest import PAPER_TASKS, SAMPLE, quiet, small_model, tiny_config, write_tiny_corpora
+from jmt.cli import app
+from jmt.config import ConfigError
+from jmt.io import load_model
+from jmt.predict import Predictor
+from jmt.train import Trainer, param_depth
+
+SENTENCES = [["The", "cat", "sleeps", "."], ["She", "saw", "a", "big", "bird", "today", "."]]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A model of the paper's six tasks, trained one epoch on the tiny corpora."""
+    root = tmp_path_factory.mktemp("base")
+    files = write_tiny_corpora(root)
+    Trainer(tiny_config(files, PAPER_TASKS, dev=True), root / "model", log=quiet).train()
+    return root / "model", files
+
+
+def finetune(base, out, tasks=("relatedness", "entailment"), **train):
+    model_dir, files = base
+    cfg = tiny_config(files, tasks, dev=True, init_from=str(model_dir), **{"epochs": 2, **train})
+    Trainer(cfg, out, log=quiet).train()
+    return out
+
+
+def test_frozen_depths_keep_their_weights_and_the_tasks_below_their_outputs(base, tmp_path):
+    out = finetune(base, tmp_path / "ft", freeze_below=4)
+    before, after = load_file(str(base[0] / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert before.keys() == after.keys()
+    depths = {"relatedness": 4, "entailment": 5}
+    frozen = [n for n in before if n.startswith(("embed.", "layers.", "heads.")) and param_depth(n, None) < 4]
+    trained = [n for n in before if n.startswith(("layers.4.", "layers.5.", "heads.relatedness.", "heads.entailment."))
+               and n.endswith("weight")]
+    assert frozen and trained
+    assert all(torch.equal(before[n], after[n]) for n in frozen)
+    assert all(not torch.equal(before[n], after[n]) for n in trained), "the fine-tuned layers did not move"
+    assert set(depths) <= set(load_model(out)[0].heads)
+
+    tags = [Predictor(*load_model(d)[:2]).tag(SENTENCES, tasks=["upos", "xpos", "chunk", "dep"]) for d in (base[0], out)]
+    assert tags[0] == tags[1]
+
+
+def test_the_fine_tuned_model_records_where_it_started_and_is_calibrated_anew(base, tmp_path):
+    model_dir, files = base
+    cfg = tiny_config(files, ("relatedness", "entailment"), init_from=str(model_dir), freeze_below=4)
+    cfg.data.dev = {"relatedness": str(SAMPLE / "pairs_dev.tsv")}  # 80 pairs: enough to calibrate on
+    out = tmp_path / "ft"
+    Trainer(cfg, out, log=quiet).train()
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["init_from"] == str(base[0])
+    assert config["tasks"] == json.loads((base[0] / "config.json").read_text())["tasks"]
+    assert sorted(config["data"]["train"]) == ["entailment", "relatedness"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    fit = metrics["calibration"]
+    assert (config["model"]["relatedness_scale"], config["model"]["relatedness_shift"]) == (fit["scale"], fit["shift"])
+
+
+def test_without_freezing_the_lower_layers_move_too(base, tmp_path):
+    out = finetune(base, tmp_path / "ft", tasks=("upos",), freeze_below=0)
+    before, after = load_file(str(base[0] / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert not torch.equal(before["layers.1.lstm.weight_ih_l0"], after["layers.1.lstm.weight_ih_l0"])
+
+
+def test_a_fine_tuning_run_resumes(base, tmp_path):
+    out = finetune(base, tmp_path / "ft", freeze_below=4)
+    cfg = tiny_config(base[1], ("relatedness", "entailment"), dev=True, epochs=3, init_from=str(base[0]),
+                      freeze_below=4)
+    Trainer(cfg, out, log=quiet, resume=True).train()
+    assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+
+
+def test_a_task_the_model_lacks_is_named(base, tmp_path):
+    with pytest.raises(ConfigError, match="no 'xpos2' task to fine-tune"):
+        finetune(base, tmp_path / "ft", tasks=("xpos2",))
+
+
+def test_a_model_setting_that_differs_from_the_model_is_refused(base, tmp_path):
+    model_dir, files = base
+    cfg = replace(tiny_config(files, ("relatedness",), init_from=str(model_dir)), model=small_model(hidden=16))
+    with pytest.raises(ConfigError, match="hidden = 16 given, but the model in .* has 32"):
+        Trainer(cfg, tmp_path / "ft", log=quiet)
+
+
+def test_vectors_cannot_come_with_a_model_to_start_from(base, tmp_path):
+    cfg = tiny_config(base[1], ("relatedness",), init_from=str(base[0]))
+    cfg.data.vectors = str(tmp_path / "vectors.txt")
+    with pytest.raises(ConfigError, match="vectors cannot be given with init_from"):
+        Trainer(cfg, tmp_path / "ft", log=quiet)
+
+
+def test_the_cli_fine_tunes_and_refuses_a_clash_in_one_line(base, tmp_path):
+    model_dir, files = base
+    common = ["train", "--init-from", str(model_dir), "--train", f"relatedness={files['pairs']}",
+              "--train", f"entailment={files['pairs']}", "--freeze-below", "4", "--epochs", "1"]
+    result = CliRunner().invoke(app, common + ["-o", str(tmp_path / "ft")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["train"]["freeze_below"] == 4
+
+    result = CliRunner().invoke(app, common + ["-o", str(tmp_path / "ft2"), "--dep-scorer", "biaffine"])
+    assert result.exit_code == 1
+    assert "model setting dep_scorer = 'biaffine' given" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+    result = CliRunner().invoke(app, ["train", "--init-from", str(model_dir), "-o", str(tmp_path / "ft3")])
+    assert result.exit_code == 1 and "--init-from needs --train" in result.output
+
+    result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "ft"), "--init-from", str(model_dir)])
+    assert result.exit_code == 2 and "--init-from" in result.output
+
+
+def test_select_last_keeps_the_final_epoch(base, tmp_path):
+    out = finetune(base, tmp_path / "ft", freeze_below=4, select_metric="last", epochs=3)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["selected"] for r in records] == [True, True, True]
+    assert json.loads((out / "metrics.json").read_text())["epoch"] == 3
