@@ -105,55 +105,69 @@ def eisner(scores) -> np.ndarray:
     choosing the word ``r`` maximising ``scores[r, 0] + left span of r + right span of r``, which
     forces a single root child. Spans of one width are filled at once with numpy.
     """
-    s = _finite_scores(_check_scores(scores))
-    n = s.shape[0] - 1
-    arc = s.T  # arc[h, d] = score of h -> d
-    size = n + 1
-    # Tables indexed [s, t] for 1 <= s <= t <= n; "R" spans are headed by s, "L" spans by t.
-    inc_r = np.full((size, size), _NEG_INF)
-    inc_l = np.full((size, size), _NEG_INF)
-    com_r = np.full((size, size), _NEG_INF)
-    com_l = np.full((size, size), _NEG_INF)
-    bp_inc = np.zeros((size, size), dtype=np.int64)  # split r shared by both incomplete tables
-    bp_com_r = np.zeros((size, size), dtype=np.int64)
-    bp_com_l = np.zeros((size, size), dtype=np.int64)
-    idx = np.arange(1, size)
-    com_r[idx, idx] = 0.0
-    com_l[idx, idx] = 0.0
+    return eisner_batch([scores])[0]
 
-    for width in range(1, n):
+
+def eisner_batch(matrices) -> list[np.ndarray]:
+    """:func:`eisner` for several sentences at once, with the same result for each.
+
+    The sentences are padded to the longest and share the numpy calls of each span width,
+    so a batch costs about one long sentence's Python overhead. A span inside a sentence
+    reads only spans inside it, so the padding (finite scores) never reaches a real span.
+    """
+    found = [_finite_scores(_check_scores(m)) for m in matrices]
+    if not found:
+        return []
+    lengths = [m.shape[0] - 1 for m in found]
+    size = max(lengths) + 1
+    arc = np.zeros((len(found), size, size))  # arc[b, h, d] = score of h -> d
+    for b, m in enumerate(found):
+        arc[b, : len(m), : len(m)] = m.T
+    # Tables indexed [b, s, t] for 1 <= s <= t <= n; "R" spans are headed by s, "L" spans by t.
+    inc_r, inc_l, com_r, com_l = (np.full(arc.shape, _NEG_INF) for _ in range(4))
+    bp_inc = np.zeros(arc.shape, dtype=np.int64)  # split r shared by both incomplete tables
+    bp_com_r = np.zeros(arc.shape, dtype=np.int64)
+    bp_com_l = np.zeros(arc.shape, dtype=np.int64)
+    idx = np.arange(1, size)
+    com_r[:, idx, idx] = 0.0
+    com_l[:, idx, idx] = 0.0
+
+    def best_split(cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # [B, spans, splits] -> best of each
+        best = np.argmax(cand, axis=2)
+        return best, np.take_along_axis(cand, best[..., None], axis=2)[..., 0]
+
+    for width in range(1, size - 1):
         starts = np.arange(1, size - width)
         ends = starts + width
-        offs = np.arange(width)
-        st, of = starts[:, None], offs[None, :]
+        st, of, en = starts[:, None], np.arange(width)[None, :], ends[:, None]
 
         # Incomplete: split s <= r < t, C_R[s, r] + C_L[r+1, t].
-        cand = com_r[st, st + of] + com_l[st + of + 1, ends[:, None]]
-        best = np.argmax(cand, axis=1)
-        base = cand[np.arange(len(starts)), best]
-        inc_r[starts, ends] = base + arc[starts, ends]
-        inc_l[starts, ends] = base + arc[ends, starts]
-        bp_inc[starts, ends] = starts + best
+        best, base = best_split(com_r[:, st, st + of] + com_l[:, st + of + 1, en])
+        inc_r[:, starts, ends] = base + arc[:, starts, ends]
+        inc_l[:, starts, ends] = base + arc[:, ends, starts]
+        bp_inc[:, starts, ends] = starts + best
 
         # Complete right-headed: split s < r <= t, I_R[s, r] + C_R[r, t].
-        cand = inc_r[st, st + of + 1] + com_r[st + of + 1, ends[:, None]]
-        best = np.argmax(cand, axis=1)
-        com_r[starts, ends] = cand[np.arange(len(starts)), best]
-        bp_com_r[starts, ends] = starts + best + 1
+        best, com_r[:, starts, ends] = best_split(inc_r[:, st, st + of + 1] + com_r[:, st + of + 1, en])
+        bp_com_r[:, starts, ends] = starts + best + 1
 
         # Complete left-headed: split s <= r < t, C_L[s, r] + I_L[r, t].
-        cand = com_l[st, st + of] + inc_l[st + of, ends[:, None]]
-        best = np.argmax(cand, axis=1)
-        com_l[starts, ends] = cand[np.arange(len(starts)), best]
-        bp_com_l[starts, ends] = starts + best
+        best, com_l[:, starts, ends] = best_split(com_l[:, st, st + of] + inc_l[:, st + of, en])
+        bp_com_l[:, starts, ends] = starts + best
 
-    # Single root child r: its left span [1, r] and right span [r, n].
-    roots = np.arange(1, size)
-    total = arc[0, roots] + com_l[1, roots] + com_r[roots, n]
-    root = int(roots[np.argmax(total)])
+    out = []
+    for b, n in enumerate(lengths):
+        # Single root child r: its left span [1, r] and right span [r, n].
+        roots = np.arange(1, n + 1)
+        total = arc[b, 0, roots] + com_l[b, 1, roots] + com_r[b, roots, n]
+        root = int(roots[np.argmax(total)])
+        out.append(_backtrack(n, root, bp_inc[b], bp_com_r[b], bp_com_l[b]))
+    return out
 
+
+def _backtrack(n: int, root: int, bp_inc: np.ndarray, bp_com_r: np.ndarray, bp_com_l: np.ndarray) -> np.ndarray:
+    """The heads of Eisner's best tree from its split points."""
     heads = np.zeros(n, dtype=np.int64)
-    heads[root - 1] = 0
     # Stack of (kind, s, t) with kind in {"CR", "CL", "IR", "IL"}.
     stack = [("CL", 1, root), ("CR", root, n)]
     while stack:

@@ -604,8 +604,13 @@ class Trainer:
         sizes = ", ".join(f"{task} {len(ex)}" for task, ex in self.corpora.train.items())
         ranks = f" on {self.dist.world_size} processes" if self.dist else ""
         ranks += f", on {self.device}"
-        self.log(f"training {', '.join(self.model.tasks)} on {sizes}{ranks}; "
-                 f"{sum(p.numel() for p in self.model.parameters()):,} parameters")
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        if cfg.train.init_from is not None:
+            self.log(f"fine-tuning the model in {cfg.train.init_from} ({', '.join(self.model.tasks)}) on {sizes}{ranks}; "
+                     f"{trainable:,} parameters trained, those below depth {cfg.train.freeze_below} kept")
+        else:
+            self.log(f"training {', '.join(self.model.tasks)} on {sizes}{ranks}; {trainable:,} parameters"
+                     + (f", those below depth {cfg.train.freeze_below} kept" if cfg.train.freeze_below else ""))
         try:
             while epoch <= cfg.train.epochs:
                 start = time.perf_counter()

@@ -11,6 +11,7 @@ from jmt.decode import (
     chu_liu_edmonds,
     decode,
     eisner,
+    eisner_batch,
     greedy,
     is_tree,
 )
@@ -47,6 +48,27 @@ def _tree_scores(scores: np.ndarray, heads: np.ndarray) -> np.ndarray:
 
 def _random_scores(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.normal(size=(n + 1, n + 1))
+
+
+def test_eisner_batch_finds_each_sentences_best_projective_tree():
+    # Mixed lengths in one padded run, some arcs forbidden: each against brute force.
+    rng = np.random.default_rng(7)
+    batch = [_random_scores(rng, n) for n in (5, 1, 7, 3, 6, 2)]
+    batch[2][rng.random(batch[2].shape) < 0.2] = -np.inf
+    for scores, heads in zip(batch, eisner_batch(batch)):
+        trees, projective = _all_trees(len(scores) - 1)
+        totals = _tree_scores(scores, trees[projective])
+        assert _tree_scores(scores, heads) == pytest.approx(totals.max())
+        np.testing.assert_array_equal(heads, trees[projective][np.argmax(totals)])
+
+
+def test_eisner_batch_equals_one_sentence_at_a_time_on_long_and_tied_scores():
+    rng = np.random.default_rng(8)
+    batch = [np.round(_random_scores(rng, n)) for n in (40, 3, 25, 60, 1)]  # rounded: many ties
+    for scores, heads in zip(batch, eisner_batch(batch)):
+        np.testing.assert_array_equal(heads, eisner(scores))
+        assert is_tree(heads)
+    assert eisner_batch([]) == []
 
 
 @pytest.mark.parametrize("n", range(1, 8))

@@ -14,7 +14,7 @@ from ..data.types import Sentence
 from ..data.vocab import IGNORE, Vocabularies
 from ..metrics import attachment_scores, punct_mask
 from ..decode import decode as decode_tree
-from ..decode import is_tree_list
+from ..decode import eisner_batch, is_tree_list
 from ..model.layers import linear, uniform_
 from . import register
 
@@ -211,26 +211,35 @@ class DependencyHead(nn.Module):
 
     def decode(self, scores: DepScores, batch: TokenBatch) -> list[dict[str, list]]:
         logp_t = scores.arcs.log_softmax(-1)  # [B, T, T+1]; self-loops and padding sit at about -1e9
-        logp = None  # on the CPU, copied only when some sentence needs a tree decoder
         # Greedy heads of the whole batch at once: the same argmax the per-sentence decoder
         # takes, so a greedy output that is already a tree needs no per-sentence work.
         greedy_heads = logp_t.argmax(-1).tolist() if self.decoder.startswith("greedy") else None
         lengths = batch.lengths.tolist()
         T = batch.word_ids.shape[1]
-        padded = []  # the decoded heads, padded to T: one tensor for the label scorer below
-        out = []
+        trees: list[list[int] | None] = [None] * len(lengths)
         for b, n in enumerate(lengths):
             if greedy_heads is not None and is_tree_list(greedy_heads[b][:n]):
-                tree, was_tree = greedy_heads[b][:n], True
-            else:
-                if logp is None:
-                    logp = logp_t.float().cpu().numpy()
+                trees[b] = greedy_heads[b][:n]
+        was_tree = [tree is not None for tree in trees]
+        todo = [b for b, tree in enumerate(trees) if tree is None]
+        if todo:
+            logp = logp_t.float().cpu().numpy()
+            matrices = []
+            for b in todo:
+                n = lengths[b]
                 matrix = np.zeros((n + 1, n + 1))  # row 0 (the root) is ignored by the decoders
                 matrix[1:] = logp[b, :n, : n + 1]
-                found, was_tree = decode_tree(matrix, self.decoder)
-                tree = found.tolist()
-            padded.append(tree + [0] * (T - n))
-            out.append({"heads": tree, "greedy_was_tree": was_tree})
+                matrices.append(matrix)
+            if self.decoder in ("greedy+eisner", "eisner"):
+                # Decoded together: one Eisner run pads them to the longest and shares its
+                # numpy calls. An Eisner output is a tree; a repair means greedy's was not.
+                found, ok = eisner_batch(matrices), [self.decoder == "eisner"] * len(todo)
+            else:
+                found, ok = zip(*(decode_tree(m, self.decoder) for m in matrices))
+            for b, heads, tree_ok in zip(todo, found, ok):
+                trees[b], was_tree[b] = heads.tolist(), tree_ok
+        padded = [tree + [0] * (T - len(tree)) for tree in trees]  # one tensor for the label scorer below
+        out = [{"heads": tree, "greedy_was_tree": ok} for tree, ok in zip(trees, was_tree)]
         if not self.labeled:
             for b, n in enumerate(lengths):
                 out[b]["deprels"] = ["_"] * n
