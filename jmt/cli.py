@@ -286,11 +286,11 @@ def evaluate(
     with errors_to_exit():
         from .data.corpus import read_corpus, require_annotation
         from .io import load_model
-        from .memory import fix_mmap_threshold
+        from .memory import fix_malloc_thresholds
         from .predict import Predictor, check_precision
 
         check_precision(precision)  # a wrong value fails before the model loads
-        fix_mmap_threshold()
+        fix_malloc_thresholds()
         model, vocabs, _ = load_model(model_dir, device)
         set_decoder(model, decoder)
         missing = [t for t in tests if t not in model.tasks]
@@ -396,10 +396,10 @@ def tag(
         raise typer.BadParameter(f"expected one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
     with errors_to_exit():
         from .api import load
-        from .memory import fix_mmap_threshold
+        from .memory import fix_malloc_thresholds
         from .tagging_io import HTML_HEAD, HTML_TAIL, batched, read_input, write_sentence
 
-        fix_mmap_threshold()  # flat memory over long inputs
+        fix_malloc_thresholds()  # flat memory over long inputs
         nlp = load(model_dir, batch_size, device, precision)
         set_decoder(nlp.model, decoder)
         chosen = nlp.predictor.token_tasks(tasks.split(",") if tasks else None)
@@ -452,10 +452,10 @@ def pair(
     with errors_to_exit():
         from .api import load
         from .data.types import ENTAILMENT_LABELS
-        from .memory import fix_mmap_threshold
+        from .memory import fix_malloc_thresholds
         from .tagging_io import batched, read_pairs
 
-        fix_mmap_threshold()
+        fix_malloc_thresholds()
         nlp = load(model_dir, batch_size, device, precision)
         out = open(output, "w", encoding="utf-8") if output else sys.stdout
         try:

@@ -1,10 +1,14 @@
-"""A flat resident memory over long tagging runs (glibc's allocator).
+"""glibc's allocator settings for the processes that tag: fast, and flat over long runs.
 
-glibc serves a large block from its own mapping until one is freed; then it raises that
-threshold to the freed size, so later batch tensors, whose shapes change from batch to
-batch, come from the heap and leave it fragmented: tagging a million words grew the peak
-resident memory by 140 MB with nothing kept alive (results/scale.md). A fixed threshold
-keeps every block of 1 MiB or more in its own mapping, returned whole when freed.
+glibc gives a block of at least its mmap threshold a mapping of its own, returned to the
+system when freed, and returns the top of the heap once more than its trim threshold is
+free there. Each batch allocates and frees tensors of a few MB whose shapes change from
+batch to batch. Had they been mapped one by one (a 1 MiB threshold, jmt's setting until
+2026-12-05), every batch would page-fault them in again: on EWT test that cost a quarter
+of the tagging speed. glibc's own dynamic threshold serves them from the heap, but it moves
+with every large block freed. Fixed at 32 MiB (the dynamic threshold's ceiling), with a
+256 MiB trim threshold so the heap is not shrunk and regrown between batches, they are
+reused from the heap; the resident memory still levels off (results/scale.md).
 """
 from __future__ import annotations
 
@@ -12,22 +16,25 @@ import ctypes
 import os
 import sys
 
-M_MMAP_THRESHOLD = -3  # mallopt parameter number in glibc's malloc.h
-THRESHOLD = 1 << 20
+M_TRIM_THRESHOLD = -1  # mallopt parameter numbers in glibc's malloc.h
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 32 << 20
+TRIM_THRESHOLD = 256 << 20
 
 
-def fix_mmap_threshold(nbytes: int = THRESHOLD) -> bool:
-    """Fix glibc's mmap threshold at ``nbytes`` for this process; True if it took effect.
+def fix_malloc_thresholds(mmap_bytes: int = MMAP_THRESHOLD, trim_bytes: int = TRIM_THRESHOLD) -> bool:
+    """Fix glibc's mmap and trim thresholds for this process; True if they took effect.
 
-    Does nothing where the allocator is not glibc's, and leaves a threshold the user set
-    with the environment variable ``MALLOC_MMAP_THRESHOLD_`` alone. The jmt commands that
-    predict call it: the process is theirs. A program that uses jmt as a library can call it too.
+    Does nothing where the allocator is not glibc's, and leaves the thresholds alone when the
+    user set either with the environment variables ``MALLOC_MMAP_THRESHOLD_`` or
+    ``MALLOC_TRIM_THRESHOLD_``. The jmt commands that predict call it: the process is theirs.
+    A program that uses jmt as a library can call it too.
     """
-    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+    if not sys.platform.startswith("linux") or {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} & set(os.environ):
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return mallopt(M_MMAP_THRESHOLD, nbytes) == 1
+    return mallopt(M_MMAP_THRESHOLD, mmap_bytes) == 1 and mallopt(M_TRIM_THRESHOLD, trim_bytes) == 1

@@ -40,10 +40,10 @@ def rss_mb() -> float:
 def tag_worker(model: str, path: str) -> dict:
     sys.path.insert(0, str(REPO))
     import jmt
-    from jmt.memory import fix_mmap_threshold
+    from jmt.memory import fix_malloc_thresholds
     from jmt.tagging_io import batched, read_input, write_sentence
 
-    fix_mmap_threshold()  # as jmt tag does
+    fix_malloc_thresholds()  # as jmt tag does
     nlp = jmt.load(model)
     tasks = nlp.predictor.token_tasks(["upos", "xpos", "chunk", "dep"])
     warm = [sentence.words for sentence, _ in zip(read_input(path, None, "tokenized", False), range(200))]

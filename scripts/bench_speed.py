@@ -11,7 +11,7 @@ unless ``--bf16-anyway`` is given. Every measurement is a fresh process (so its 
 its own) that loads the model, warms up on 200 sentences and times one pass over the whole
 set; the tools alternate, ``--rounds`` times for each of 1 and 2 threads, and the median is
 reported with the ratio to spaCy measured in the same run. The jmt processes fix glibc's
-mmap threshold as ``jmt tag`` does (``jmt.memory``).
+mmap and trim thresholds as ``jmt tag`` does (``jmt.memory``).
 """
 from __future__ import annotations
 
@@ -45,9 +45,9 @@ def worker(tool: str, tasks: str, model: str, corpus: str, threads: int, precisi
     n_words = sum(len(s) for s in sentences)
     if tool == "jmt":
         import jmt
-        from jmt.memory import fix_mmap_threshold
+        from jmt.memory import fix_malloc_thresholds
 
-        fix_mmap_threshold()  # as jmt tag does
+        fix_malloc_thresholds()  # as jmt tag does
         nlp = jmt.load(model, batch_size=64, precision=precision)
         chosen = tasks.split(",")
         run = lambda sents: nlp.predictor.tag(sents, chosen)  # noqa: E731
@@ -127,7 +127,7 @@ def write(args, results) -> None:
              f"{' --bf16-anyway' if args.bf16_anyway else ''}` with "
              f"{args.model_name}. EWT test (25,094 words), pre-tokenized from the gold words; one pass per "
              f"fresh process after a 200-sentence warm-up; tools alternate; median of {args.rounds} rounds. "
-             "The jmt processes fix glibc's mmap threshold at 1 MiB, as `jmt tag` does. With 2 threads jmt "
+             "The jmt processes fix glibc's mmap threshold at 32 MiB and trim threshold at 256 MiB, as `jmt tag` does. With 2 threads jmt "
              "runs two batches at once, one thread each (as `jmt tag --threads 2` does); spaCy gets its "
              "threads from the OMP/MKL/OpenBLAS settings. bf16 is `--precision bf16` (LSTMs and label scorer "
              "in bfloat16); this CPU " + ("has" if args.bf16_units else "has no") + " bf16 units (AMX or "

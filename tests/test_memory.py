@@ -1,4 +1,4 @@
-"""The tagging commands fix glibc's mmap threshold, unless the user set one."""
+"""The tagging commands fix glibc's mmap and trim thresholds, unless the user set one."""
 from __future__ import annotations
 
 import sys
@@ -12,16 +12,18 @@ from jmt.cli import app
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
-def test_the_threshold_is_set_unless_the_environment_sets_it(monkeypatch):
+@pytest.mark.parametrize("variable", ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"])
+def test_the_thresholds_are_set_unless_the_environment_sets_one(monkeypatch, variable):
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    assert memory.fix_mmap_threshold() is True
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
-    assert memory.fix_mmap_threshold() is False
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    assert memory.fix_malloc_thresholds() is True
+    monkeypatch.setenv(variable, "131072")
+    assert memory.fix_malloc_thresholds() is False
 
 
 def test_jmt_tag_fixes_the_threshold_before_tagging(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(memory, "fix_mmap_threshold", lambda: calls.append(1) or True)
+    monkeypatch.setattr(memory, "fix_malloc_thresholds", lambda: calls.append(1) or True)
     model = tmp_path / "m"
     trained = CliRunner().invoke(app, ["train", "-o", str(model), "--epochs", "1", "--device", "cpu",
                                        "--train", f"upos={SAMPLE / 'train.conllu'}"])
