@@ -29,10 +29,7 @@ def test_biaffine_pairs_equal_the_gathered_all_pairs_scores():
     assert torch.allclose(full[b, c, t, s], by_hand, atol=1e-5)
 
 
-def test_biaffine_pairs_in_blocks_without_gradients_equal_one_product_with_them(monkeypatch):
-    import jmt.tasks.dependency as dependency
-
-    monkeypatch.setattr(dependency, "PAIR_ROWS", 7)  # 3 x 5 = 15 words: blocks of 7, 7 and 1
+def test_biaffine_pairs_equal_the_three_way_product_with_and_without_gradients():
     torch.manual_seed(0)
     layer = Biaffine(6, channels=4)
     for p in layer.parameters():
@@ -41,9 +38,9 @@ def test_biaffine_pairs_in_blocks_without_gradients_equal_one_product_with_them(
     with_grad = layer.pairs(d, e)
     assert with_grad.requires_grad
     with torch.inference_mode():
-        blocks = layer.pairs(d, e)
+        without = layer.pairs(d, e)
     by_einsum = torch.einsum("btd,cde,bte->btc", d, layer.U, e) + e @ layer.head_bias.T + d @ layer.dep_bias.T + layer.bias
-    assert torch.allclose(blocks, with_grad, atol=1e-5) and torch.allclose(blocks, by_einsum, atol=1e-5)
+    assert torch.allclose(without, with_grad, atol=1e-5) and torch.allclose(without, by_einsum, atol=1e-5)
 
 
 def test_label_scores_head_first_equal_the_dependent_first_scores(monkeypatch):
