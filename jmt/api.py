@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .data.types import Pair, Sentence
-from .predict import Predictor, check_precision
+from .predict import TABLE_DTYPE, Predictor, check_precision
 
 
 class JMT:
@@ -20,7 +20,7 @@ class JMT:
 
         check_precision(precision)  # a wrong value fails before the model loads
         self.path = Path(path)
-        self.model, self.vocabs, self.config = load_model(path, device)
+        self.model, self.vocabs, self.config = load_model(path, device, table_dtype=TABLE_DTYPE)
         self.predictor = Predictor(self.model, self.vocabs, batch_size, precision=precision)
 
     @property

@@ -18,7 +18,7 @@ import numpy as np
 from .config import ConfigError
 from .data.types import Pair
 from .io import load_model, write_json
-from .predict import Predictor
+from .predict import TABLE_DTYPE, Predictor
 
 MIN_PAIRS = 50  # fewer dev pairs than this fit the noise rather than the bias
 
@@ -30,7 +30,7 @@ def calibrate_relatedness(model_dir: str | Path, pairs: Sequence[Pair], batch_si
     the fit into its metrics.json; returns the record. Fitting again gives the same line:
     the fit always reads the uncalibrated scores."""
     model_dir = Path(model_dir)
-    model, vocabs, _ = load_model(model_dir)
+    model, vocabs, _ = load_model(model_dir, table_dtype=TABLE_DTYPE)  # the scores `jmt pair` gives
     if "relatedness" not in model.heads:
         raise ConfigError(f"{model_dir}: the model has no relatedness task to calibrate")
     gold = np.array([p.relatedness for p in pairs], dtype=float)

@@ -287,11 +287,11 @@ def evaluate(
         from .data.corpus import read_corpus, require_annotation
         from .io import load_model
         from .memory import fix_malloc_thresholds
-        from .predict import Predictor, check_precision
+        from .predict import TABLE_DTYPE, Predictor, check_precision
 
         check_precision(precision)  # a wrong value fails before the model loads
         fix_malloc_thresholds()
-        model, vocabs, _ = load_model(model_dir, device)
+        model, vocabs, _ = load_model(model_dir, device, table_dtype=TABLE_DTYPE)  # as jmt tag loads it
         set_decoder(model, decoder)
         missing = [t for t in tests if t not in model.tasks]
         if missing:

@@ -22,6 +22,7 @@ MAX_BATCH_TOKENS = 3000  # sentences x longest length per prediction batch (64 x
 
 MAX_WORKERS = 4  # by default; more would mean small batches, as the workers share the token budget
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "auto": None}  # see JointManyTask.set_precision
+TABLE_DTYPE = torch.float16  # the embedding tables of a model loaded to predict (jmt.io.load_model)
 
 
 def cpu_has_bf16_units() -> bool:

@@ -277,6 +277,33 @@ def test_save_load_gives_identical_state_and_predictions(trained, tmp_path, monk
     assert Predictor(loaded, loaded_vocabs).pair(pairs) == Predictor(model, vocabs).pair(pairs)
 
 
+def test_half_precision_tables_keep_the_predictions(trained, tmp_path):
+    save_model(tmp_path / "m", trained.model, trained.vocabs, trained.cfg)
+    full, vocabs, _ = load_model(tmp_path / "m")
+    half, _, _ = load_model(tmp_path / "m", table_dtype=torch.float16)
+    tables = {"embed.words.weight", "embed.ngrams.weight", "embed.pretrained"}
+    for name, tensor in half.state_dict().items():
+        assert tensor.dtype == (torch.float16 if name in tables else full.state_dict()[name].dtype), name
+    assert torch.equal(half.embed.ngrams.weight, full.embed.ngrams.weight.half())
+
+    sentences, pairs = all_inputs(trained)
+    batch = collate_sentences([encode_sentence(vocabs, Sentence(words)) for words in sentences])
+    with torch.no_grad():
+        widened, exact = half.embed(batch), full.embed(batch)
+    assert widened.dtype == torch.float32
+    assert torch.allclose(widened, exact, atol=2e-3) and not torch.equal(widened, exact)  # rounded, nothing more
+    assert Predictor(half, vocabs).tag(sentences) == Predictor(full, vocabs).tag(sentences)
+    for a, b in zip(Predictor(half, vocabs).pair(pairs), Predictor(full, vocabs).pair(pairs)):
+        assert a["entailment"] == b["entailment"] and a["relatedness"] == pytest.approx(b["relatedness"], abs=0.01)
+
+
+def test_the_prediction_entry_points_load_half_precision_tables(trained):
+    import jmt
+
+    assert jmt.load(trained.out_dir).model.embed.ngrams.weight.dtype == torch.float16
+    assert trained.model.embed.ngrams.weight.dtype == torch.float32  # training keeps float32
+
+
 def test_loading_a_model_stays_clear_of_the_torch_compiler(trained):
     # The model is built on the meta device and its weights assigned. Some init ops' meta
     # kernels import torch._dynamo and sympy (about 70 MB resident in every tagging process).

@@ -69,11 +69,11 @@ class WordRepresentation(nn.Module):
             pre_ids = pre_ids.masked_fill(drop, 0)
         w = self.words(word_ids)  # [B, T, Dw]
         use_pre = (word_ids == UNK_ID) & (pre_ids > 0)
-        w = torch.where(use_pre.unsqueeze(-1), self.pretrained[pre_ids], w)
+        w = torch.where(use_pre.unsqueeze(-1), self.pretrained[pre_ids], w).float()
         if self.ngrams is None:
             return w
         B, T = word_ids.shape
-        c = self.ngrams(batch.ngram_ids, batch.ngram_offsets).view(B, T, -1)  # [B, T, Dc]
+        c = self.ngrams(batch.ngram_ids, batch.ngram_offsets).view(B, T, -1).float()  # [B, T, Dc]
         return torch.cat([w, c], dim=-1)  # [B, T, Dw + Dc]
 
 
