@@ -286,7 +286,7 @@ def evaluate(
     with errors_to_exit():
         from .data.corpus import read_corpus, require_annotation
         from .io import load_model
-        from .memory import fix_malloc_thresholds
+        from .memory import fix_malloc_thresholds, frozen_objects
         from .predict import TABLE_DTYPE, Predictor, check_precision
 
         check_precision(precision)  # a wrong value fails before the model loads
@@ -305,7 +305,8 @@ def evaluate(
             gold = read_corpus(path, tasks[0])
             for task in tasks[1:]:
                 require_annotation(gold, task, path)
-            results.update(predictor.evaluate_tasks(tasks, gold))
+            with frozen_objects():
+                results.update(predictor.evaluate_tasks(tasks, gold))
         results = {task: results[task] for task in tests}
         typer.echo(format_metrics(results))
         if json_path is not None:
@@ -396,7 +397,7 @@ def tag(
         raise typer.BadParameter(f"expected one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
     with errors_to_exit():
         from .api import load
-        from .memory import fix_malloc_thresholds
+        from .memory import fix_malloc_thresholds, frozen_objects
         from .tagging_io import HTML_HEAD, HTML_TAIL, batched, read_input, write_sentence
 
         fix_malloc_thresholds()  # flat memory over long inputs
@@ -419,7 +420,7 @@ def tag(
                          for s in read_input(src, sys.stdin, input_format, one_sentence_per_line, on_error))
             if output_format == "html":
                 out.write(HTML_HEAD)
-            with word_rate() as count:
+            with word_rate() as count, frozen_objects():
                 for chunk in batched(sentences, chunk_size):
                     for sentence, pred in zip(chunk, nlp.predictor.tag(chunk, chosen)):
                         write_sentence(out, output_format, sentence, pred)
@@ -452,7 +453,7 @@ def pair(
     with errors_to_exit():
         from .api import load
         from .data.types import ENTAILMENT_LABELS
-        from .memory import fix_malloc_thresholds
+        from .memory import fix_malloc_thresholds, frozen_objects
         from .tagging_io import batched, read_pairs
 
         fix_malloc_thresholds()
@@ -462,17 +463,18 @@ def pair(
             if output_format == "tsv":
                 out.write("\t".join(["pair_ID", "relatedness", "entailment", *(f"p_{lab}" for lab in ENTAILMENT_LABELS)]) + "\n")
             n = 0
-            for chunk in batched(read_pairs(pairs_path), 1000):
-                for p, r in zip(chunk, nlp.predictor.pair(chunk)):
-                    n += 1
-                    pid = p.pair_id or str(n)
-                    probs = r.get("probabilities", {})
-                    if output_format == "jsonl":
-                        out.write(json.dumps({"pair_id": pid, **r}) + "\n")
-                    else:
-                        out.write("\t".join([pid, f"{r['relatedness']:.4f}", r.get("entailment", "_"),
-                                              *(f"{probs[lab]:.4f}" if probs else "_" for lab in ENTAILMENT_LABELS)]) + "\n")
-                out.flush()
+            with frozen_objects():
+                for chunk in batched(read_pairs(pairs_path), 1000):
+                    for p, r in zip(chunk, nlp.predictor.pair(chunk)):
+                        n += 1
+                        pid = p.pair_id or str(n)
+                        probs = r.get("probabilities", {})
+                        if output_format == "jsonl":
+                            out.write(json.dumps({"pair_id": pid, **r}) + "\n")
+                        else:
+                            out.write("\t".join([pid, f"{r['relatedness']:.4f}", r.get("entailment", "_"),
+                                                  *(f"{probs[lab]:.4f}" if probs else "_" for lab in ENTAILMENT_LABELS)]) + "\n")
+                    out.flush()
         finally:
             if output:
                 out.close()

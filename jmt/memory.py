@@ -1,4 +1,4 @@
-"""glibc's allocator settings for the processes that tag: fast, and flat over long runs.
+"""Process settings for the jmt commands that tag: glibc's allocator, and the garbage collector.
 
 glibc gives a block of at least its mmap threshold a mapping of its own, returned to the
 system when freed, and returns the top of the heap once more than its trim threshold is
@@ -15,8 +15,11 @@ two sets of free blocks, about 12 MB more at the peak.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 M_TRIM_THRESHOLD = -1  # mallopt parameter numbers in glibc's malloc.h
 M_MMAP_THRESHOLD = -3
@@ -43,3 +46,20 @@ def fix_malloc_thresholds(mmap_bytes: int = MMAP_THRESHOLD, trim_bytes: int = TR
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     settings = ((M_MMAP_THRESHOLD, mmap_bytes), (M_TRIM_THRESHOLD, trim_bytes), (M_ARENA_MAX, 1))
     return all([mallopt(param, value) == 1 for param, value in settings])
+
+
+@contextmanager
+def frozen_objects() -> Iterator[None]:
+    """Keep the objects alive now (torch's modules and the model's vocabularies, some 180,000
+    that the garbage collector tracks) out of its full collections while the block runs.
+
+    A full collection walks every tracked object: about 80 ms on one thread, at moments no
+    one chooses, against about 1.8 s for tagging EWT test. Frozen objects are still freed by
+    reference counting; only cycles among them wait until the block ends. The jmt commands
+    that predict tag inside it.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

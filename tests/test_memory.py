@@ -33,3 +33,41 @@ def test_jmt_tag_fixes_the_threshold_before_tagging(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["tag", str(model), str(text), "--input-format", "tokenized", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert calls == [1] and "cat" in result.stdout
+
+
+def test_objects_are_frozen_only_inside_the_block():
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    with memory.frozen_objects():
+        assert gc.get_freeze_count() > 1000  # torch's and pytest's objects, at least
+        garbage = [[]]
+        garbage[0].append(garbage)  # a cycle made inside the block is collectable there
+        del garbage
+        assert gc.collect() >= 1
+    assert gc.get_freeze_count() == 0
+
+
+def test_jmt_tag_tags_with_the_loaded_objects_frozen(monkeypatch, tmp_path):
+    import gc
+
+    frozen_while_tagging = []
+    from jmt.predict import Predictor
+
+    real_tag = Predictor.tag
+
+    def tag(self, *args, **kwargs):
+        frozen_while_tagging.append(gc.get_freeze_count())
+        return real_tag(self, *args, **kwargs)
+
+    monkeypatch.setattr(Predictor, "tag", tag)
+    model = tmp_path / "m"
+    trained = CliRunner().invoke(app, ["train", "-o", str(model), "--epochs", "1", "--device", "cpu",
+                                       "--train", f"upos={SAMPLE / 'train.conllu'}"])
+    assert trained.exit_code == 0, trained.output
+    text = tmp_path / "in.txt"
+    text.write_text("The cat sleeps .\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["tag", str(model), str(text), "--input-format", "tokenized", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert frozen_while_tagging and all(n > 1000 for n in frozen_while_tagging)
+    assert gc.get_freeze_count() == 0
