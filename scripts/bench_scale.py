@@ -1,13 +1,15 @@
 """Does jmt stay fast and small as the input grows? Tagging 10k, 100k and 1M words, and
 training on a 2M-token corpus.
 
-    python scripts/bench_scale.py MODEL_DIR [--shared ../shared] [--results results/scale.md]
+    python scripts/bench_scale.py MODEL_DIR [--rounds 3] [--shared ../shared] [--results results/scale.md]
 
 Tagging: the words of EWT train, repeated to each size, one sentence a line, streamed
 through the same path as ``jmt tag --input-format tokenized`` (read, tag in chunks, write
 CoNLL-U to /dev/null) with the tasks upos, xpos, chunk and dep. Each size runs in a fresh
 process; words/s is timed after the model is loaded and has tagged 200 sentences, and
-the peak RSS is the process's own.
+the peak RSS is the process's own. The sizes take turns for ``--rounds`` rounds; each
+size reports its median words/s and its largest peak RSS. (10k words is half a second of
+tagging: one run of it varies by more than the 15 % the bar allows.)
 
 Training: EWT train repeated 10 times (about 2M tokens) for upos, xpos and dep, in a fresh
 process that reads and encodes the corpus, builds the model and runs ``--train-steps``
@@ -22,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,7 +43,7 @@ def rss_mb() -> float:
 def tag_worker(model: str, path: str) -> dict:
     sys.path.insert(0, str(REPO))
     import jmt
-    from jmt.memory import fix_malloc_thresholds
+    from jmt.memory import fix_malloc_thresholds, frozen_objects
     from jmt.tagging_io import batched, read_input, write_sentence
 
     fix_malloc_thresholds()  # as jmt tag does
@@ -50,7 +53,7 @@ def tag_worker(model: str, path: str) -> dict:
     nlp.predictor.tag(warm, tasks)  # as the speed benchmark: first-batch costs are not tagging speed
     words = 0
     start = time.perf_counter()
-    with open(os.devnull, "w", encoding="utf-8") as out:
+    with open(os.devnull, "w", encoding="utf-8") as out, frozen_objects():  # as jmt tag tags
         for chunk in batched(read_input(path, None, "tokenized", False), 2000):
             for sentence, pred in zip(chunk, nlp.predictor.tag(chunk, tasks)):
                 write_sentence(out, "conllu", sentence, pred)
@@ -92,6 +95,7 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     ap.add_argument("--results", type=Path, default=REPO / "results" / "scale.md")
     ap.add_argument("--train-steps", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each size, taking turns")
     ap.add_argument("--worker", nargs="+")
     args = ap.parse_args()
     if args.worker:
@@ -106,7 +110,7 @@ def main() -> None:
     from jmt.data.conllu import read_conllu
 
     sentences = [" ".join(s.words) for s in read_conllu(ewt)]
-    tagging = []
+    runs: dict[int, list[dict]] = {size: [] for size in SIZES}
     with tempfile.TemporaryDirectory() as tmp:
         for size in SIZES:
             path = Path(tmp) / f"{size}.txt"
@@ -118,9 +122,14 @@ def main() -> None:
                         words += line.count(" ") + 1
                         if words >= size:
                             break
-            m = run_worker("tag", args.model, str(path))
-            print(f"tag {m['words']:,} words: {m['words_per_s']:,.0f} words/s, {m['rss_mb']:.0f} MB", file=sys.stderr)
-            tagging.append(m)
+        for _ in range(args.rounds):
+            for size in SIZES:
+                m = run_worker("tag", args.model, str(Path(tmp) / f"{size}.txt"))
+                print(f"tag {m['words']:,} words: {m['words_per_s']:,.0f} words/s, {m['rss_mb']:.0f} MB", file=sys.stderr)
+                runs[size].append(m)
+        tagging = [{"words": ms[0]["words"], "words_per_s": statistics.median(m["words_per_s"] for m in ms),
+                    "rss_mb": max(m["rss_mb"] for m in ms), "range": [m["words_per_s"] for m in ms]}
+                   for ms in runs.values()]
         big = Path(tmp) / "ewt_x10.conllu"
         text = ewt.read_text(encoding="utf-8")
         big.write_text(text * 10, encoding="utf-8")
@@ -140,10 +149,13 @@ def write(args, tagging: list[dict], train: dict) -> None:
              f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: "
              f"{machine(f'torch threads {torch.get_num_threads()}')}. Versions: python {platform.python_version()}, "
              f"torch {torch.__version__}.", "",
-             f"Command: `python scripts/bench_scale.py MODEL_DIR --train-steps {args.train_steps}`.", "",
-             "| words tagged | words/s | peak RSS MB |", "|---|---|---|"]
+             f"Command: `python scripts/bench_scale.py MODEL_DIR --rounds {args.rounds} --train-steps {args.train_steps}`. "
+             f"Each size ran {args.rounds} times in fresh processes, the sizes taking turns: the median words/s, "
+             "the slowest and fastest run, and the largest peak RSS.", "",
+             "| words tagged | words/s (median) | range | peak RSS MB (largest) |", "|---|---|---|---|"]
     for m in tagging:
-        lines.append(f"| {m['words']:,} | {m['words_per_s']:,.0f} | {m['rss_mb']:.0f} |")
+        lines.append(f"| {m['words']:,} | {m['words_per_s']:,.0f} | {min(m['range']):,.0f}-{max(m['range']):,.0f} "
+                     f"| {m['rss_mb']:.0f} |")
     lines += ["",
               f"Largest words/s difference between sizes: {100 * spread:.1f} % (bar: within 15 %). "
               f"Peak RSS growth from 100k to 1M words: {growth:+.0f} MB (bar: under 50 MB).", "",
