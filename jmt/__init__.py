@@ -2,7 +2,7 @@
 __version__ = "0.1.0"
 
 
-def load(path, batch_size: int = 64, device: str = "cpu", precision: str = "fp32"):
+def load(path, batch_size: int = 128, device: str = "cpu", precision: str = "fp32"):
     """Load a trained model directory: ``jmt.load("models/sample").tag([...])``; ``device``
     is ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (a GPU when torch sees one); ``precision``
     is ``fp32`` or ``bf16`` (faster on CPUs with AMX, slightly different predictions)."""

@@ -15,7 +15,7 @@ class JMT:
     >>> nlp.tag(["The cat sleeps .".split()])[0]["upos"]
     """
 
-    def __init__(self, path: str | Path, batch_size: int = 64, device: str = "cpu", precision: str = "fp32"):
+    def __init__(self, path: str | Path, batch_size: int = 128, device: str = "cpu", precision: str = "fp32"):
         from .io import load_model
 
         check_precision(precision)  # a wrong value fails before the model loads
@@ -47,7 +47,7 @@ class JMT:
         return self.predictor.pair([Pair(toks(p), toks(h)) for p, h in zip(premises, hypotheses)])
 
 
-def load(path: str | Path, batch_size: int = 64, device: str = "cpu", precision: str = "fp32") -> JMT:
+def load(path: str | Path, batch_size: int = 128, device: str = "cpu", precision: str = "fp32") -> JMT:
     """Load a model directory written by ``jmt train``, onto ``device`` (``cpu``, ``cuda``,
     ``cuda:N`` or ``auto``: a GPU when torch sees one). ``precision="bf16"`` predicts with the
     LSTMs and the label scorer in bfloat16: faster on CPUs with AMX, several times slower on

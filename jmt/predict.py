@@ -18,6 +18,7 @@ from .model import JointManyTask
 
 MAX_LENGTH = 400  # longer sentences are tagged and parsed in pieces of this many words
 MAX_BATCH_TOKENS = 3000  # sentences x longest length per prediction batch (64 x 47 words)
+BATCH_SIZE = 128  # sentences per prediction batch, within MAX_BATCH_TOKENS; results/speed.md 2026-12-05
 
 
 MAX_WORKERS = 4  # by default; more would mean small batches, as the workers share the token budget
@@ -82,7 +83,7 @@ class Predictor:
     predictors of it share it.
     """
 
-    def __init__(self, model: JointManyTask, vocabs: Vocabularies, batch_size: int = 64,
+    def __init__(self, model: JointManyTask, vocabs: Vocabularies, batch_size: int = BATCH_SIZE,
                  max_length: int = MAX_LENGTH, max_tokens: int = MAX_BATCH_TOKENS, workers: int | None = None,
                  precision: str = "fp32"):
         self.model, self.vocabs, self.batch_size, self.max_length = model, vocabs, batch_size, max_length

@@ -55,7 +55,7 @@ _REGISTRY: "weakref.WeakValueDictionary[int, JMTComponent]" = weakref.WeakValueD
 
 @Language.factory(
     "jmt",
-    default_config={"model": None, "batch_size": 64, "tasks": None, "precision": "fp32"},
+    default_config={"model": None, "batch_size": 128, "tasks": None, "precision": "fp32"},
     assigns=["token.tag", "token.pos", "token.head", "token.dep", "token.is_sent_start", "doc.spans"],
     default_score_weights={"tag_acc": 0.2, "pos_acc": 0.2, "dep_uas": 0.1, "dep_las": 0.3, "chunks_f": 0.2,
                            "dep_las_per_type": None, "chunks_p": None, "chunks_r": None,
@@ -67,7 +67,7 @@ def make_jmt(nlp: Language, name: str, model: str | None, batch_size: int, tasks
 
 
 class JMTComponent:
-    def __init__(self, nlp: Language, name: str = "jmt", model: str | None = None, batch_size: int = 64,
+    def __init__(self, nlp: Language, name: str = "jmt", model: str | None = None, batch_size: int = 128,
                  tasks: list[str] | None = None, precision: str = "fp32"):
         from .predict import check_precision
 

@@ -51,7 +51,7 @@ def worker(tool: str, tasks: str, model: str, corpus: str, threads: int, precisi
         from jmt.memory import fix_malloc_thresholds
 
         fix_malloc_thresholds()  # as jmt tag does
-        nlp = jmt.load(model, batch_size=64, precision=precision)
+        nlp = jmt.load(model, precision=precision)  # the default batches, as jmt tag
         chosen = tasks.split(",")
         run = lambda sents: nlp.predictor.tag(sents, chosen)  # noqa: E731
     else:
