@@ -515,6 +515,17 @@ def test_a_model_needs_a_task():
         JointManyTask(small_model(), vocabs, [])
 
 
+def test_the_ngram_id_cache_is_bounded_and_later_words_still_encode(monkeypatch):
+    import jmt.data.vocab as vocab_module
+
+    monkeypatch.setattr(vocab_module, "NGRAM_CACHE_SIZE", 3)
+    vocabs = vocab_module.Vocabularies.build([["cats", "dogs", "birds", "fish", "owls"]], {}, (2, 4))
+    words = ["cats", "dogs", "birds", "fish", "owls", "cat"]
+    ids = [vocabs.word_ngram_ids(w) for w in words]
+    assert list(vocabs._ngram_cache) == ["cats", "dogs", "birds"]  # full: later forms are not kept
+    assert ids == [vocabs.word_ngram_ids_uncached(w) for w in words] and all(ids)
+
+
 # ----------------------------------------------------------------------------- configuration
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 PAD, UNK = "<pad>", "<unk>"
 IGNORE = -100  # target id that no loss counts (padding, labels unseen in training)
+NGRAM_CACHE_SIZE = 100_000  # word forms whose n-gram ids are kept: about 250 bytes each, 25 MB in all
 
 
 def char_ngrams(word: str, n_min: int, n_max: int) -> list[str]:
@@ -100,7 +101,7 @@ class Vocabularies:
         ids = self._ngram_cache.get(word)
         if ids is None:
             ids = self.word_ngram_ids_uncached(word)
-            if len(self._ngram_cache) < 1_000_000:  # bounded on endless streams
+            if len(self._ngram_cache) < NGRAM_CACHE_SIZE:  # bounded on endless streams
                 self._ngram_cache[word] = ids
         return ids
 
