@@ -1,4 +1,5 @@
-"""The tagging commands fix glibc's mmap and trim thresholds, unless the user set one."""
+"""The tagging commands fix glibc's mmap and trim thresholds (unless the user set one) and
+freeze the loaded objects out of the garbage collector while they tag."""
 from __future__ import annotations
 
 import sys
@@ -21,39 +22,13 @@ def test_the_thresholds_are_set_unless_the_environment_sets_one(monkeypatch, var
     assert memory.fix_malloc_thresholds() is False
 
 
-def test_jmt_tag_fixes_the_threshold_before_tagging(monkeypatch, tmp_path):
-    calls = []
-    monkeypatch.setattr(memory, "fix_malloc_thresholds", lambda: calls.append(1) or True)
-    model = tmp_path / "m"
-    trained = CliRunner().invoke(app, ["train", "-o", str(model), "--epochs", "1", "--device", "cpu",
-                                       "--train", f"upos={SAMPLE / 'train.conllu'}"])
-    assert trained.exit_code == 0, trained.output
-    text = tmp_path / "in.txt"
-    text.write_text("The cat sleeps .\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["tag", str(model), str(text), "--input-format", "tokenized", "--device", "cpu"])
-    assert result.exit_code == 0, result.output
-    assert calls == [1] and "cat" in result.stdout
-
-
-def test_objects_are_frozen_only_inside_the_block():
+def test_jmt_tag_fixes_the_thresholds_and_tags_with_the_loaded_objects_frozen(monkeypatch, tmp_path):
     import gc
 
-    assert gc.get_freeze_count() == 0
-    with memory.frozen_objects():
-        assert gc.get_freeze_count() > 1000  # torch's and pytest's objects, at least
-        garbage = [[]]
-        garbage[0].append(garbage)  # a cycle made inside the block is collectable there
-        del garbage
-        assert gc.collect() >= 1
-    assert gc.get_freeze_count() == 0
-
-
-def test_jmt_tag_tags_with_the_loaded_objects_frozen(monkeypatch, tmp_path):
-    import gc
-
-    frozen_while_tagging = []
     from jmt.predict import Predictor
 
+    calls, frozen_while_tagging = [], []
+    monkeypatch.setattr(memory, "fix_malloc_thresholds", lambda: calls.append(1) or True)
     real_tag = Predictor.tag
 
     def tag(self, *args, **kwargs):
@@ -69,5 +44,19 @@ def test_jmt_tag_tags_with_the_loaded_objects_frozen(monkeypatch, tmp_path):
     text.write_text("The cat sleeps .\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["tag", str(model), str(text), "--input-format", "tokenized", "--device", "cpu"])
     assert result.exit_code == 0, result.output
+    assert calls == [1] and "cat" in result.stdout
     assert frozen_while_tagging and all(n > 1000 for n in frozen_while_tagging)
+    assert gc.get_freeze_count() == 0
+
+
+def test_objects_are_frozen_only_inside_the_block():
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    with memory.frozen_objects():
+        assert gc.get_freeze_count() > 1000  # torch's and pytest's objects, at least
+        garbage = [[]]
+        garbage[0].append(garbage)  # a cycle made inside the block is collectable there
+        del garbage
+        assert gc.collect() >= 1
     assert gc.get_freeze_count() == 0
