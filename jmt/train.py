@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data.distributed import DistributedSampler
 
+from .calibrate import MIN_PAIRS, calibrate_relatedness  # at import: a run's last step must not read newer code
 from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
                          training_record, write_record)
 from .config import TASK_DEPTH, Config, ConfigError, ModelConfig, corpus_paths, from_dict, to_dict
@@ -646,8 +647,6 @@ class Trainer:
         dev = self.corpora.dev.get("relatedness")
         if not (self.cfg.train.calibrate and dev and (self.out_dir / "model.safetensors").is_file()):
             return best_record
-        from .calibrate import MIN_PAIRS, calibrate_relatedness
-
         if len(dev) < MIN_PAIRS:
             self.log(f"relatedness not calibrated: {len(dev)} dev pairs, fewer than {MIN_PAIRS}")
             return best_record
