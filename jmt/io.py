@@ -104,7 +104,7 @@ def read_weights(path: Path, device: torch.device, table_dtype: torch.dtype) -> 
     tables: dict[str, torch.Tensor] = {}
     if table_dtype != torch.float32:
         with safe_open(str(path), framework="pt", device=str(device)) as f:
-            tables = {key: f.get_tensor(key).to(table_dtype) for key in TABLES if key in f.keys()}
+            tables = {key: f.get_tensor(key).to(table_dtype) for key in set(TABLES) & set(f.keys())}
     with safe_open(str(path), framework="pt", device=str(device)) as f:
         return {**{key: f.get_tensor(key) for key in f.keys() if key not in tables}, **tables}
 

@@ -27,7 +27,7 @@ from jmt.data.batch import batch_indices, collate_sentences, encode_sentence  # 
 from jmt.data.corpus import read_corpus  # noqa: E402
 from jmt.data.vocab import IGNORE  # noqa: E402
 from jmt.io import load_model  # noqa: E402
-from jmt.predict import TABLE_DTYPE  # noqa: E402
+from jmt.predict import BATCH_SIZE, MAX_BATCH_TOKENS, TABLE_DTYPE  # noqa: E402
 from jmt.train import holdout_split  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def chunk_f1(model, vocabs, sentences, given_pos: bool) -> float:
 
     encoded = [encode_sentence(vocabs, s) for s in sentences]
     pred = [None] * len(sentences)
-    for idx in batch_indices(encoded, 128, shuffle=False, max_tokens=3000):
+    for idx in batch_indices(encoded, BATCH_SIZE, shuffle=False, max_tokens=MAX_BATCH_TOKENS):
         batch = collate_sentences([encoded[i] for i in idx])
         if given_pos:  # the column's tags for this batch, where the model knows the tag
             tagger.label_embedding = lambda logits, t=batch.targets["xpos2"]: from_column(logits, t)
