@@ -133,6 +133,10 @@ def train(
                                              help="Chunk tags from a linear-chain CRF instead of a softmax per word."),
     no_vectors: bool = typer.Option(False, "--no-vectors", help="Ignore pretrained vectors named in the config."),
     keep_epochs: bool = typer.Option(False, "--keep-epochs", help="Also save every epoch's model in OUT/epoch<N>."),
+    average_last: Optional[int] = typer.Option(
+        None, "--average-last", min=0, metavar="N",
+        help="After training, average the weights of the last N epochs and keep the average unless it scores "
+             "lower on dev than the selected epoch (0: off). May be given with --resume."),
     calibrate: Optional[bool] = typer.Option(
         None, "--calibrate/--no-calibrate", help="Fit the relatedness scores to the dev pairs after training (default on)."),
     select_metric: Optional[str] = typer.Option(
@@ -165,7 +169,7 @@ def train(
                                                         ("--[no-]chunk-crf", chunk_crf)) if value is not None]
         if others or (output is not None and output != resume):
             fail(f"--resume takes the configuration from the checkpoint; drop {', '.join(others) or '-o'} "
-                 "(only --epochs may change)", code=2)
+                 "(only --epochs and --average-last may change)", code=2)
         with errors_to_exit():
             from .checkpoint import load_checkpoint
             from .config import Config, from_dict
@@ -174,6 +178,8 @@ def train(
             cfg = from_dict(Config, json.loads(load_checkpoint(resume)["config"]))
             if epochs is not None:
                 cfg.train.epochs = epochs
+            if average_last is not None:
+                cfg.train.average_last = average_last
             run_distributed(lambda dist: run_training(cfg, resume, resume=True, dist=dist, device=device), resume, device)
         return
     if output is None:
@@ -201,7 +207,8 @@ def train(
         for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr),
                             ("lower_lr_scale", lower_lr_scale), ("schedule", schedule), ("task_order", task_order),
                             ("successive_regularization", successive), ("calibrate", calibrate),
-                            ("freeze_below", freeze_below), ("select_metric", select_metric)):
+                            ("freeze_below", freeze_below), ("select_metric", select_metric),
+                            ("average_last", average_last)):
             if value is not None:
                 setattr(cfg.train, name, value)
         for name, value in (("dep_scorer", dep_scorer), ("sharing", sharing), ("shortcut", shortcut),
@@ -248,7 +255,9 @@ def run_distributed(run, output: Path, device: str = "auto") -> None:
     finally:
         shutdown()
     if dist is None or dist.is_main:
-        where = f"epoch {best['epoch']}" if best else "the last epoch"
+        averaged = best.get("averaged_epochs") if best else None
+        where = (f"epochs {averaged[0]}-{averaged[-1]} averaged" if averaged
+                 else f"epoch {best['epoch']}" if best else "the last epoch")
         typer.echo(f"saved the model of {where} to {output}", err=True)
 
 

@@ -116,6 +116,10 @@ class TrainConfig:
     progress: bool = True
     # Also keep every epoch's model in OUT_DIR/epoch<N> (for comparing runs at equal epochs).
     keep_epoch_models: bool = False
+    # After the last epoch, average the weights of the last N epochs (0 = off) and keep the
+    # average as the model unless it scores below the selected epoch by select_metric on dev
+    # (a cheap ensemble of one run's end: results/experiments.md rows 31-32).
+    average_last: int = 0
     # After training, fit the relatedness scale and shift by least squares on the dev pairs
     # (the expected score of a model trained with dropout runs high; results/experiments.md).
     calibrate: bool = True
@@ -179,6 +183,8 @@ class Config:
                               f"(e.g. dep.las), not {metric!r}")
         if metric not in ("auto", "last") and self.data.train and metric.split(".")[0] not in self.data.dev:
             raise ConfigError(f"select_metric {metric!r} needs a dev set for {metric.split('.')[0]!r}")
+        if self.train.average_last < 0:
+            raise ConfigError(f"average_last must be 0 (off) or a number of epochs, not {self.train.average_last}")
         if not 0 <= self.train.freeze_below <= max(TASK_DEPTH.values()):
             raise ConfigError(f"freeze_below must be a depth from 0 to {max(TASK_DEPTH.values())}, "
                               f"not {self.train.freeze_below}")

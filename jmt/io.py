@@ -109,6 +109,37 @@ def read_weights(path: Path, device: torch.device, table_dtype: torch.dtype) -> 
         return {**{key: f.get_tensor(key) for key in f.keys() if key not in tables}, **tables}
 
 
+def save_weights(path: str | Path, model: JointManyTask) -> None:
+    """The model's tensors alone (no vocabularies, no config) to ``path``, written atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp),
+              metadata={"format": "jmt", "version": str(FORMAT_VERSION)})
+    os.replace(tmp, path)
+
+
+def average_weights(paths: list[Path]) -> dict[str, torch.Tensor]:
+    """The mean of the floating-point tensors of several safetensors files of one model
+    (e.g. its last epochs), in float32; other tensors are the last file's. Files that do not
+    hold the same tensors are one ConfigError naming the first that differs."""
+    if not paths:
+        raise ConfigError("no weights to average")
+    total: dict[str, torch.Tensor] = {}
+    for path in paths:
+        try:
+            state = read_weights(Path(path), torch.device("cpu"), torch.float32)
+        except (OSError, SafetensorError) as err:
+            raise ConfigError(f"{path}: not readable weights ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+        if total and (state.keys() != total.keys() or any(state[k].shape != total[k].shape for k in total)):
+            raise ConfigError(f"{path}: not the same model's weights as {paths[0]}")
+        for key, value in state.items():
+            if value.is_floating_point():
+                total[key] = total[key] + value.float() if key in total else value.float().clone()
+            else:
+                total[key] = value
+    return {k: v / len(paths) if v.is_floating_point() else v for k, v in total.items()}
+
+
 def load_metrics(directory: str | Path) -> dict:
     path = Path(directory) / "metrics.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -3,7 +3,9 @@
 Each epoch trains the tasks bottom-up, one pass over each task's own corpus with its own
 loss. Tasks at the same depth that read the same corpus (``upos`` and ``xpos`` from one
 treebank) train in one pass with their losses summed. After every epoch all tasks are
-scored on their dev sets and the best epoch (by ``train.select_metric``) is saved.
+scored on their dev sets and the best epoch (by ``train.select_metric``) is saved. With
+``train.average_last = N`` the weights of the last N epochs are then averaged, and the
+average replaces the saved model unless it scores lower on dev.
 """
 from __future__ import annotations
 
@@ -34,12 +36,14 @@ from .data.vocab import Vocabularies
 from .device import resolve_device
 from .distributed import Distributed
 from .errors import TrainingError
-from .io import load_model, save_model
+from .io import average_weights, load_model, save_model, save_weights, write_json
 from .model import JointManyTask
 from .model.embeddings import pretrain_ngrams
 from .predict import Predictor
 
 HOLDOUT = "holdout:"
+
+LAST_EPOCHS = "last_epochs"  # OUT/last_epochs/epoch<N>.safetensors: the weights train.average_last averages
 
 
 @dataclass
@@ -545,6 +549,7 @@ class Trainer:
         # through Config and back: settings added to jmt since the checkpoint take their defaults
         saved_cfg = to_dict(from_dict(Config, json.loads(state["config"])))
         saved_cfg["train"]["epochs"] = self.cfg.train.epochs  # resuming may extend the run
+        saved_cfg["train"]["average_last"] = self.cfg.train.average_last  # or average a different end of it
         if saved_cfg != to_dict(self.cfg):
             raise ConfigError(f"{self.out_dir / CHECKPOINT}: the checkpoint was written with another configuration; "
                               "resume with the same one (jmt train --resume DIR reads it from the checkpoint)")
@@ -573,6 +578,8 @@ class Trainer:
             save_model(self.out_dir, self.model, self.vocabs, self.cfg, metrics=record)
         if self.cfg.train.keep_epoch_models:
             save_model(self.out_dir / f"epoch{epoch}", self.model, self.vocabs, self.cfg, metrics=record)
+        elif self.cfg.train.average_last:
+            self.keep_last_weights(epoch)
         write_record(self.out_dir, training_record(self.cfg.train.seed, self.data_files, self.wall_seconds(), epoch))
         with (self.out_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
@@ -598,7 +605,8 @@ class Trainer:
                 log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
             order = self.resumed_order or list(range(len(self.passes)))
             where = f"pass {self.passes[order[next_pass]].name}" if next_pass < len(order) else "its evaluation"
-            self.log(f"resuming from {self.out_dir / CHECKPOINT}: epoch {epoch}, {where}")
+            self.log(f"resuming from {self.out_dir / CHECKPOINT}: " + (f"epoch {epoch}, {where}" if epoch <= cfg.train.epochs
+                     else f"all {cfg.train.epochs} epochs are trained"))
         elif main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             log_path.write_text("")
@@ -639,8 +647,61 @@ class Trainer:
                          f"Continue with: jmt train --resume {self.out_dir}")
             raise
         if main:
+            if cfg.train.average_last:
+                best_record = self.average_last_epochs(best, best_record)
             best_record = self.calibrate(best_record)
         return best_record or {}
+
+    def epoch_weights(self, epoch: int) -> Path:
+        """Where an epoch's weights are kept for averaging: its ``--keep-epochs`` model if
+        there is one, else ``OUT/last_epochs``."""
+        kept = self.out_dir / f"epoch{epoch}" / "model.safetensors"
+        return kept if kept.is_file() else self.out_dir / LAST_EPOCHS / f"epoch{epoch}.safetensors"
+
+    def keep_last_weights(self, epoch: int) -> None:
+        """Save this epoch's weights for :meth:`average_last_epochs`; drop those it will not need."""
+        folder = self.out_dir / LAST_EPOCHS
+        folder.mkdir(exist_ok=True)
+        save_weights(folder / f"epoch{epoch}.safetensors", self.model)
+        for old in folder.glob("epoch*.safetensors"):
+            number = old.name[len("epoch"):-len(".safetensors")]
+            if number.isdigit() and int(number) <= epoch - self.cfg.train.average_last:
+                old.unlink()
+
+    def average_last_epochs(self, best: float, best_record: dict | None) -> dict | None:
+        """Average the weights of the last ``train.average_last`` epochs, score the average on
+        the dev sets, and save it as the model unless it scores below the selected epoch."""
+        last = self.cfg.train.epochs
+        epochs = [e for e in range(max(1, last - self.cfg.train.average_last + 1), last + 1)
+                  if self.epoch_weights(e).is_file()]
+        if len(epochs) < 2:
+            self.log(f"not averaged: the weights of fewer than two of the last {self.cfg.train.average_last} "
+                     f"epochs are in {self.out_dir}")
+            return best_record
+        self.model.load_state_dict(average_weights([self.epoch_weights(e) for e in epochs]))
+        start = time.perf_counter()
+        dev = self.evaluate_dev()
+        score = select_score(dev, self.cfg.train.select_metric, self.model)
+        kept = score is None or best_record is None or score >= best
+        record = {"epoch": last, "averaged_epochs": epochs, "dev": dev, "select_score": score,
+                  "seconds": round(time.perf_counter() - start, 1), "selected": kept,
+                  "best_single_epoch": {k: best_record[k] for k in ("epoch", "select_score")} if best_record else None}
+        span = f"epochs {epochs[0]}-{epochs[-1]}"
+        self.log(format_dev_table(last, dev, self.model, score, kept).replace(f"epoch {last} dev", f"{span} averaged, dev", 1))
+        if kept:
+            save_model(self.out_dir, self.model, self.vocabs, self.cfg, metrics=record)
+            self.log(f"saved the average of {span}" + (f" (selected single epoch: {best_record['epoch']}, "
+                                                       f"selection score {best:.2f})" if best_record else ""))
+        else:
+            self.log(f"kept the selected epoch {best_record['epoch']}: the average of {span} scored {score:.2f} "
+                     f"against {best:.2f}")
+            best_record = {**best_record, "average": record}
+            write_json(self.out_dir / "metrics.json", best_record)
+        if (self.out_dir / LAST_EPOCHS).is_dir():  # saved above, so they are no longer needed
+            for path in (self.out_dir / LAST_EPOCHS).glob("*"):
+                path.unlink()
+            (self.out_dir / LAST_EPOCHS).rmdir()
+        return record if kept else best_record
 
     def calibrate(self, best_record: dict | None) -> dict | None:
         """Fit the saved model's relatedness scale and shift on the relatedness dev pairs."""

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from jmt.config import TrainConfig  # noqa: E402
 from jmt.data.corpus import read_corpus  # noqa: E402
-from jmt.io import load_model  # noqa: E402
+from jmt.io import average_weights, load_model  # noqa: E402
 from jmt.predict import TABLE_DTYPE, Predictor  # noqa: E402
 from jmt.train import holdout_split  # noqa: E402
 
@@ -49,10 +49,8 @@ def score(name: str, model, vocabs, sets: dict) -> None:
 
 def averaged(dirs: list[Path]):
     """The model of ``dirs[-1]`` with every float weight averaged over ``dirs``."""
-    states = [load_model(d)[0].state_dict() for d in dirs]
     model, vocabs, _ = load_model(dirs[-1])
-    model.load_state_dict({k: sum(s[k] for s in states) / len(states) if v.is_floating_point() else v
-                           for k, v in states[0].items()})
+    model.load_state_dict(average_weights([d / "model.safetensors" for d in dirs]))  # as jmt train --average-last
     embed = model.embed  # the tables in float16, as prediction loads a model (jmt.io.TABLES)
     embed.words.weight = torch.nn.Parameter(embed.words.weight.detach().to(TABLE_DTYPE), requires_grad=False)
     embed.ngrams.weight = torch.nn.Parameter(embed.ngrams.weight.detach().to(TABLE_DTYPE), requires_grad=False)

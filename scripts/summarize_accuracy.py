@@ -48,6 +48,11 @@ def spacy_rerun(measured: dict, file: str, task: str, key: str) -> str:
     return fmt(scores[name], key) if task in ("upos", "xpos", "dep") and name in scores else ""
 
 
+def saved_weights(selected: dict) -> str:
+    epochs = selected.get("averaged_epochs")
+    return f"epochs {epochs[0]}-{epochs[-1]} averaged" if epochs else f"epoch {selected['epoch']}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", type=Path)
@@ -86,9 +91,8 @@ def main() -> None:
     if measured:
         lines += ["", "The spaCy recipe (issue) column quotes the accuracy issue; the rerun column is the same recipe "
                   "trained and scored here (`results/spacy_baseline.md`)."]
-    lines += ["", "Selected epochs (best dev LAS): " + ", ".join(f"seed {s}: {r['selected']['epoch']}"
-                                                             for s, r in zip(seeds, runs)) + ".",
-              ]
+    lines += ["", "Saved models (the best dev LAS among the epochs and, with `train.average_last`, the average of "
+              "the last epochs): " + ", ".join(f"seed {s}: {saved_weights(r['selected'])}" for s, r in zip(seeds, runs)) + "."]
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.results}")

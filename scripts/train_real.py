@@ -137,6 +137,21 @@ def display_path(path: Path) -> str:
         return path.name
 
 
+def saved_model_note(selected: dict) -> str:
+    """Which weights the model directory holds: the selected epoch or an average of the last ones."""
+    if "averaged_epochs" in selected:
+        e, single = selected["averaged_epochs"], selected.get("best_single_epoch") or {}
+        return (f"Saved model: the weights of epochs {e[0]}-{e[-1]} averaged (`train.average_last`), dev LAS "
+                f"{selected['select_score']:.2f}" + (f" against {single['select_score']:.2f} for the best single epoch, "
+                                                      f"{single['epoch']}" if single else "") + ".")
+    note = f"Selected epoch (best dev LAS): {selected['epoch']}."
+    if "average" in selected:
+        a = selected["average"]
+        note += (f" The average of epochs {a['averaged_epochs'][0]}-{a['averaged_epochs'][-1]} scored "
+                 f"{a['select_score']:.2f} and was not kept.")
+    return note
+
+
 def calibration_note(selected: dict) -> str:
     fit = selected.get("calibration")
     if not fit:
@@ -167,7 +182,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         f"Training: {args.epochs} epochs, seed {args.seed}, {args.optimizer} lr {args.lr}, "
         f"lower-layer lr factor {args.lower_lr_scale}, "
         f"wall time {train_wall / 60:.1f} min (evaluation included: {total_wall / 60:.1f} min). "
-        f"Selected epoch (best dev LAS): {selected['epoch']}." + calibration_note(selected)
+        + saved_model_note(selected) + calibration_note(selected)
         + (f" {args.note}" if args.note else ""),
         *([f"Recipe `{display_path(args.config)}`:", "", "```toml", args.config.read_text(encoding="utf-8").strip(),
             "```", ""] if args.config else []),
@@ -203,13 +218,19 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         "| epoch | lr | UPOS | XPOS | chunk F1 | UAS | LAS | rel. Pearson | rel. MSE | ent. acc | train s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    average = selected if "averaged_epochs" in selected else selected.get("average")
+    if average:
+        e = average["averaged_epochs"]
+        epochs_log = [*epochs_log, {**average, "epoch": f"{e[0]}-{e[-1]} averaged", "lr": float("nan"),
+                                    "train_seconds": 0.0}]
     for r in epochs_log:
         d = r["dev"]
         lines.append(f"| {r['epoch']}{' *' if r['selected'] else ''} | {r['lr']:.4g} | {d['upos']['accuracy']:.2f} | "
                      f"{d['xpos']['accuracy']:.2f} | {d['chunk']['f1'] if 'chunk' in d else float('nan'):.2f} | {d['dep']['uas']:.2f} | "
                      f"{d['dep']['las']:.2f} | {d['relatedness']['pearson']:.4f} | {d['relatedness']['mse']:.4f} | "
                      f"{d['entailment']['accuracy']:.2f} | {r['train_seconds']:.0f} |")
-    lines += ["", "`*` marks an epoch that improved the selection score (dev LAS); the model saved is the last one marked.",
+    lines += ["", "`*` marks an epoch that improved the selection score (dev LAS), and an average that scored at least "
+              "as well as the best epoch; the model saved is the last one marked.",
               "", "Per chunk type (test):", "", "| type | F1 | support |", "|---|---|---|"]
     for ctype, s in t["chunk"]["per_type"].items():
         lines.append(f"| {ctype} | {s['f1']:.2f} | {s['support']} |")

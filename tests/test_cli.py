@@ -315,3 +315,20 @@ def test_keep_epochs_saves_a_model_directory_per_epoch(corpora, tmp_path):
         scored = invoke("evaluate", out / f"epoch{epoch}", "--test", f"upos={c}", "--json", tmp_path / "s.json")
         assert scored.exit_code == 0, scored.stderr
         assert json.loads((tmp_path / "s.json").read_text())["upos"]["accuracy"] == saved["dev"]["upos"]["accuracy"]
+
+
+def test_a_finished_run_is_averaged_by_resuming_it_with_average_last(corpora, tmp_path):
+    out, c = tmp_path / "m", corpora["conllu"]
+    result = invoke("train", corpora["config"], "-o", out, "--train", f"upos={c}", "--dev", f"upos={c}",
+                    "--epochs", "3", "--keep-epochs", "--select-metric", "last", "--device", "cpu")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert "saved the model of epoch 3" in result.stderr
+    result = invoke("train", "--resume", out, "--average-last", "2", "--device", "cpu")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert "saved the model of epochs 2-3 averaged" in result.stderr  # with select_metric last, always kept
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["averaged_epochs"] == [2, 3]
+    scored = invoke("evaluate", out, "--test", f"upos={c}", "--json", tmp_path / "s.json")
+    assert scored.exit_code == 0, scored.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["upos"]["accuracy"] == metrics["dev"]["upos"]["accuracy"]
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3  # no epoch trained again
