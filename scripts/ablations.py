@@ -117,7 +117,8 @@ def train_command(name: str, args, paths) -> list[str]:
            "-o", str(args.out_root / name), "--epochs", str(args.epochs), "--seed", str(args.seed),
            "--device", args.device, "--keep-epochs", "--schedule", "jmt",  # the paper's ablations: its schedule,
            "--no-calibrate",  # raw relatedness scores and a softmax chunker, as in the table measured
-           "--no-chunk-crf"]  # before calibration and the CRF existed
+           "--no-chunk-crf",  # before calibration and the CRF existed
+           "--average-last", "0"]  # and the last epoch's weights, not an average
     for task in only or TASKS:
         cmd += ["--train", f"{task}={train[task]}", "--dev", f"{task}={dev[task]}"]
     if vectors:

@@ -221,14 +221,13 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
     average = selected if "averaged_epochs" in selected else selected.get("average")
     if average:
         e = average["averaged_epochs"]
-        epochs_log = [*epochs_log, {**average, "epoch": f"{e[0]}-{e[-1]} averaged", "lr": float("nan"),
-                                    "train_seconds": 0.0}]
+        epochs_log = [*epochs_log, {**average, "epoch": f"{e[0]}-{e[-1]} averaged", "lr": None, "train_seconds": None}]
     for r in epochs_log:
         d = r["dev"]
-        lines.append(f"| {r['epoch']}{' *' if r['selected'] else ''} | {r['lr']:.4g} | {d['upos']['accuracy']:.2f} | "
+        lines.append(f"| {r['epoch']}{' *' if r['selected'] else ''} | {'-' if r['lr'] is None else format(r['lr'], '.4g')} | {d['upos']['accuracy']:.2f} | "
                      f"{d['xpos']['accuracy']:.2f} | {d['chunk']['f1'] if 'chunk' in d else float('nan'):.2f} | {d['dep']['uas']:.2f} | "
                      f"{d['dep']['las']:.2f} | {d['relatedness']['pearson']:.4f} | {d['relatedness']['mse']:.4f} | "
-                     f"{d['entailment']['accuracy']:.2f} | {r['train_seconds']:.0f} |")
+                     f"{d['entailment']['accuracy']:.2f} | {'-' if r['train_seconds'] is None else format(r['train_seconds'], '.0f')} |")
     lines += ["", "`*` marks an epoch that improved the selection score (dev LAS), and an average that scored at least "
               "as well as the best epoch; the model saved is the last one marked.",
               "", "Per chunk type (test):", "", "| type | F1 | support |", "|---|---|---|"]

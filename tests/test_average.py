@@ -99,3 +99,20 @@ def test_kept_epoch_models_are_averaged_without_a_second_copy(tiny_files, tmp_pa
         if value.is_floating_point():
             assert torch.allclose(value, (states[0][key] + states[1][key]) / 2), key
     assert (out / "epoch1" / "model.safetensors").is_file()  # the epoch models stay
+
+
+def test_the_results_file_says_which_weights_the_model_holds():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_real", Path(__file__).resolve().parents[1] / "scripts" / "train_real.py")
+    train_real = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_real)
+    averaged = {"epoch": 16, "averaged_epochs": [13, 14, 15, 16], "select_score": 86.2,
+                "best_single_epoch": {"epoch": 15, "select_score": 86.12}}
+    assert train_real.saved_model_note(averaged) == (
+        "Saved model: the weights of epochs 13-16 averaged (`train.average_last`), dev LAS 86.20 against 86.12 "
+        "for the best single epoch, 15.")
+    not_kept = {"epoch": 15, "average": {"averaged_epochs": [13, 14, 15, 16], "select_score": 86.0}}
+    assert train_real.saved_model_note(not_kept) == ("Selected epoch (best dev LAS): 15. The average of epochs "
+                                                     "13-16 scored 86.00 and was not kept.")
+    assert train_real.saved_model_note({"epoch": 12}) == "Selected epoch (best dev LAS): 12."
