@@ -1,6 +1,6 @@
 """Does averaging the weights of a run's last epochs beat its selected epoch?
 
-    python scripts/average_epochs.py RUN_DIR [--set dev|test] [--shared ../shared] [--threads 2]
+    python scripts/average_epochs.py RUN_DIR [--set dev|test] [--last 2 3 4] [--shared ../shared] [--threads 2]
 
 RUN_DIR is a recipe run trained with ``jmt train ... --keep-epochs`` (so it holds
 ``epochN/`` model directories). Scores the selected model (RUN_DIR itself) and the averages
@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--set", choices=("dev", "test"), default="dev")
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--last", type=int, nargs="+", default=[2, 3, 4], metavar="K",
+                    help="average the last K epochs, for each K given")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     corpora = args.shared / "corpora"
@@ -85,7 +87,7 @@ def main() -> None:
     model, vocabs, _ = load_model(args.run, table_dtype=TABLE_DTYPE)
     score("selected", model, vocabs, sets)
     last = epochs[-1]
-    for k in (2, 3, 4):
+    for k in args.last:
         if k <= len(epochs):
             score(f"epochs {last - k + 1}-{last} averaged", *averaged([args.run / f"epoch{e}" for e in range(last - k + 1, last + 1)]), sets)
 
