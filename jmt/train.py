@@ -304,7 +304,7 @@ def select_score(dev: dict[str, dict], metric: str, model: JointManyTask) -> flo
     if task not in dev or key not in dev[task]:
         raise ConfigError(f"select_metric {metric!r}: no such dev score; have "
                           + ", ".join(f"{t}.{k}" for t, s in dev.items() for k in s if not isinstance(s[k], dict)))
-    value = dev[task][key]
+    value = float(dev[task][key])  # a NumPy scalar would make "selected" a NumPy bool, which JSON refuses
     return -value if key == "mse" else value
 
 

@@ -151,6 +151,16 @@ def test_select_score():
         select_score(dev, "dep.las", Model())
 
 
+@pytest.mark.parametrize("metric", ["chunk.f1", "chunk.precision"])
+def test_selecting_by_a_chunk_score_saves_the_model(tiny_files, tmp_path, metric):
+    # chunk scores are NumPy floats; comparing them once gave a NumPy bool that JSON refused
+    cfg = tiny_config(tiny_files, ["chunk"], dev=True, epochs=2, select_metric=metric)
+    best = Trainer(cfg, tmp_path / "out", log=quiet).train()
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved["epoch"] == best["epoch"] and isinstance(saved["selected"], bool)
+    assert saved["select_score"] == pytest.approx(saved["dev"]["chunk"][metric.split(".")[1]])
+
+
 # ----------------------------------------------------------------------------- seeds
 
 SEED_SCRIPT = """
