@@ -31,13 +31,7 @@ def save_model(directory: str | Path, model: JointManyTask, vocabs: Vocabularies
                metrics: dict | None = None) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = directory / "model.safetensors.tmp"
-    save_file(tensors, str(tmp), metadata={"format": "jmt", "version": str(FORMAT_VERSION)})
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; a model is shared like any file
-    os.replace(tmp, directory / "model.safetensors")
+    save_weights(directory / "model.safetensors", model)
     write_json(directory / "vocab.json", vocabs.to_json())
     write_json(directory / "config.json", {"format_version": FORMAT_VERSION, "tasks": model.tasks, **to_dict(config)})
     if metrics is not None:
@@ -115,6 +109,9 @@ def save_weights(path: str | Path, model: JointManyTask) -> None:
     tmp = path.with_name(path.name + ".tmp")
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp),
               metadata={"format": "jmt", "version": str(FORMAT_VERSION)})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; a model is shared like any file
     os.replace(tmp, path)
 
 
