@@ -4,11 +4,11 @@
 
 RUN_DIR is a recipe run trained with ``jmt train ... --keep-epochs`` (so it holds
 ``epochN/`` model directories). Scores the selected model (RUN_DIR itself) and the averages
-of the last 2, 3 and 4 epochs' weights on EWT (UPOS, XPOS, UAS, LAS), CoNLL-2000 chunking
+of the last K epochs' weights (``--last``, default 2, 3 and 4) on EWT (UPOS, XPOS, UAS, LAS), CoNLL-2000 chunking
 and SICK, loaded as ``jmt evaluate`` loads a model (float16 embedding tables). ``dev`` is EWT
 dev, the recipe's CoNLL-2000 hold-out and SICK trial; ``test`` the test sets. The
 relatedness MSE is after a least-squares line fitted on SICK trial, as ``jmt train`` calibrates;
-Pearson is of the uncalibrated scores. Results file: results/experiments.md, row 31.
+Pearson is of the uncalibrated scores. Results file: results/experiments.md, rows 31-32.
 """
 from __future__ import annotations
 
@@ -48,13 +48,10 @@ def score(name: str, model, vocabs, sets: dict) -> None:
 
 
 def averaged(dirs: list[Path]):
-    """The model of ``dirs[-1]`` with every float weight averaged over ``dirs``."""
-    model, vocabs, _ = load_model(dirs[-1])
-    model.load_state_dict(average_weights([d / "model.safetensors" for d in dirs]))  # as jmt train --average-last
-    embed = model.embed  # the tables in float16, as prediction loads a model (jmt.io.TABLES)
-    embed.words.weight = torch.nn.Parameter(embed.words.weight.detach().to(TABLE_DTYPE), requires_grad=False)
-    embed.ngrams.weight = torch.nn.Parameter(embed.ngrams.weight.detach().to(TABLE_DTYPE), requires_grad=False)
-    embed.pretrained = embed.pretrained.to(TABLE_DTYPE)
+    """The model of ``dirs[-1]`` with every float weight averaged over ``dirs`` (as ``jmt train
+    --average-last``), its tables then held in float16 as prediction loads a model."""
+    model, vocabs, _ = load_model(dirs[-1], table_dtype=TABLE_DTYPE)
+    model.load_state_dict(average_weights([d / "model.safetensors" for d in dirs]))  # copied into float16 tables
     return model, vocabs
 
 
