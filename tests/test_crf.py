@@ -10,6 +10,7 @@ from conftest import no_dropout_model, quiet, tiny_config
 from jmt.io import load_model
 from jmt.predict import Predictor
 from jmt.tasks.crf import LinearChainCRF
+from jmt.tasks.tagging import iob_transitions
 from jmt.train import Trainer
 
 
@@ -56,6 +57,32 @@ def test_transitions_change_the_decoded_sequence(random_crf):
     assert crf.decode(emissions, mask).tolist() == [[0, 0, 0, 0]]
     crf.transitions.data[0, 0] = -10.0
     assert crf.decode(emissions, mask).tolist() == [[0, 1, 0, 1]]
+
+
+def test_viterbi_keeps_to_the_allowed_transitions(random_crf):
+    crf, emissions, mask = random_crf
+    allowed = torch.tensor([[True, True, False], [True, True, True], [False, True, True]])
+    start = torch.tensor([True, False, True])
+    constrained = LinearChainCRF(3, allowed, start)
+    constrained.load_state_dict(crf.state_dict())  # the masks are not part of the saved weights
+    assert set(constrained.state_dict()) == {"transitions", "start", "end"}
+    best = constrained.decode(emissions * 5, mask)
+    for b, n in enumerate(mask.sum(1).tolist()):
+        paths = [y for y in itertools.product(range(3), repeat=n)
+                 if start[y[0]] and all(allowed[i, j] for i, j in zip(y, y[1:]))]
+        scores = torch.stack([path_score(crf, emissions[b] * 5, y) for y in paths])
+        assert best[b, :n].tolist() == list(paths[int(scores.argmax())])
+    unconstrained = crf.decode(emissions * 5, mask)
+    assert not torch.equal(best, unconstrained)  # the fixture's best paths break the constraint
+
+
+def test_iob_transitions():
+    labels = ["B-NP", "I-NP", "B-VP", "I-VP", "O"]
+    allowed, start = iob_transitions(labels)
+    ok = {(prev, tag) for prev in labels for tag in labels if allowed[labels.index(prev), labels.index(tag)]}
+    assert {(p, t) for p, t in itertools.product(labels, labels) if (p, t) not in ok} == {
+        ("B-VP", "I-NP"), ("I-VP", "I-NP"), ("O", "I-NP"), ("B-NP", "I-VP"), ("I-NP", "I-VP"), ("O", "I-VP")}
+    assert [labels[i] for i in range(len(labels)) if not start[i]] == ["I-NP", "I-VP"]
 
 
 def test_chunk_crf_overfits_and_survives_save_and_load(tiny_files, tmp_path):

@@ -4,6 +4,11 @@ score(y) = start[y_1] + sum_t emit[t, y_t] + sum_t trans[y_{t-1}, y_t] + end[y_n
 minimises -log p(y | x) = log Z - score(gold), with Z summed over all sequences by the
 forward algorithm; prediction takes the best sequence by Viterbi. Both loop over time and
 run every sentence of a padded batch at once.
+
+``allowed`` ([from, to] booleans, with ``allowed_start``) lists the transitions a valid tag
+sequence may take; Viterbi keeps to them, so an IOB chunker never starts a chunk with an
+``I-`` tag. Training still scores every path: the learned transitions already make the
+invalid ones rare, and the constraint only settles the few close calls.
 """
 from __future__ import annotations
 
@@ -12,11 +17,16 @@ from torch import nn
 
 
 class LinearChainCRF(nn.Module):
-    def __init__(self, n_labels: int):
+    def __init__(self, n_labels: int, allowed: torch.Tensor | None = None, allowed_start: torch.Tensor | None = None):
         super().__init__()
         self.transitions = nn.Parameter(torch.zeros(n_labels, n_labels))  # [from, to]
         self.start = nn.Parameter(torch.zeros(n_labels))
         self.end = nn.Parameter(torch.zeros(n_labels))
+        # Plain CPU tensors, not buffers: they follow from the label set, so they are neither
+        # saved with the weights nor left unset when a model is built on the meta device to load.
+        every = torch.ones(n_labels, n_labels, dtype=torch.bool, device="cpu")
+        self.allowed = (every if allowed is None else allowed).to("cpu")
+        self.allowed_start = (every[0] if allowed_start is None else allowed_start).to("cpu")
 
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Sum over the batch of -log p(tags | emissions): [B, T, L], [B, T], [B, T] -> scalar.
@@ -44,10 +54,12 @@ class LinearChainCRF(nn.Module):
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The best tag sequence of each sentence (Viterbi): [B, T] ids, 0 on padding."""
         B, T, _ = emissions.shape
-        score = self.start + emissions[:, 0]
+        barred = torch.finfo(emissions.dtype).min / 4  # far below any path, and no overflow when summed
+        transitions = self.transitions.masked_fill(~self.allowed.to(emissions.device), barred)
+        score = self.start.masked_fill(~self.allowed_start.to(emissions.device), barred) + emissions[:, 0]
         back = []  # back[t - 1][b, j]: the best tag at t - 1 before tag j at t
         for t in range(1, T):
-            best, idx = (score.unsqueeze(2) + self.transitions).max(dim=1)
+            best, idx = (score.unsqueeze(2) + transitions).max(dim=1)
             score = torch.where(mask[:, t : t + 1], best + emissions[:, t], score)
             back.append(idx)
         current = (score + self.end).argmax(1)  # the tag of each sentence's last word

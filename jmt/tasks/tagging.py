@@ -28,11 +28,21 @@ def repair_iob(tags: list[str]) -> list[str]:
     return out
 
 
+def iob_transitions(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which IOB2 tags may follow which ([from, to]), and which may open a sentence: ``I-X``
+    only continues a ``B-X`` or ``I-X``."""
+    def continues(prev: str, tag: str) -> bool:
+        return not tag.startswith("I-") or (prev[:2] in ("B-", "I-") and prev[2:] == tag[2:])
+
+    allowed = torch.tensor([[continues(prev, tag) for tag in labels] for prev in labels], device="cpu")
+    return allowed, torch.tensor([not tag.startswith("I-") for tag in labels], device="cpu")
+
+
 @register(*TAGGING)
 class Tagger(nn.Module):
     """ReLU hidden layer + softmax over tags: [B, T, 2H] -> logits [B, T, L]. With
     ``chunk_crf`` the chunk logits are a CRF's emission scores (the label embedding stays
-    their softmax)."""
+    their softmax), decoded to valid IOB2 sequences."""
 
     kind = "token"
     has_labels = True  # feeds a label embedding upward
@@ -48,7 +58,7 @@ class Tagger(nn.Module):
         self.hidden = linear(in_dim, cfg.head_hidden)
         self.out = linear(cfg.head_hidden, len(self.labels), zero=True)
         self.label_vectors = nn.Parameter(uniform_(torch.empty(len(self.labels), cfg.label_dim)))
-        self.crf = LinearChainCRF(len(self.labels)) if task == "chunk" and cfg.chunk_crf else None
+        self.crf = LinearChainCRF(len(self.labels), *iob_transitions(self.labels)) if task == "chunk" and cfg.chunk_crf else None
 
     def forward(self, h: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
         return self.out(F.relu(self.hidden(self.dropout(h))))  # [B, T, L]
