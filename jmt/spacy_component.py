@@ -5,6 +5,8 @@ entry point, so an installed jmt needs no import). Per token it sets, for the ta
 has (and the ``tasks`` config, default all):
 
 - ``token.tag_`` (xpos), ``token.pos_`` (upos),
+- ``token._.jmt_xpos2`` (xpos2, a second XPOS tag set such as the CoNLL-2000 POS column's;
+  ``token.tag_`` too when the model has no xpos),
 - ``token.head`` / ``token.dep_`` (dep); sentence boundaries follow from the roots,
 - ``doc.spans["chunks"]`` (chunk), one span per IOB2 chunk, labelled with the chunk type.
 
@@ -42,7 +44,7 @@ from spacy.attrs import DEP, HEAD, POS, TAG
 from spacy.language import Language
 from spacy.parts_of_speech import IDS as POS_IDS
 from spacy.scorer import Scorer
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.util import minibatch
 
 MODEL_FILES = ("config.json", "vocab.json", "model.safetensors", "metrics.json")
@@ -56,7 +58,8 @@ _REGISTRY: "weakref.WeakValueDictionary[int, JMTComponent]" = weakref.WeakValueD
 @Language.factory(
     "jmt",
     default_config={"model": None, "batch_size": 128, "tasks": None, "precision": "fp32"},
-    assigns=["token.tag", "token.pos", "token.head", "token.dep", "token.is_sent_start", "doc.spans"],
+    assigns=["token.tag", "token.pos", "token.head", "token.dep", "token.is_sent_start", "doc.spans",
+             "token._.jmt_xpos2"],
     default_score_weights={"tag_acc": 0.2, "pos_acc": 0.2, "dep_uas": 0.1, "dep_las": 0.3, "chunks_f": 0.2,
                            "dep_las_per_type": None, "chunks_p": None, "chunks_r": None,
                            "chunks_per_type": None},
@@ -138,7 +141,8 @@ class JMTComponent:
             attrs = []
             if "heads" in fields:
                 attrs += [HEAD, DEP]
-            if "xpos" in fields:
+            tag_field = "xpos" if "xpos" in fields else "xpos2"  # as `jmt tag` fills CoNLL-U's XPOS
+            if tag_field in fields:
                 attrs.append(TAG)
             if "upos" in fields:
                 attrs.append(POS)
@@ -148,8 +152,13 @@ class JMTComponent:
             for sent, pred in sents:
                 words = [i for i in sent if not doc[i].is_space]  # model position -> doc index
                 spaces = [i for i in sent if doc[i].is_space]
+                if "xpos2" in pred:
+                    for i, tag in zip(words, pred["xpos2"]):
+                        doc[i]._.jmt_xpos2 = tag
+                    for i in spaces:
+                        doc[i]._.jmt_xpos2 = "_SP"
                 if TAG in col:
-                    for i, tag in zip(words, pred["xpos"]):
+                    for i, tag in zip(words, pred[tag_field]):
                         arr[i, col[TAG]] = strings.add(tag)
                     for i in spaces:
                         arr[i, col[TAG]] = strings.add("_SP")
@@ -251,3 +260,4 @@ def _doc_jmt_pair(doc: Doc, other: Doc, component=None) -> dict:
 
 
 Doc.set_extension("jmt_pair", method=_doc_jmt_pair, force=True)
+Token.set_extension("jmt_xpos2", default=None, force=True)

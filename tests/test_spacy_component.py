@@ -175,6 +175,21 @@ def test_precision_config_reaches_the_model_and_survives_saving(model_dir, tmp_p
         spacy.blank("en").add_pipe("jmt", config={"model": str(model_dir), "precision": "fp16"})
 
 
+def test_a_second_xpos_tag_set_is_a_token_extension(tmp_path, nlp):
+    files = write_tiny_corpora(tmp_path)
+    Trainer(tiny_config(files, ["upos", "xpos2", "chunk"], epochs=2, model=small_model()), tmp_path / "model",
+            log=quiet).train()
+    nlp2 = spacy.blank("en")
+    nlp2.add_pipe("jmt", config={"model": str(tmp_path / "model")})
+    doc = nlp2("She saw a  big bird .")
+    words = [t.text for t in doc if not t.is_space]
+    xpos2 = jmt.load(tmp_path / "model").tag([words])[0]["xpos2"]
+    assert [t._.jmt_xpos2 for t in doc if not t.is_space] == xpos2
+    assert [t._.jmt_xpos2 for t in doc if t.is_space] == ["_SP"]
+    assert [t.tag_ for t in doc if not t.is_space] == xpos2  # no xpos task: tag_ holds the second set
+    assert {t._.jmt_xpos2 for t in nlp("The cat sleeps .")} == {None}  # a model without xpos2
+
+
 def test_empty_text(nlp):
     assert len(nlp("")) == 0
     assert [len(d) for d in nlp.pipe(["", "Birds sing ."], batch_size=2)] == [0, 3]
