@@ -45,8 +45,7 @@ from jmt.train import holdout_split  # noqa: E402
 CHUNK, DEP = 2, 3  # the depths of the chunk and dependency layers
 
 
-def error_shares(model, vocabs, test, known: set[str], glove: set[str]) -> list[str]:
-    pred = Predictor(model, vocabs).tag(test, ["chunk"])
+def error_shares(test, pred: list[dict], known: set[str], glove: set[str]) -> list[str]:
     words, errors = {}, {}
     for sentence, p in zip(test, pred):
         for word, gold, tag in zip(sentence.words, sentence.chunks, p["chunks"]):
@@ -156,13 +155,14 @@ def main() -> None:
     model, vocabs, _ = load_model(args.model, table_dtype=TABLE_DTYPE)  # as `jmt evaluate` loads it
     if not {"chunk", "dep"} <= set(model.heads):
         sys.exit(f"{args.model}: the model has no chunk or no dep task")
+    predictor = Predictor(model, vocabs)
+    pred = {"dev": predictor.tag(dev, ["chunk"]), "test": predictor.tag(test, ["chunk"])}
     print(f"Chunk tag errors of {args.model.name} on CoNLL-2000 test, by word\n")
-    print("\n".join(error_shares(model, vocabs, test, known, glove)))
+    print("\n".join(error_shares(test, pred["test"], known, glove)))
 
     labels = model.heads["chunk"].labels
-    predictor = Predictor(model, vocabs)
-    own = [chunk_scores([s.chunks for s in sents], [p["chunks"] for p in predictor.tag(sents, ["chunk"])])["f1"]
-           for sents in (dev, test)]
+    own = [chunk_scores([s.chunks for s in sents], [p["chunks"] for p in pred[name]])["f1"]
+           for name, sents in (("dev", dev), ("test", test))]
     data = [(sents, states(model, vocabs, sents)) for sents in (train, dev, test)]
     print(f"\nProbes on the frozen states ({args.epochs} epochs on CoNLL-2000 train less the hold-out)\n")
     print("| chunk classifier | input | hold-out F1 | test F1 |\n|---|---|---|---|")
