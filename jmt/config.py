@@ -65,6 +65,9 @@ class ModelConfig:
     sharing: str = "hard"
     dropout: float = 0.2  # vertical connections and the classifiers
     embed_dropout: float = 0.4  # word representations and label embeddings, relatedness classifier
+    # One dropout mask per sentence on the layers' inputs (the same units dropped at every
+    # word: variational dropout) instead of one per word. The classifiers keep per-word masks.
+    locked_dropout: bool = False
     word_dropout_alpha: float = 0.25  # UNK replacement probability alpha / (count + alpha)
     min_word_count: int = 1
     min_ngram_count: int = 1

@@ -17,7 +17,7 @@ from jmt.config import (Config, ConfigError, DataConfig, ModelConfig, TrainConfi
 from jmt.data.batch import collate_sentences, encode_sentence
 from jmt.data.types import Pair, Sentence
 from jmt.io import load_model, save_model
-from jmt.model.layers import BiLSTM
+from jmt.model.layers import BiLSTM, SequenceDropout
 from jmt.errors import SlowPrecisionWarning
 from jmt.predict import Predictor
 from jmt.train import Trainer, param_depth
@@ -438,6 +438,7 @@ SWITCHES = {
     "no shortcut, no vertical": ({"shortcut": False, "vertical": False}, {}),
     "no label embeddings": ({"label_embeddings": False}, {}),
     "no successive regularization": ({}, {"successive_regularization": False}),
+    "locked dropout": ({"locked_dropout": True}, {}),
 }
 
 
@@ -474,6 +475,20 @@ def test_each_switch_builds_a_model_that_trains(name, tiny_files, tmp_path, monk
     assert len(tagged[0]["heads"]) == 4
     paired = trainer.predictor.pair([Pair(["A", "cat"], ["A", "dog"])])
     assert paired[0]["entailment"] in ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
+
+
+def test_locked_dropout_drops_the_same_units_at_every_word_of_a_sentence():
+    torch.manual_seed(0)
+    x = torch.ones(6, 9, 40)
+    locked, per_word = SequenceDropout(0.5, locked=True), SequenceDropout(0.5)
+    y = locked(x)
+    assert torch.equal(y, y[:, :1].expand_as(y))  # one mask per sentence
+    assert not torch.equal(y[0], y[1])  # a different mask for each sentence
+    assert set(y.unique().tolist()) == {0.0, 2.0}  # kept units scaled by 1 / (1 - p)
+    z = per_word(x)
+    assert not torch.equal(z, z[:, :1].expand_as(z))
+    locked.eval()
+    assert torch.equal(locked(x), x)
 
 
 def test_pos_and_dep_alone_build_no_chunk_layer(tiny_files, tmp_path):

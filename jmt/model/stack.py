@@ -22,7 +22,7 @@ from ..data.batch import PairBatch, TokenBatch
 from ..data.vocab import Vocabularies
 from ..tasks import build_head
 from .embeddings import WordRepresentation
-from .layers import BiLSTM, masked_max
+from .layers import BiLSTM, SequenceDropout, masked_max
 
 
 @dataclass
@@ -41,8 +41,8 @@ class JointManyTask(nn.Module):
         self.tasks = sorted(tasks, key=lambda t: (TASK_DEPTH[t], t))
         self.depths = sorted({TASK_DEPTH[t] for t in self.tasks})
         self.embed = WordRepresentation(cfg, vocabs, vectors)
-        self.embed_dropout = nn.Dropout(cfg.embed_dropout)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.embed_dropout = SequenceDropout(cfg.embed_dropout, cfg.locked_dropout)
+        self.dropout = SequenceDropout(cfg.dropout, cfg.locked_dropout)
         state_dim = 2 * cfg.hidden
         self.layers = nn.ModuleDict()
         self.heads = nn.ModuleDict()
