@@ -88,7 +88,7 @@ class TrainConfig:
     clip: float = 3.0  # gradient-norm clip min(clip, depth)
     batch_size: int = 25
     dep_batch_size: int = 15
-    eval_batch_size: int = 64
+    eval_batch_size: int = 128  # dev scoring during training; the same batches as jmt.predict.BATCH_SIZE
     # Learning-rate factor for the layers below the task being trained (the word
     # representation counts as the bottom task's own). 1.0 is the paper.
     # Adam turns the small gradients a higher task sends down into full-size steps, so
