@@ -12,7 +12,6 @@ Results file: results/experiments.md, row 41.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import itertools
 import sys
@@ -22,13 +21,12 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
 
-from jmt.config import TrainConfig  # noqa: E402
 from jmt.data.batch import batch_indices, collate_sentences, encode_sentence  # noqa: E402
-from jmt.data.corpus import read_corpus  # noqa: E402
 from jmt.io import load_model  # noqa: E402
 from jmt.predict import BATCH_SIZE, MAX_BATCH_TOKENS, TABLE_DTYPE  # noqa: E402
-from jmt.train import holdout_split  # noqa: E402
+from report import chunk_analysis_args  # noqa: E402
 
 
 @torch.inference_mode()
@@ -60,16 +58,7 @@ def ensemble_f1(heads, scores, sentences) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="+", type=Path)
-    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    args = ap.parse_args()
-    if len(args.models) < 2:
-        ap.error("give two or more model directories")
-    conll = args.shared / "corpora" / "conll2000"
-    train = read_corpus(str(conll / "train.txt"), "chunk")
-    sets = {"dev (hold-out)": holdout_split(train, "holdout:0.1", TrainConfig().holdout_seed)[1],
-            "test": read_corpus(str(conll / "test.txt"), "chunk")}
+    args, sets = chunk_analysis_args(__doc__, min_models=2)
     loaded = [load_model(d, table_dtype=TABLE_DTYPE)[:2] for d in args.models]
     for d, (model, _) in zip(args.models, loaded):
         head = model.heads["chunk"] if "chunk" in model.heads else None

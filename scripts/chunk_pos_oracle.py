@@ -12,7 +12,6 @@ hold-out of CoNLL-2000 train (dev) and on CoNLL-2000 test.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,14 +20,13 @@ import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
 
-from jmt.config import TrainConfig  # noqa: E402
 from jmt.data.batch import batch_indices, collate_sentences, encode_sentence  # noqa: E402
-from jmt.data.corpus import read_corpus  # noqa: E402
 from jmt.data.vocab import IGNORE  # noqa: E402
 from jmt.io import load_model  # noqa: E402
 from jmt.predict import BATCH_SIZE, MAX_BATCH_TOKENS, TABLE_DTYPE  # noqa: E402
-from jmt.train import holdout_split  # noqa: E402
+from report import chunk_analysis_args  # noqa: E402
 
 
 @torch.inference_mode()
@@ -57,14 +55,8 @@ def chunk_f1(model, vocabs, sentences, given_pos: bool) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="+", type=Path)
-    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    args = ap.parse_args()
+    args, sets = chunk_analysis_args(__doc__)
     torch.set_num_threads(1)
-    train = read_corpus(str(args.shared / "corpora" / "conll2000" / "train.txt"), "chunk")
-    sets = {"dev (hold-out)": holdout_split(train, "holdout:0.1", TrainConfig().holdout_seed)[1],
-            "test": read_corpus(str(args.shared / "corpora" / "conll2000" / "test.txt"), "chunk")}
     print("| model | set | chunk F1, predicted POS | chunk F1, the file's POS column | difference |")
     print("|---|---|---|---|---|")
     for model_dir in args.models:

@@ -1,9 +1,13 @@
 """What the benchmark and results scripts share: the CPU model they name beside their
-numbers, and writing a results file without losing the notes written into it by hand."""
+numbers, writing a results file without losing the notes written into it by hand, and the
+command line of the chunking analyses."""
 from __future__ import annotations
 
+import argparse
 import platform
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 # A section under one of these headings, at the end of a results file, is written by hand.
 NOTE_HEADINGS = ("## Reading", "## Notes")
@@ -35,3 +39,25 @@ def write_with_notes(path: Path, text: str) -> None:
     notes = "".join(old[start:])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.rstrip() + "\n" + ("\n" + notes if notes else ""), encoding="utf-8")
+
+
+def chunk_analysis_args(doc: str, min_models: int = 1) -> tuple[argparse.Namespace, dict[str, list]]:
+    """The command line of a chunking analysis (MODEL_DIR ... [--shared DIR]) and the
+    sentences it scores: the recipe's hold-out of CoNLL-2000 train, and CoNLL-2000 test."""
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    from jmt.config import TrainConfig
+    from jmt.data.corpus import read_corpus
+    from jmt.train import holdout_split
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("models", nargs="+", type=Path)
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    args = ap.parse_args()
+    if len(args.models) < min_models:
+        ap.error(f"give {min_models} or more model directories")
+    conll = args.shared / "corpora" / "conll2000"
+    train = read_corpus(str(conll / "train.txt"), "chunk")
+    return args, {"dev (hold-out)": holdout_split(train, "holdout:0.1", TrainConfig().holdout_seed)[1],
+                  "test": read_corpus(str(conll / "test.txt"), "chunk")}
