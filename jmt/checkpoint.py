@@ -1,11 +1,12 @@
 """Resume checkpoints and the record of how a model was trained.
 
-A checkpoint is written at the end of every task pass to ``OUT_DIR/resume.pt``: the model,
-the optimizer, the position in the schedule (epoch and next pass), the best score so far
-and the random states of Python, NumPy and torch. It holds plain containers only (tensors,
-numbers, strings, lists and dicts), so ``torch.load(weights_only=True)`` reads it without
-running any pickled code. It is written to a temporary file and renamed, so a run killed
-at any moment leaves either the previous checkpoint or the new one, never half of one.
+A checkpoint is written at the end of every task pass to ``OUT_DIR/resume.safetensors``: the
+model, the optimizer, the position in the schedule (epoch and next pass), the best score so
+far and the random states of Python, NumPy and torch. Its tensors are the safetensors
+entries, and everything else (numbers, strings, lists, tuples and dicts, with the places of
+the tensors) is JSON in the file's metadata, so reading it runs no pickled code. It is
+written to a temporary file and renamed, so a run killed at any moment leaves either the
+previous checkpoint or the new one, never half of one.
 """
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ import torch
 
 from .config import ConfigError, corpus_paths
 
-CHECKPOINT = "resume.pt"
-CHECKPOINT_VERSION = 1
+CHECKPOINT = "resume.safetensors"
+OLD_CHECKPOINT = "resume.pt"  # the pickled checkpoints of jmt before 2026-12-05, not read
+CHECKPOINT_VERSION = 2
+STATE_KEY = "jmt_checkpoint"  # the metadata entry that holds the state's JSON
 RECORD = "training.json"
 
 
@@ -54,23 +57,64 @@ def set_rng_states(states: dict, trainer_rng: random.Random) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+def _encode(value, tensors: dict[str, torch.Tensor]):
+    """``value`` as JSON-ready containers; each tensor goes to ``tensors`` and leaves its key."""
+    if isinstance(value, torch.Tensor):
+        key = str(len(tensors))
+        tensors[key] = value.detach().to("cpu").clone().contiguous()  # no storage shared between entries
+        return {"tensor": key}
+    if isinstance(value, dict):  # keys kept with their types (an optimizer's state is keyed by int)
+        return {"dict": [[k, _encode(v, tensors)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v, tensors) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, tensors) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"a checkpoint holds tensors and plain containers, not {type(value).__name__}")
+
+
+def _decode(value, tensors: dict[str, torch.Tensor]):
+    if isinstance(value, list):
+        return [_decode(v, tensors) for v in value]
+    if isinstance(value, dict):
+        (kind, inner), = value.items()
+        if kind == "tensor":
+            return tensors[inner]
+        if kind == "tuple":
+            return tuple(_decode(v, tensors) for v in inner)
+        return {k: _decode(v, tensors) for k, v in inner}
+    return value
+
+
 def save_checkpoint(out_dir: Path, state: dict) -> Path:
-    """Write ``state`` atomically to ``out_dir/resume.pt``."""
+    """Write ``state`` atomically to ``out_dir/resume.safetensors``."""
+    from safetensors.torch import save_file
+
     path = out_dir / CHECKPOINT
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"checkpoint_version": CHECKPOINT_VERSION, **state}, tmp)
+    tensors: dict[str, torch.Tensor] = {}
+    tree = _encode({"checkpoint_version": CHECKPOINT_VERSION, **state}, tensors)
+    save_file(tensors, str(tmp), metadata={STATE_KEY: json.dumps(tree)})
     os.replace(tmp, path)
     return path
 
 
 def load_checkpoint(out_dir: str | Path) -> dict:
-    """Read ``out_dir/resume.pt``; anything but a valid checkpoint is one clear error."""
+    """Read ``out_dir/resume.safetensors``; anything but a valid checkpoint is one clear error."""
+    from safetensors import safe_open
+
     path = Path(out_dir) / CHECKPOINT
     if not path.is_file():
+        if (path.parent / OLD_CHECKPOINT).is_file():
+            raise ConfigError(f"{path.parent / OLD_CHECKPOINT}: a checkpoint of an older jmt, which this one does not "
+                              "read (it was pickled); train the model again")
         raise ConfigError(f"{path}: no checkpoint to resume from (training writes one after every task pass)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated file, foreign pickled code: both refused, both one line
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            tree = json.loads((f.metadata() or {})[STATE_KEY])
+            state = _decode(tree, {key: f.get_tensor(key) for key in f.keys()})
+    except Exception as err:  # a truncated file, anything not written by save_checkpoint: one line
         raise ConfigError(f"{path}: not a readable jmt checkpoint ({type(err).__name__}: "
                           f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
     if not isinstance(state, dict) or "checkpoint_version" not in state:

@@ -317,7 +317,7 @@ def seed_everything(seed: int) -> None:
 class Trainer:
     def __init__(self, cfg: Config, out_dir: str | Path, log: Callable[[str], None] | None = None,
                  resume: bool = False, dist: Distributed | None = None, device: str | torch.device | None = "cpu"):
-        """``resume``: continue from ``out_dir/resume.pt`` when :meth:`train` runs.
+        """``resume``: continue from ``out_dir/resume.safetensors`` when :meth:`train` runs.
         ``dist``: this process's place in a multi-process run (see :mod:`jmt.distributed`).
         ``device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (under torchrun, ``cuda`` is the rank's own GPU)."""
         cfg.validate()

@@ -110,7 +110,7 @@ def run(cmd: list[str]) -> None:
 def train_command(name: str, args, paths) -> list[str]:
     train, dev, _, vectors = paths
     _, flags, only = VARIANTS[name]
-    if (args.out_root / name / "resume.pt").is_file():  # a run an earlier sweep stopped: go on from there
+    if (args.out_root / name / "resume.safetensors").is_file():  # a run an earlier sweep stopped: go on from there
         return [sys.executable, "-m", "jmt", "train", "--resume", str(args.out_root / name),
                 "--epochs", str(args.epochs), "--device", args.device]
     cmd = [sys.executable, "-m", "jmt", "train", *([str(args.config)] if args.config else []),

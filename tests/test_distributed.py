@@ -73,7 +73,7 @@ def test_torchrun_launches_jmt_train(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("saved the model of epoch 1") == 1  # rank 0 alone reports
     assert "on 2 processes" in proc.stderr
-    assert (out / "model.safetensors").is_file() and (out / "resume.pt").is_file()
+    assert (out / "model.safetensors").is_file() and (out / "resume.safetensors").is_file()
 
 
 @pytest.mark.parametrize("world", ["1"])

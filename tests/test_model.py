@@ -323,7 +323,7 @@ def test_model_directory_holds_json_and_safetensors_only(trained):
     assert {"config.json", "vocab.json", "model.safetensors", "metrics.json"} <= names
     # training also leaves its record and the resume checkpoint (not needed to use the model)
     assert names <= {"config.json", "vocab.json", "model.safetensors", "metrics.json", "metrics.jsonl",
-                     "training.json", "resume.pt"}
+                     "training.json", "resume.safetensors"}
 
     config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
     assert config["tasks"] == trained.model.tasks
@@ -339,10 +339,9 @@ def test_model_directory_holds_json_and_safetensors_only(trained):
     with safe_open(str(directory / "model.safetensors"), framework="pt") as f:
         keys = set(f.keys())
     assert keys == set(trained.model.state_dict())
-    # nothing the model needs is pickled: no pickle protocol header in its files
+    # nothing in the directory is pickled: no pickle protocol header in its files
     for path in directory.iterdir():
-        if path.name != "resume.pt":  # read only with torch.load(weights_only=True), see test_resume.py
-            assert not path.read_bytes().startswith(b"\x80"), path
+        assert not path.read_bytes().startswith(b"\x80"), path
 
 
 def test_load_model_of_a_directory_without_config_is_an_error(tmp_path):

@@ -138,11 +138,46 @@ def test_a_checkpoint_from_before_a_setting_existed_resumes_with_its_default(uni
     assert proc.returncode == 0, err
 
 
-def test_the_checkpoint_is_plain_containers(uninterrupted):
-    state = torch.load(uninterrupted / CHECKPOINT, weights_only=True)
+def test_the_checkpoint_is_safetensors_and_json(uninterrupted):
+    from safetensors import safe_open
+
+    assert not (uninterrupted / CHECKPOINT).read_bytes().startswith(b"\x80")  # no pickle header
+    with safe_open(str(uninterrupted / CHECKPOINT), framework="pt") as f:
+        tree = json.loads(f.metadata()["jmt_checkpoint"])
+        assert len(list(f.keys())) > 0
+    assert isinstance(tree, dict)
+    state = load_checkpoint(uninterrupted)
     assert (state["epoch"], state["next_pass"]) == (4, 0)
     assert set(state["rng"]) == {"python", "trainer", "numpy", "torch"}
     assert {"model", "optimizer", "best", "best_record", "config"} <= set(state)
+    # the optimizer's state comes back keyed by parameter index, its betas as a tuple
+    assert all(isinstance(k, int) for k in state["optimizer"]["state"])
+    assert isinstance(state["optimizer"]["param_groups"][0]["betas"], tuple)
+
+
+def test_a_checkpoint_round_trips_tensors_and_containers(tmp_path):
+    from jmt.checkpoint import save_checkpoint
+
+    state = {"model": {"w": torch.arange(6.0).view(2, 3), "step": torch.tensor(3.0)},
+             "optimizer": {"state": {0: {"exp_avg": torch.ones(2)}}, "param_groups": [{"betas": (0.9, 0.999)}]},
+             "rng": {"torch": torch.get_rng_state()}, "best": float("-inf"), "note": None, "order": [2, 1]}
+    save_checkpoint(tmp_path, state)
+    back = load_checkpoint(tmp_path)
+    assert back.pop("checkpoint_version") == 2
+    assert torch.equal(back["model"]["w"], state["model"]["w"]) and back["model"]["step"].shape == ()
+    assert torch.equal(back["optimizer"]["state"][0]["exp_avg"], torch.ones(2))
+    assert back["optimizer"]["param_groups"] == [{"betas": (0.9, 0.999)}]
+    assert torch.equal(back["rng"]["torch"], state["rng"]["torch"])
+    assert (back["best"], back["note"], back["order"]) == (float("-inf"), None, [2, 1])
+    with pytest.raises(TypeError, match="set"):
+        save_checkpoint(tmp_path, {"odd": {1, 2}})
+    assert load_checkpoint(tmp_path)["order"] == [2, 1]  # the failed write left the last checkpoint
+
+
+def test_a_pickled_checkpoint_of_an_older_jmt_is_one_clear_error(tmp_path):
+    (tmp_path / "resume.pt").write_bytes(pickle.dumps({"checkpoint_version": 1}))
+    with pytest.raises(ConfigError, match=r"resume\.pt: a checkpoint of an older jmt"):
+        load_checkpoint(tmp_path)
 
 
 @pytest.mark.parametrize("args, message", [
