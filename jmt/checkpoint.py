@@ -61,7 +61,7 @@ def _encode(value, tensors: dict[str, torch.Tensor]):
     """``value`` as JSON-ready containers; each tensor goes to ``tensors`` and leaves its key."""
     if isinstance(value, torch.Tensor):
         key = str(len(tensors))
-        tensors[key] = value.detach().to("cpu").clone().contiguous()  # no storage shared between entries
+        tensors[key] = value.detach().cpu().contiguous()  # as jmt.io.save_model writes the weights
         return {"tensor": key}
     if isinstance(value, dict):  # keys kept with their types (an optimizer's state is keyed by int)
         return {"dict": [[k, _encode(v, tensors)] for k, v in value.items()]}

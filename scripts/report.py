@@ -43,10 +43,8 @@ def write_with_notes(path: Path, text: str) -> None:
 
 def chunk_analysis_args(doc: str, min_models: int = 1) -> tuple[argparse.Namespace, dict[str, list]]:
     """The command line of a chunking analysis (MODEL_DIR ... [--shared DIR]) and the
-    sentences it scores: the recipe's hold-out of CoNLL-2000 train, and CoNLL-2000 test."""
-    import sys
-
-    sys.path.insert(0, str(REPO))
+    sentences it scores: the recipe's hold-out of CoNLL-2000 train, and CoNLL-2000 test.
+    The calling script has put the repository on ``sys.path``."""
     from jmt.config import TrainConfig
     from jmt.data.corpus import read_corpus
     from jmt.train import holdout_split
