@@ -68,6 +68,12 @@ class ModelConfig:
     # One dropout mask per sentence on the layers' inputs (the same units dropped at every
     # word: variational dropout) instead of one per word. The classifiers keep per-word masks.
     locked_dropout: bool = False
+    # The language-modelling objective of jmt.model.lm on the bottom layer: its forward and
+    # backward states predict the next and previous word among the lm_vocab most frequent
+    # training words (0 = off), through a tanh layer of lm_hidden units. Weighted by
+    # train.lm_weight; prediction does not use it.
+    lm_vocab: int = 0
+    lm_hidden: int = 50
     word_dropout_alpha: float = 0.25  # UNK replacement probability alpha / (count + alpha)
     min_word_count: int = 1
     min_ngram_count: int = 1
@@ -95,6 +101,7 @@ class TrainConfig:
     # lower tasks forget; a factor like 0.1 keeps them (measured in results/real_data.md).
     lower_lr_scale: float = 1.0
     successive_regularization: bool = True
+    lm_weight: float = 0.1  # of the language-modelling loss (model.lm_vocab > 0), beside each step's task loss
     # "jmt": task-ordered passes (the paper). "joint": every step trains one task, drawn
     # with probability proportional to (its number of batches) ** (1 / joint_temperature),
     # all layers at once, no successive regularization. "uncertainty": joint, each task's
@@ -186,6 +193,11 @@ class Config:
                               f"(e.g. dep.las), not {metric!r}")
         if metric not in ("auto", "last") and self.data.train and metric.split(".")[0] not in self.data.dev:
             raise ConfigError(f"select_metric {metric!r} needs a dev set for {metric.split('.')[0]!r}")
+        if self.model.lm_vocab < 0 or self.model.lm_vocab == 1 or self.model.lm_hidden < 1:
+            raise ConfigError(f"lm_vocab must be 0 (off) or at least 2 words, and lm_hidden at least 1, not "
+                              f"{self.model.lm_vocab} and {self.model.lm_hidden}")
+        if self.train.lm_weight < 0:
+            raise ConfigError(f"lm_weight must not be negative, not {self.train.lm_weight}")
         if self.train.average_last < 0:
             raise ConfigError(f"average_last must be 0 (off) or a number of epochs, not {self.train.average_last}")
         if not 0 <= self.train.freeze_below <= max(TASK_DEPTH.values()):

@@ -203,6 +203,8 @@ def param_depth(name: str, depths: dict[str, int] | None = None) -> int:
         return int(rest.split("_")[0])
     if kind == "heads":
         return (depths or TASK_DEPTH)[rest.split(".")[0]]
+    if kind == "lm":  # the language-modelling objective reads the bottom layer
+        return min((depths or TASK_DEPTH).values())
     raise ValueError(f"parameter {name!r} belongs to no depth")
 
 
@@ -265,9 +267,12 @@ class PassLoss(nn.Module):
     forward used.
     """
 
-    def __init__(self, model: JointManyTask, regularizer: Regularizer, successive: bool, uncertainty: bool = False):
+    def __init__(self, model: JointManyTask, regularizer: Regularizer, successive: bool, uncertainty: bool = False,
+                 lm_weight: float = 0.0):
         super().__init__()
         self.model, self.regularizer, self.successive = model, regularizer, successive
+        # the language-modelling objective, unless the model has none or its head is frozen
+        self.lm_weight = lm_weight if model.lm is not None and model.lm.next_word[0].weight.requires_grad else 0.0
         # s_t = log sigma_t^2 of each task, learned (Kendall, Gal and Cipolla 2018)
         self.log_vars = nn.ParameterDict({t: nn.Parameter(torch.zeros(())) for t in model.tasks}) if uncertainty \
             else None
@@ -280,6 +285,9 @@ class PassLoss(nn.Module):
         else:
             task_loss = sum(torch.exp(-self.log_vars[t]) * value + self.log_vars[t] for t, value in losses.items())
         loss = task_loss + self.regularizer.l2(depth, tasks)
+        if self.lm_weight:
+            losses["lm"] = self.model.lm.loss(out.hidden[self.model.depths[0]], batch.tokens if pairs else batch)
+            loss = loss + self.lm_weight * losses["lm"]
         if self.model.copies:
             loss = loss + self.regularizer.t.soft_sharing_weight * self.model.soft_sharing_penalty(depth)
         if self.successive:
@@ -359,7 +367,8 @@ class Trainer:
         groups = [{"params": ps, "depth": d} for d, ps in sorted(by_depth.items())]
         joint = cfg.train.schedule != "jmt"
         self.loss_module = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization and not joint,
-                                    uncertainty=cfg.train.schedule == "uncertainty").to(self.device)
+                                    uncertainty=cfg.train.schedule == "uncertainty",
+                                    lm_weight=cfg.train.lm_weight).to(self.device)
         if self.loss_module.log_vars is not None:
             groups.append({"params": list(self.loss_module.log_vars.parameters()), "depth": -1})
         if cfg.train.optimizer == "adam":
@@ -432,7 +441,7 @@ class Trainer:
         queues = [self.pass_batches(p) for p in self.passes]
         weights = [len(q) ** (1 / t.joint_temperature) for q in queues]
         steps = sum(len(q) for q in queues)
-        totals = {task: 0.0 for p in self.passes for task in p.tasks}
+        totals = {task: 0.0 for p in self.passes for task in p.tasks + self.extra_losses}
         seen = {task: 0 for task in totals}
         batches, words, seconds = [0] * len(self.passes), [0] * len(self.passes), [0.0] * len(self.passes)
         with progress_bar(f"epoch {epoch} {t.schedule}", steps, t.progress and self.is_main) as advance:
@@ -464,6 +473,11 @@ class Trainer:
         return per_item
 
     @property
+    def extra_losses(self) -> list[str]:
+        """Losses a step reports beside its tasks': the language-modelling objective's."""
+        return ["lm"] if self.loss_module.lm_weight else []
+
+    @property
     def is_main(self) -> bool:
         return self.dist is None or self.dist.is_main
 
@@ -493,7 +507,7 @@ class Trainer:
             below = group["depth"] < p.depth and not (group["depth"] == 0 and p.depth == bottom)
             group["lr"] = self.epoch_lr * (t.lower_lr_scale if below else 1.0)
         batches = self.pass_batches(p)
-        totals = {task: 0.0 for task in p.tasks}
+        totals = {task: 0.0 for task in p.tasks + self.extra_losses}
         words, start = 0, time.perf_counter()
         with progress_bar(f"epoch {epoch} {p.name}", len(batches), t.progress and self.is_main) as advance:
             for step, idx in enumerate(batches, 1):

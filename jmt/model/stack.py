@@ -23,6 +23,7 @@ from ..data.vocab import Vocabularies
 from ..tasks import build_head
 from .embeddings import WordRepresentation
 from .layers import BiLSTM, SequenceDropout, masked_max
+from .lm import NeighbourWordLM
 
 
 @dataclass
@@ -54,6 +55,9 @@ class JointManyTask(nn.Module):
                     extra = {"decoder": decoder} if task == "dep" else {}
                     self.heads[task] = build_head(task, cfg=cfg, vocabs=vocabs, in_dim=state_dim, **extra)
                     self.heads[task].depth = depth
+        # Training only: the bottom layer's states also predict each word's neighbours.
+        self.lm = (NeighbourWordLM(state_dim, min(cfg.lm_vocab, len(vocabs.words)), cfg.lm_hidden)
+                   if cfg.lm_vocab else None)
         # Soft sharing: the tasks at each depth keep their own copy of every layer below,
         # starting equal to it and tied to it by an L2 penalty during training (see
         # soft_sharing_penalty). "copies" holds them under "<depth>_<layer below>".
