@@ -383,7 +383,7 @@ def plot(
 @app.command()
 def tag(
     model_dir: Path = typer.Argument(..., help="A trained model directory."),
-    inputs: Optional[List[str]] = typer.Argument(None, help="Input files; standard input when none."),
+    inputs: Optional[List[str]] = typer.Argument(None, help="Input files; standard input when none, or where one is -."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file; standard output when absent."),
     input_format: str = typer.Option("raw", "--input-format", help="raw, tokenized (one sentence a line) or conllu."),
     one_sentence_per_line: bool = typer.Option(False, "--one-sentence-per-line", help="Raw text: keep the line splits."),
@@ -418,7 +418,7 @@ def tag(
             raise ConfigError(f"the model has no token task to tag with; it has {', '.join(nlp.tasks)}")
         out = open(output, "w", encoding="utf-8") if output else sys.stdout
         try:
-            sources = inputs or [None]
+            sources = [None if src == "-" else src for src in inputs] if inputs else [None]  # None: stdin
             skipped = []
 
             def report(err: DataError) -> None:

@@ -72,6 +72,15 @@ def test_raw_text_from_stdin_is_split_into_sentences(model_dir):
     assert tokens == [["The", "cat", "sleeps", "."], ["A", "dog", "barks", "loudly", "!"], ["She", "saw", "a", "bird", "."]]
 
 
+def test_a_dash_among_the_inputs_reads_standard_input_in_its_place(model_dir, tmp_path):
+    first = tmp_path / "first.txt"
+    first.write_text("Birds sing.\n", encoding="utf-8")
+    result = run("tag", model_dir, first, "-", "--format", "jsonl", input="The cat sleeps.\n")
+    assert result.exit_code == 0, result.stderr
+    tokens = [json.loads(line)["tokens"] for line in result.stdout.splitlines()]
+    assert tokens == [["Birds", "sing", "."], ["The", "cat", "sleeps", "."]]
+
+
 def test_one_sentence_per_line_keeps_the_users_splits(model_dir):
     text = "The cat sleeps. A dog barks.\nShe saw a bird\n"
     result = run("tag", model_dir, "--format", "jsonl", "--one-sentence-per-line", input=text)
