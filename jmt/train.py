@@ -272,7 +272,7 @@ class PassLoss(nn.Module):
         super().__init__()
         self.model, self.regularizer, self.successive = model, regularizer, successive
         # the language-modelling objective, unless the model has none or its head is frozen
-        self.lm_weight = lm_weight if model.lm is not None and model.lm.next_word[0].weight.requires_grad else 0.0
+        self.lm_weight = lm_weight if model.lm is not None and next(model.lm.parameters()).requires_grad else 0.0
         # s_t = log sigma_t^2 of each task, learned (Kendall, Gal and Cipolla 2018)
         self.log_vars = nn.ParameterDict({t: nn.Parameter(torch.zeros(())) for t in model.tasks}) if uncertainty \
             else None
