@@ -95,3 +95,13 @@ def test_the_joint_schedule_reports_the_objective_beside_the_tasks(tiny_files, t
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)
     losses = trainer.train_joint_epoch(1)
     assert set(losses) == {"upos", "chunk", "lm"} and all(math.isfinite(v) for v in losses.values())
+
+
+def test_fine_tuning_above_the_bottom_layer_skips_the_objective(tiny_files, tmp_path):
+    base = Trainer(tiny_config(tiny_files, ["upos", "chunk"], model=small_model(lm_vocab=30)), tmp_path / "base",
+                   log=quiet)
+    base.train()
+    cfg = tiny_config(tiny_files, ["chunk"], init_from=str(tmp_path / "base"), freeze_below=2)
+    trainer = Trainer(cfg, tmp_path / "ft", log=quiet)
+    assert trainer.loss_module.lm_weight == 0.0  # its parameters are frozen with the bottom layer
+    assert set(trainer.train_pass(trainer.passes[0], 1)) == {"chunk"}
