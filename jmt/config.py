@@ -122,6 +122,9 @@ class TrainConfig:
     # Epochs of fitting the character n-gram table to the pretrained vectors before
     # training (only with vectors; 0 = off). See jmt.model.embeddings.pretrain_ngrams.
     ngram_pretrain_epochs: int = 2
+    # Rows of the word table that start from a pretrained vector keep it (their gradient is
+    # dropped); rows of training words without one, and UNK, still train. Needs data.vectors.
+    freeze_vectors: bool = False
     holdout_seed: int = 13  # split of "holdout:FRACTION" dev sets
     progress: bool = True
     # Also keep every epoch's model in OUT_DIR/epoch<N> (for comparing runs at equal epochs).
@@ -203,6 +206,8 @@ class Config:
         if not 0 <= self.train.freeze_below <= max(TASK_DEPTH.values()):
             raise ConfigError(f"freeze_below must be a depth from 0 to {max(TASK_DEPTH.values())}, "
                               f"not {self.train.freeze_below}")
+        if self.train.freeze_vectors and not self.data.vectors:
+            raise ConfigError("freeze_vectors needs pretrained vectors (data.vectors, --vectors)")
         if self.train.init_from is not None and self.data.vectors:
             raise ConfigError("vectors cannot be given with init_from: the model's word representation comes from it")
         if self.train.init_from is None and "entailment" in self.data.train and "relatedness" not in self.data.train:

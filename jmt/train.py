@@ -38,7 +38,7 @@ from .distributed import Distributed
 from .errors import TrainingError
 from .io import average_weights, load_model, save_model, save_weights, write_json
 from .model import JointManyTask
-from .model.embeddings import pretrain_ngrams
+from .model.embeddings import UNK_ID, pretrain_ngrams
 from .predict import Predictor
 
 HOLDOUT = "holdout:"
@@ -350,6 +350,10 @@ class Trainer:
             self.vocabs = build_vocabs(cfg, self.corpora, extra)
             self.model = JointManyTask(cfg.model, self.vocabs, list(self.corpora.train), vectors, cfg.train.decoder)
             self.model.to(self.device)
+            if cfg.train.freeze_vectors:
+                frozen = [i for i, word in enumerate(self.vocabs.words.itos) if i > UNK_ID and word in vectors]
+                self.model.embed.freeze_rows(frozen)
+                self.log(f"word vectors frozen: {len(frozen):,} of {len(self.vocabs.words):,} rows of the word table")
             if cfg.data.vectors and cfg.train.ngram_pretrain_epochs > 0 and not resume:
                 pretrain_ngrams(self.model.embed, self.vocabs, cfg.data.vectors, cfg.train.ngram_pretrain_epochs,
                                 seed=cfg.train.seed, log=self.log)

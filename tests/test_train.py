@@ -392,6 +392,34 @@ def test_pretrained_vectors_of_unseen_words_are_frozen(tiny_files, tmp_path):
     assert "embed.pretrained" not in dict(trainer.model.named_parameters())
 
 
+@pytest.mark.parametrize("schedule", ["jmt", "joint"])
+def test_freeze_vectors_keeps_the_pretrained_rows_and_trains_the_others(tiny_files, tmp_path, schedule):
+    vectors = str(write_vectors(tmp_path / "v.txt", header=False))
+    moved, messages = {}, []
+    for freeze in (False, True):
+        cfg = tiny_config(tiny_files, ["upos"], epochs=4, schedule=schedule, freeze_vectors=freeze)
+        cfg.data.vectors = vectors
+        trainer = Trainer(cfg, tmp_path / f"out{freeze}", log=messages.append)
+        before = trainer.model.embed.words.weight.detach().clone()
+        trainer.train()
+        changed = (trainer.model.embed.words.weight != before).any(dim=1)
+        moved[freeze] = set(changed.nonzero().flatten().tolist())
+    vocabs = trainer.vocabs
+    with_vector = {vocabs.words[w] for w in ("the", "cat", "sleeps")}
+    assert sum("word vectors frozen: 3 of" in m for m in messages) == 1
+    assert with_vector <= moved[False]  # they do train without the option
+    assert moved[True] == moved[False] - with_vector and vocabs.words["<unk>"] in moved[True]
+    # the saved model holds the pretrained values
+    loaded, loaded_vocabs, _ = load_model(tmp_path / "outTrue")
+    assert loaded.embed.words.weight[loaded_vocabs.words["cat"]].tolist() == pytest.approx(vector_of(0.2))
+
+
+def test_freeze_vectors_without_vectors_is_a_config_error(tiny_files):
+    cfg = tiny_config(tiny_files, ["upos"], freeze_vectors=True)
+    with pytest.raises(ConfigError, match="freeze_vectors needs pretrained vectors"):
+        cfg.validate()
+
+
 def test_malformed_vectors_file_names_file_and_line(tiny_files, tmp_path):
     path = tmp_path / "bad.txt"
     path.write_text("the 0.1 0.2 0.3\ncat 0.1 0.2\n", encoding="utf-8")
