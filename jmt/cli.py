@@ -448,7 +448,7 @@ def tag(
 @app.command()
 def pair(
     model_dir: Path = typer.Argument(..., help="A trained model directory."),
-    pairs_path: str = typer.Argument(..., metavar="PAIRS", help="SICK file, NLI JSON lines, or premise<TAB>hypothesis lines."),
+    pairs_path: str = typer.Argument(..., metavar="PAIRS", help="SICK file, NLI JSON lines, or premise<TAB>hypothesis lines; - for standard input."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file; standard output when absent."),
     output_format: str = typer.Option("tsv", "--format", help="tsv or jsonl."),
     batch_size: int = typer.Option(128, "--batch-size", min=1, help=BATCH_HELP),

@@ -6,7 +6,8 @@ output appears as chunks finish.
 from __future__ import annotations
 
 import json
-from itertools import islice
+import sys
+from itertools import chain, islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
@@ -156,41 +157,63 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
 
 def read_pairs(path: str) -> Iterator[Pair]:
     """Sentence pairs to score: a SICK file, NLI JSON lines (labels not needed), or a TSV whose
-    lines hold premise and hypothesis as two tab-separated columns."""
-    with utf8_errors(path):
+    lines hold premise and hypothesis as two tab-separated columns. ``-`` reads standard input,
+    where JSON lines are known by their first line's ``{`` rather than by a file suffix."""
+    with utf8_errors(None if path == "-" else path):
         yield from _read_pairs(path)
 
 
 def _read_pairs(path: str) -> Iterator[Pair]:
-    from .data.pairs import read_sick, tokenize
-
+    if path == "-":
+        yield from _pairs_from("<stdin>", sys.stdin, json_lines=None)
+        return
     p = Path(path)
     if not p.is_file():
         raise DataError(path, None, "file not found")
     with open(p, encoding="utf-8-sig") as f:
-        first = next((line for line in f if line.strip()), "")
+        yield from _pairs_from(path, f, json_lines=p.suffix in (".jsonl", ".json"))
+
+
+def _pairs_from(name: str, lines: Iterable[str], json_lines: bool | None) -> Iterator[Pair]:
+    """The pairs of ``lines``: SICK if the first non-blank line is its header; otherwise JSON
+    lines or TSV (``json_lines`` None: JSON if that line starts with ``{``)."""
+    from .data.pairs import sick_pairs
+
+    lines, head = iter(lines), []
+    for line in lines:  # up to the first non-blank line, to tell the format
+        head.append(line.lstrip("\ufeff") if not head else line)
+        if head[-1].strip():
+            break
+    first = head[-1] if head else ""
+    lines = chain(head, lines)
     if "sentence_A" in first:
-        yield from read_sick(p)
-        return
-    with open(p, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            if p.suffix in (".jsonl", ".json"):
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise DataError(path, lineno, f"expected a JSON object ({err.msg})") from None
-                a = item.get("sentence1", item.get("premise"))
-                b = item.get("sentence2", item.get("hypothesis"))
-                if not isinstance(a, str) or not isinstance(b, str):
-                    raise DataError(path, lineno, "expected sentence1/sentence2 (or premise/hypothesis) strings")
-            else:
-                cols = line.rstrip("\r\n").split("\t")
-                if len(cols) != 2:
-                    raise DataError(path, lineno, f"expected 2 tab-separated sentences, got {len(cols)} columns")
-                a, b = cols
-            premise, hypothesis = tokenize(a), tokenize(b)
-            if not premise or not hypothesis:
-                raise DataError(path, lineno, "expected two non-empty sentences")
-            yield Pair(premise, hypothesis, source=f"{path}:{lineno}")
+        yield from sick_pairs(name, lines)
+    else:
+        yield from _plain_pairs(name, lines, first.lstrip().startswith("{") if json_lines is None else json_lines)
+
+
+def _plain_pairs(path: str, lines: Iterable[str], json_lines: bool) -> Iterator[Pair]:
+    """Pairs from JSON lines or from premise<TAB>hypothesis lines."""
+    from .data.pairs import tokenize
+
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if json_lines:
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(path, lineno, f"expected a JSON object ({err.msg})") from None
+            a = item.get("sentence1", item.get("premise")) if isinstance(item, dict) else None
+            b = item.get("sentence2", item.get("hypothesis")) if isinstance(item, dict) else None
+            if not isinstance(a, str) or not isinstance(b, str):
+                raise DataError(path, lineno, "expected sentence1/sentence2 (or premise/hypothesis) strings")
+        else:
+            cols = line.rstrip("\r\n").split("\t")
+            if len(cols) != 2:
+                raise DataError(path, lineno, f"expected 2 tab-separated sentences, got {len(cols)} columns")
+            a, b = cols
+        premise, hypothesis = tokenize(a), tokenize(b)
+        if not premise or not hypothesis:
+            raise DataError(path, lineno, "expected two non-empty sentences")
+        yield Pair(premise, hypothesis, source=f"{path}:{lineno}")

@@ -134,11 +134,31 @@ def test_pair_scores_every_pair(model_dir, tmp_path, fmt):
                 assert abs(sum(row["probabilities"].values()) - 1) < 1e-4
 
 
+@pytest.mark.parametrize("name", ["pairs_dev.tsv", "pairs_dev.jsonl", "plain.tsv"])
+def test_pair_reads_standard_input_as_it_reads_the_file(model_dir, tmp_path, name):
+    path = SAMPLE / name  # a SICK file (header row, ids, gold columns) and NLI JSON lines
+    if name == "plain.tsv":  # premise<TAB>hypothesis lines, after a blank one
+        path = tmp_path / name
+        path.write_text("\nA man is playing a guitar\tA man plays an instrument\nA cat sleeps\tNobody sleeps\n",
+                        encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    from_file = run("pair", model_dir, path, "--format", "jsonl")
+    from_stdin = run("pair", model_dir, "-", "--format", "jsonl", input="\ufeff" + text)  # with a byte-order mark
+    assert from_file.exit_code == 0 and from_stdin.exit_code == 0, from_stdin.stderr
+    assert from_stdin.stdout == from_file.stdout and from_stdin.stdout.count("\n") >= 2
+    if name == "pairs_dev.tsv":
+        assert json.loads(from_stdin.stdout.splitlines()[0])["pair_id"] == "708"
+
+
 def test_bad_pair_line_names_file_and_line(model_dir, tmp_path):
     pairs = tmp_path / "bad.tsv"
     pairs.write_text("one sentence only\n", encoding="utf-8")
     result = run("pair", model_dir, pairs)
     assert result.exit_code == 1 and "bad.tsv:1" in result.stderr
+    result = run("pair", model_dir, "-", input="fine\tpair\n\n[1, 2]\n")
+    assert result.exit_code == 1 and "<stdin>:3" in result.stderr and "2 tab-separated" in result.stderr
+    result = run("pair", model_dir, "-", input='{"premise": "a b", "hypothesis": "c"}\n[1, 2]\n')
+    assert result.exit_code == 1 and "<stdin>:2" in result.stderr and "sentence1/sentence2" in result.stderr
 
 
 def test_python_api_tags_strings_and_token_lists_alike(model_dir):

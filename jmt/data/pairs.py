@@ -5,7 +5,7 @@ Raw sentences are tokenized with spaCy's rule-based English tokenizer.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -45,26 +45,32 @@ def read_sick(path: str | Path) -> Iterator[Pair]:
     """
     path = str(path)
     with open(path, encoding="utf-8-sig") as lines:
-        header = next(lines, "").rstrip("\n").split("\t")
-        index = {name.strip(): i for i, name in enumerate(header)}
-        if "sentence_A" not in index or "sentence_B" not in index:
-            raise DataError(path, 1, f"expected a header row with the columns {', '.join(SICK_COLUMNS)}")
-        for number, line in enumerate(lines, start=2):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != len(header):
-                raise DataError(path, number, f"expected {len(header)} tab-separated columns as in the header, got {len(fields)}")
-            record = {name: fields[i].strip() for name, i in index.items()}
-            yield Pair(
-                premise=sentence_tokens(path, number, "sentence_A", record["sentence_A"]),
-                hypothesis=sentence_tokens(path, number, "sentence_B", record["sentence_B"]),
-                relatedness=parse_score(path, number, record.get("relatedness_score")),
-                entailment=parse_label(path, number, record.get("entailment_judgment")),
-                pair_id=record.get("pair_ID"),
-                source=f"{path}:{number}",
-            )
+        yield from sick_pairs(path, lines)
+
+
+def sick_pairs(path: str, lines: Iterable[str]) -> Iterator[Pair]:
+    """The pairs of SICK lines, the header row first; ``path`` names them in errors."""
+    lines = iter(lines)
+    header = next(lines, "").rstrip("\r\n").split("\t")
+    index = {name.strip(): i for i, name in enumerate(header)}
+    if "sentence_A" not in index or "sentence_B" not in index:
+        raise DataError(path, 1, f"expected a header row with the columns {', '.join(SICK_COLUMNS)}")
+    for number, line in enumerate(lines, start=2):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise DataError(path, number, f"expected {len(header)} tab-separated columns as in the header, got {len(fields)}")
+        record = {name: fields[i].strip() for name, i in index.items()}
+        yield Pair(
+            premise=sentence_tokens(path, number, "sentence_A", record["sentence_A"]),
+            hypothesis=sentence_tokens(path, number, "sentence_B", record["sentence_B"]),
+            relatedness=parse_score(path, number, record.get("relatedness_score")),
+            entailment=parse_label(path, number, record.get("entailment_judgment")),
+            pair_id=record.get("pair_ID"),
+            source=f"{path}:{number}",
+        )
 
 
 def read_nli_jsonl(path: str | Path, stats: PairReadStats | None = None) -> Iterator[Pair]:
