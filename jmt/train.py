@@ -645,10 +645,16 @@ class Trainer:
                 if cfg.train.schedule == "jmt":
                     order = self.resumed_order if next_pass and self.resumed_order else self.epoch_order()
                     for k in range(next_pass, len(order)):
-                        losses.update(self.train_pass(self.passes[order[k]], epoch))
+                        p = self.passes[order[k]]
+                        new = self.train_pass(p, epoch)
+                        if "lm" in new:  # every pass trains the objective: a sum over them until the epoch ends
+                            losses["lm"] = losses.get("lm", 0.0) + new.pop("lm") * len(p.examples)
+                        losses.update(new)
                         if main:
                             save_checkpoint(self.out_dir,
                                             self.checkpoint_state(epoch, k + 1, losses, best, best_record, order))
+                    if "lm" in losses:  # per example over the epoch, as the joint schedule reports it
+                        losses["lm"] /= sum(len(p.examples) for p in self.passes)
                 else:
                     losses = self.train_joint_epoch(epoch)
                 train_seconds = time.perf_counter() - start

@@ -1,6 +1,7 @@
 """The language-modelling objective on the bottom layer (model.lm_vocab, train.lm_weight)."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -95,6 +96,22 @@ def test_the_joint_schedule_reports_the_objective_beside_the_tasks(tiny_files, t
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)
     losses = trainer.train_joint_epoch(1)
     assert set(losses) == {"upos", "chunk", "lm"} and all(math.isfinite(v) for v in losses.values())
+
+
+def test_the_task_ordered_schedule_reports_the_objective_over_all_its_passes(tiny_files, tmp_path):
+    cfg = tiny_config(tiny_files, ["upos", "chunk"], model=small_model(lm_vocab=30), epochs=1)
+    messages = []
+    trainer = Trainer(cfg, tmp_path / "out", log=messages.append)
+    trainer.train()
+    logged = {}  # each pass's own line: "epoch 1 NAME: ..., loss per sentence TASK x, lm y"
+    for line in messages:
+        if line.startswith("epoch 1 ") and ", lm " in line:
+            logged[line.split()[2].rstrip(":")] = float(line.rsplit(", lm ", 1)[1])
+    sizes = {p.name: len(p.examples) for p in trainer.passes}
+    assert set(logged) == set(sizes) and len(sizes) == 2 and len(set(logged.values())) == 2
+    record = json.loads((tmp_path / "out" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    expected = sum(logged[n] * sizes[n] for n in sizes) / sum(sizes.values())
+    assert record["train_loss"]["lm"] == pytest.approx(expected, rel=1e-3)
 
 
 def test_fine_tuning_above_the_bottom_layer_skips_the_objective(tiny_files, tmp_path):
