@@ -10,9 +10,9 @@ from typing import List, Optional
 
 import typer
 
-from .config import TASKS, ConfigError, corpus_paths, load_config
+from .config import TASKS, ConfigError, corpus_paths, guess_language, load_config
 from .data.types import DataError
-from .errors import SlowPrecisionWarning, TrainingError
+from .errors import RulesWarning, SlowPrecisionWarning, TrainingError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="The Joint Many-Task model: tag, chunk, parse, relate and entail.")
@@ -41,7 +41,7 @@ class errors_to_exit:
         self.show_before = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, SlowPrecisionWarning):
+            if issubclass(category, (SlowPrecisionWarning, RulesWarning)):
                 typer.echo(f"warning: {message}", err=True)
             else:
                 self.show_before(message, category, filename, lineno, file, line)
@@ -147,6 +147,10 @@ def train(
     freeze_below: Optional[int] = typer.Option(
         None, "--freeze-below", min=0,
         help="Keep the parameters below this depth as they are (0 words, 1 POS, 2 chunk, 3 dep, 4 relatedness)."),
+    segmenter: Optional[bool] = typer.Option(
+        None, "--segmenter/--no-segmenter", help="Also train a segmenter for raw text on the CoNLL-U corpus of dep/upos/xpos."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="The corpora's language (ISO 639, e.g. fr); "
+                                                            "default: read from UD file names."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ):
     """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
@@ -160,7 +164,8 @@ def train(
                                            ("--dep-scorer", dep_scorer), ("--sharing", sharing),
                                            ("--no-vectors", no_vectors), ("--keep-epochs", keep_epochs),
                                            ("--[no-]calibrate", calibrate is not None),
-                                           ("--select-metric", select_metric), ("--init-from", init_from), ("--freeze-below", freeze_below is not None))
+                                           ("--select-metric", select_metric), ("--init-from", init_from), ("--freeze-below", freeze_below is not None),
+                                           ("--lang", lang), ("--[no-]segmenter", segmenter is not None))
                   if value] + [name for name, value in (("--[no-]shortcut", shortcut), ("--[no-]vertical", vertical),
                                                         ("--[no-]label-embeddings", label_embeddings),
                                                         ("--[no-]successive-regularization", successive),
@@ -202,13 +207,17 @@ def train(
             cfg.data.vectors = vectors
         if no_vectors:
             cfg.data.vectors = None
+        if lang is not None:
+            cfg.data.lang = lang
+        if cfg.data.lang is None:
+            cfg.data.lang = guess_language(p for v in cfg.data.train.values() for p in corpus_paths(v))
         if keep_epochs:
             cfg.train.keep_epoch_models = True
         for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr),
                             ("lower_lr_scale", lower_lr_scale), ("schedule", schedule), ("task_order", task_order),
                             ("successive_regularization", successive), ("calibrate", calibrate),
                             ("freeze_below", freeze_below), ("select_metric", select_metric),
-                            ("average_last", average_last)):
+                            ("average_last", average_last), ("segmenter", segmenter)):
             if value is not None:
                 setattr(cfg.train, name, value)
         for name, value in (("dep_scorer", dep_scorer), ("sharing", sharing), ("shortcut", shortcut),
@@ -220,6 +229,27 @@ def train(
         from .train import train as run_training
 
         run_distributed(lambda dist: run_training(cfg, output, dist=dist, device=device), output, device)
+
+
+@app.command("train-segmenter")
+def train_segmenter_command(
+    model_dir: Path = typer.Argument(..., help="The model directory to add the segmenter to (made if absent)."),
+    train_path: Path = typer.Option(..., "--train", help="A CoNLL-U treebank with # text lines (and SpaceAfter=No)."),
+    dev_path: Optional[Path] = typer.Option(None, "--dev", help="A CoNLL-U treebank that chooses the epoch."),
+    epochs: int = typer.Option(20, "--epochs", min=1),
+    seed: int = typer.Option(1, "--seed"),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Its language (ISO 639); default: read from UD file names."),
+):
+    """Train a segmenter for raw text (sentences, tokens, multiword tokens) into a model directory."""
+    with errors_to_exit():
+        from .segment import SegmenterConfig, train_segmenter
+
+        lang = lang or guess_language([str(train_path)])
+        scores = train_segmenter(train_path, dev_path, model_dir, SegmenterConfig(epochs=epochs, seed=seed), lang=lang,
+                                 log=lambda line: typer.echo(line, err=True))
+        if dev_path is not None:
+            typer.echo(f"segmenter saved to {model_dir}; dev F1 (exact spans): tokens {scores['tokens']:.2f}, "
+                       f"words {scores['words']:.2f}, sentences {scores['sentences']:.2f}", err=True)
 
 
 DECODER_HELP = "Dependency trees: greedy+eisner (the model's default unless trained otherwise), greedy, eisner, chu-liu-edmonds."
@@ -295,13 +325,14 @@ def evaluate(
     set_threads(threads)
     with errors_to_exit():
         from .data.corpus import read_corpus, require_annotation
+        from .api import model_path
         from .io import load_model
         from .memory import fix_malloc_thresholds, frozen_objects
         from .predict import TABLE_DTYPE, Predictor, check_precision
 
         check_precision(precision)  # a wrong value fails before the model loads
         fix_malloc_thresholds()
-        model, vocabs, _ = load_model(model_dir, device, table_dtype=TABLE_DTYPE)  # as jmt tag loads it
+        model, vocabs, _ = load_model(model_path(model_dir), device, table_dtype=TABLE_DTYPE)  # as jmt tag loads it
         set_decoder(model, decoder)
         missing = [t for t in tests if t not in model.tasks]
         if missing:
@@ -345,8 +376,10 @@ def calibrate(
 def info(model_dir: Path = typer.Argument(..., help="A trained model directory.")):
     """Show a model's tasks, label sets, sizes and dev scores."""
     with errors_to_exit():
+        from .api import model_path
         from .io import load_metrics, load_model
 
+        model_dir = model_path(model_dir)
         model, vocabs, cfg = load_model(model_dir)
         n_params = sum(p.numel() for p in model.parameters())
         typer.echo(f"model      {model_dir}")
@@ -382,11 +415,14 @@ def plot(
 
 @app.command()
 def tag(
-    model_dir: Path = typer.Argument(..., help="A trained model directory."),
+    model_dir: Path = typer.Argument(..., help="A trained model directory, or the name of a shipped model (en)."),
     inputs: Optional[List[str]] = typer.Argument(None, help="Input files; standard input when none, or where one is -."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file; standard output when absent."),
     input_format: str = typer.Option("raw", "--input-format", help="raw, tokenized (one sentence a line) or conllu."),
     one_sentence_per_line: bool = typer.Option(False, "--one-sentence-per-line", help="Raw text: keep the line splits."),
+    tokenizer: Optional[str] = typer.Option(
+        None, "--tokenizer", help="Raw text: model (the model's trained segmenter, the default where it has one) "
+                                  "or spacy (spaCy's English rules)."),
     output_format: str = typer.Option("conllu", "--format", help="conllu, jsonl or html."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks, e.g. upos,chunk; default all."),
     batch_size: int = typer.Option(128, "--batch-size", min=1, help=BATCH_HELP),
@@ -411,7 +447,7 @@ def tag(
         from .tagging_io import HTML_HEAD, HTML_TAIL, batched, read_input, write_sentence
 
         fix_malloc_thresholds()  # flat memory over long inputs
-        nlp = load(model_dir, batch_size, device, precision)
+        nlp = load(model_dir, batch_size, device, precision, tokenizer)
         set_decoder(nlp.model, decoder)
         chosen = nlp.predictor.token_tasks(tasks.split(",") if tasks else None)
         if not chosen:
@@ -426,14 +462,17 @@ def tag(
                 typer.echo(f"warning: {err} (sentence skipped)", err=True)
 
             on_error = report if skip_bad else None
+            segmenter = nlp.segmenter if input_format == "raw" else None
             sentences = (s for src in sources
-                         for s in read_input(src, sys.stdin, input_format, one_sentence_per_line, on_error))
+                         for s in read_input(src, sys.stdin, input_format, one_sentence_per_line, on_error, segmenter))
             if output_format == "html":
                 out.write(HTML_HEAD)
+            n = 0
             with word_rate() as count, frozen_objects():
                 for chunk in batched(sentences, chunk_size):
                     for sentence, pred in zip(chunk, nlp.predictor.tag(chunk, chosen)):
-                        write_sentence(out, output_format, sentence, pred)
+                        n += 1
+                        write_sentence(out, output_format, sentence, pred, sent_id=str(n))
                     out.flush()
                     count(sum(len(s) for s in chunk))
             if output_format == "html":

@@ -10,7 +10,7 @@ import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Iterable, get_type_hints
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -144,6 +144,10 @@ class TrainConfig:
     # relatedness and entailment with freeze_below = 4 leaves every lower task's output as
     # it was.
     freeze_below: int = 0
+    # Also train a segmenter for raw text (jmt.segment) on the CoNLL-U corpus of dep, upos
+    # or xpos, its dev corpus choosing the epoch, into the model directory.
+    segmenter: bool = False
+    segmenter_epochs: int = 20
 
 
 @dataclass
@@ -156,6 +160,34 @@ class DataConfig:
     train: dict[str, str | list[str]] = field(default_factory=dict)
     dev: dict[str, str] = field(default_factory=dict)
     vectors: str | None = None
+    # The corpora's language (ISO 639 code, e.g. "en"); when absent, read from UD file names
+    # such as en_ewt-ud-train.conllu. Raw text for a model without a segmenter is split by
+    # spaCy's English rules only where the language is English (or unknown).
+    lang: str | None = None
+
+
+SEGMENTER_TASKS = ("dep", "upos", "xpos")  # whose CoNLL-U corpus a segmenter learns from
+
+
+def segmenter_corpus(data: DataConfig) -> tuple[str, str | None] | None:
+    """The CoNLL-U training file (and its dev file, if any) that a segmenter learns from."""
+    for task in SEGMENTER_TASKS:
+        for path in corpus_paths(data.train.get(task, [])):
+            if str(path).endswith(".conllu"):
+                dev = data.dev.get(task)
+                return str(path), dev if dev and str(dev).endswith(".conllu") else None
+    return None
+
+
+def guess_language(paths: Iterable[str]) -> str | None:
+    """The language code of UD treebank file names (``fr_sequoia-ud-train.conllu``: fr)."""
+    import re
+
+    for path in paths:
+        match = re.match(r"([a-z]{2,3})_[a-z0-9]+-ud-", Path(str(path)).name)
+        if match:
+            return match.group(1)
+    return None
 
 
 @dataclass
@@ -165,6 +197,8 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
 
     def validate(self) -> None:
+        if self.train.segmenter and segmenter_corpus(self.data) is None:
+            raise ConfigError("train.segmenter needs a CoNLL-U (.conllu) training corpus for dep, upos or xpos")
         unknown = sorted(set(self.data.train) - set(TASKS))
         if unknown:
             raise ConfigError(f"unknown task {unknown[0]!r}; tasks are {', '.join(TASKS)}")

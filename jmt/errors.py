@@ -7,3 +7,7 @@ class TrainingError(RuntimeError):
 
 class SlowPrecisionWarning(UserWarning):
     """bf16 prediction asked for on a CPU that can only emulate it (see jmt.predict)."""
+
+
+class RulesWarning(UserWarning):
+    """Raw text split by spaCy's English rules because the model has no segmenter."""

@@ -11,48 +11,12 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
-from .data.conllu import read_conllu, write_conllu
+from .data.conllu import read_conllu, sentence_text, write_conllu
 from .data.corpus import utf8_errors
 from .data.types import DataError, Pair, Sentence
 
 INPUT_FORMATS = ("raw", "tokenized", "conllu")
 OUTPUT_FORMATS = ("conllu", "jsonl", "html")
-
-
-def read_raw(lines: Iterable[str], one_per_line: bool, source: str) -> Iterator[Sentence]:
-    """Raw text: spaCy's rule-based English tokenizer and sentencizer, paragraph by paragraph
-    (blank lines separate paragraphs), or one sentence per line with ``one_per_line``."""
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    block: list[str] = []
-    start = 1
-
-    def flush(lineno: int) -> Iterator[Sentence]:
-        text = " ".join(block).strip()
-        if not text:
-            return
-        doc = nlp.make_doc(text) if one_per_line else nlp(text)
-        spans = [doc[:]] if one_per_line else doc.sents
-        for span in spans:
-            words = [t.text for t in span if not t.is_space]
-            if words:
-                yield Sentence(words, source=f"{source}:{lineno}")
-
-    for lineno, line in enumerate(lines, 1):
-        if one_per_line:
-            block, start = [line], lineno
-            yield from flush(start)
-            block = []
-        elif line.strip():
-            if not block:
-                start = lineno
-            block.append(line.strip())
-        else:
-            yield from flush(start)
-            block = []
-    yield from flush(start)
 
 
 def read_tokenized(lines: Iterable[str], source: str) -> Iterator[Sentence]:
@@ -64,8 +28,12 @@ def read_tokenized(lines: Iterable[str], source: str) -> Iterator[Sentence]:
 
 
 def read_input(path: str | None, stream: TextIO | None, input_format: str, one_per_line: bool,
-               on_error: Callable[[DataError], None] | None = None) -> Iterator[Sentence]:
-    """Sentences of one input. ``on_error``: report a bad CoNLL-U sentence and go on."""
+               on_error: Callable[[DataError], None] | None = None, segmenter=None) -> Iterator[Sentence]:
+    """Sentences of one input. ``on_error``: report a bad CoNLL-U sentence and go on.
+
+    Raw text is split by ``segmenter`` (a model's :class:`jmt.segment.Segmenter`; by default
+    spaCy's English rules) in paragraphs, or with ``one_per_line`` one sentence a line; its
+    whitespace is kept exactly (see :mod:`jmt.rawtext`)."""
     if input_format == "conllu":
         if path is None:
             raise DataError("<stdin>", None, "CoNLL-U input must be a file")  # the reader needs a path
@@ -73,13 +41,16 @@ def read_input(path: str | None, stream: TextIO | None, input_format: str, one_p
             yield from read_conllu(path, on_error)
         return
     source = path or "<stdin>"
-    handle = open(path, encoding="utf-8-sig") if path is not None else stream
+    # newline="": a raw text's line ends are kept as they are, for CoNLL-U to give them back
+    handle = open(path, encoding="utf-8-sig", newline="" if input_format == "raw" else None) if path is not None else stream
     try:
         with utf8_errors(path):
             if input_format == "tokenized":
                 yield from read_tokenized(handle, source)
             else:
-                yield from read_raw(handle, one_per_line, source)
+                from .rawtext import RuleSegmenter, read_text
+
+                yield from read_text(handle, segmenter or RuleSegmenter(), source, one_per_line)
     finally:
         if path is not None:
             handle.close()
@@ -97,16 +68,20 @@ def chunk_spans(tags: list[str]) -> list[dict]:
     return spans
 
 
-def write_sentence(out: TextIO, fmt: str, sentence: Sentence, pred: dict) -> None:
+def write_sentence(out: TextIO, fmt: str, sentence: Sentence, pred: dict, sent_id: str | None = None) -> None:
+    """One tagged sentence; ``sent_id`` names it in CoNLL-U where the input did not."""
     if fmt == "html":
         out.write(render_html(sentence, pred))
         return
     if fmt == "conllu":
         # The XPOS column holds the first tag set, or the second where the model has only that.
         write_conllu(sentence, out, upos=pred.get("upos"), xpos=pred.get("xpos", pred.get("xpos2")), heads=pred.get("heads"),
-                     deprels=pred.get("deprels"), chunks=pred.get("chunks"))
+                     deprels=pred.get("deprels"), chunks=pred.get("chunks"), sent_id=sent_id)
         return
     record = {"tokens": sentence.words}
+    text = sentence_text(sentence)
+    if text is not None:
+        record["text"] = text
     for key in ("upos", "xpos", "xpos2", "heads", "deprels"):
         if key in pred:
             record[key] = pred[key]

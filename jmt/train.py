@@ -674,7 +674,23 @@ class Trainer:
             if cfg.train.average_last:
                 best_record = self.average_last_epochs(best, best_record)
             best_record = self.calibrate(best_record)
+            if cfg.train.segmenter:
+                self.train_segmenter()
         return best_record or {}
+
+    def train_segmenter(self) -> None:
+        """Train the raw-text segmenter (:mod:`jmt.segment`) into the model directory."""
+        from .config import segmenter_corpus
+        from .segment import SegmenterConfig, train_segmenter
+
+        train_path, dev_path = segmenter_corpus(self.cfg.data)
+        self.log(f"training the segmenter on {train_path}" + (f", choosing its epoch on {dev_path}" if dev_path else ""))
+        scores = train_segmenter(train_path, dev_path, self.out_dir,
+                                 SegmenterConfig(epochs=self.cfg.train.segmenter_epochs, seed=self.cfg.train.seed),
+                                 lang=self.cfg.data.lang, log=self.log)
+        if dev_path:
+            self.log(f"segmenter dev F1 (exact spans): tokens {scores['tokens']:.2f}, words {scores['words']:.2f}, "
+                     f"sentences {scores['sentences']:.2f}")
 
     def epoch_weights(self, epoch: int) -> Path:
         """Where an epoch's weights are kept for averaging: its ``--keep-epochs`` model if

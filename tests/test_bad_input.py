@@ -25,6 +25,8 @@ from jmt.data.types import DataError, Sentence
 from jmt.data.vectors import load_vectors
 from jmt.decode import is_tree
 from jmt.predict import Predictor
+from jmt.rawtext import rebuild_text
+from jmt.segment import is_space
 from jmt.tagging_io import read_input, read_pairs
 from jmt.train import Trainer, load_corpora
 
@@ -250,15 +252,19 @@ def test_pieces_do_not_change_sentences_that_fit(model_dir):
 
 @pytest.mark.parametrize("text", ["Hi\n", "a\x00b c\x07d\n", "I \u2764\ufe0f NLP \U0001F600 !\n", "\x1b[31mred\x1b[0m text\n",
                                   "\u200b\u200b\n", "tab\there\n"])
-def test_control_characters_and_emoji_in_raw_text(model_dir, text):
+def test_control_characters_and_emoji_in_raw_text(model_dir, text, tmp_path):
     result = run("tag", model_dir, "--format", "jsonl", input=text)
     assert result.exit_code == 0, result.stderr
     tokens = [t for line in result.stdout.splitlines() for t in json.loads(line)["tokens"]]
-    assert "".join(tokens) == "".join(text.split())  # nothing lost, nothing invented
+    # control characters separate tokens as whitespace does; nothing else is lost or invented
+    assert "".join(tokens) == "".join(ch for ch in text if not is_space(ch))
     result = run("tag", model_dir, input=text)  # CoNLL-U: still ten columns a row
     assert result.exit_code == 0, result.stderr
     rows = [line for line in result.stdout.split("\n") if line and not line.startswith("#")]
     assert rows and all(len(row.split("\t")) == 10 for row in rows)
+    out = tmp_path / "out.conllu"
+    out.write_text(result.stdout, encoding="utf-8")
+    assert rebuild_text(out) == text  # the control characters are in MISC's SpacesAfter
 
 
 def test_raw_input_keeps_going_over_empty_lines_and_whitespace():

@@ -135,12 +135,15 @@ def write_conllu(
     heads: Sequence[int] | None = None,
     deprels: Sequence[str] | None = None,
     chunks: Sequence[str] | None = None,
+    sent_id: str | None = None,
 ) -> None:
     """Write one sentence as CoNLL-U, followed by a blank line.
 
     Only the given predicted columns are replaced; comments, multiword ranges, empty nodes
     and every other column are written as read. Chunk tags go into MISC as ``Chunk=B-NP``.
-    A sentence not read from CoNLL-U gets fresh rows from its own annotations and ``_``.
+    A sentence not read from CoNLL-U gets fresh rows from its own annotations and ``_``, and
+    a ``# text`` of its words joined by spaces. ``sent_id`` is written as ``# sent_id``
+    unless the sentence has one.
     """
     n = len(sentence.words)
     predictions = {UPOS: upos, XPOS: xpos, HEAD: heads, DEPREL: deprels}
@@ -150,13 +153,17 @@ def write_conllu(
 
     extras = sentence.conllu
     if extras is None:
-        extras = ConlluExtras(rows=[_fresh_row(sentence, i) for i in range(n)])
+        extras = ConlluExtras(comments=["# text = " + " ".join(sentence.words)],
+                              rows=[_fresh_row(sentence, i) for i in range(n)])
         if chunks is None:
             chunks = sentence.chunks
     elif len(extras.rows) != n:
         raise ValueError(f"{sentence.source or 'sentence'}: {n} words but {len(extras.rows)} CoNLL-U rows")
 
     lines = list(extras.comments)
+    if sent_id is not None and not any(line.startswith("# sent_id") for line in lines):
+        at = next((k for k, line in enumerate(lines) if line.startswith("# text")), len(lines))
+        lines.insert(at, f"# sent_id = {sent_id}")
     for i, row in enumerate(extras.rows):
         lines.extend(extras.before.get(i, ()))
         row = list(row)
@@ -192,3 +199,12 @@ def _set_misc(misc: str, key: str, value: str) -> str:
     else:
         entries.append(item)
     return "|".join(entries)
+
+
+def sentence_text(sentence: Sentence) -> str | None:
+    """The ``# text`` of a sentence read from CoNLL-U or raw text, if it has one."""
+    if sentence.conllu is not None:
+        for line in sentence.conllu.comments:
+            if line.startswith("# text ="):
+                return line[len("# text =") :].strip()
+    return None

@@ -1,0 +1,116 @@
+"""Score a model from raw text and from gold tokens with UD's own scorer.
+
+    python scripts/eval_raw.py MODEL GOLD.conllu [GOLD.conllu ...] [--out DIR] [--tokenizer model|spacy]
+        [--lang en] [--results results/raw_text.md --title TITLE]
+
+For each gold file: its raw text (the ``# text`` of each sentence, sentences of a paragraph
+joined by a space, paragraphs by a blank line) is tagged by ``jmt tag MODEL`` and the output
+is scored against the gold file by ``udeval`` (the CoNLL 2018 shared task's scorer, from the
+``udtools`` package: Tokens, Sentences, Words, UPOS, XPOS, UAS, LAS F1; LAS on universal
+relations). The same file tagged on its gold tokens (``--input-format conllu``) gives the
+gold-token row. The raw-text output is checked with ``udvalidate --level 2`` and rebuilt
+into text (``jmt.rawtext.rebuild_text``), which must equal the input. With ``--results``
+the table, the commands, the machine and the versions go to a Markdown file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+METRICS = ("Tokens", "Sentences", "Words", "UPOS", "XPOS", "UAS", "LAS")
+
+
+def gold_text(gold: Path) -> str:
+    """The raw text of a CoNLL-U file: paragraphs (``# newpar``, ``# newdoc``) separated by a
+    blank line, the sentences of a paragraph by a space."""
+    from jmt.data.conllu import read_conllu
+    from jmt.segment import gold_blocks
+
+    return "\n\n".join(text for text, _, _ in gold_blocks(read_conllu(gold))) + "\n"
+
+
+def udeval(gold: Path, system: Path) -> dict[str, float]:
+    out = subprocess.run(["udeval", "-v", str(gold), str(system)], check=True, capture_output=True, text=True).stdout
+    scores = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if cells and cells[0] in METRICS:
+            scores[cells[0]] = float(cells[3])
+    return scores
+
+
+def tag(model: str, source: Path, target: Path, extra: list[str]) -> tuple[float, list[str]]:
+    cmd = [sys.executable, "-m", "jmt.cli", "tag", model, str(source), "-o", str(target), *extra]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - start, cmd
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("gold", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, default=Path("runs/raw_eval"))
+    ap.add_argument("--tokenizer", choices=("model", "spacy"))
+    ap.add_argument("--lang", default="en", help="for udvalidate")
+    ap.add_argument("--results", type=Path)
+    ap.add_argument("--title", default="jmt from raw text, scored by UD's scorer")
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO))
+    from jmt.rawtext import rebuild_text
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows, commands = [], []
+    for gold in args.gold:
+        stem = gold.name.removesuffix(".conllu")
+        raw = args.out / f"{stem}.txt"
+        raw.write_text(gold_text(gold), encoding="utf-8")
+        raw_pred, gold_pred = args.out / f"{stem}.raw.conllu", args.out / f"{stem}.gold.conllu"
+        seconds, cmd = tag(args.model, raw, raw_pred, ["--tokenizer", args.tokenizer] if args.tokenizer else [])
+        commands.append(cmd)
+        _, cmd = tag(args.model, gold, gold_pred, ["--input-format", "conllu"])
+        commands.append(cmd)
+        valid = subprocess.run(["udvalidate", "--level", "2", "--lang", args.lang, str(raw_pred)],
+                               capture_output=True, text=True)
+        errors = re.findall(r"\*\*\* FAILED \*\*\* with (\d+) errors", valid.stdout + valid.stderr)
+        rebuilt = rebuild_text(raw_pred) == raw.read_text(encoding="utf-8")
+        words = sum(1 for line in raw_pred.read_text(encoding="utf-8").splitlines() if re.match(r"^\d+\t", line))
+        for setting, pred in (("raw text", raw_pred), ("gold tokens", gold_pred)):
+            rows.append({"gold": gold.name, "setting": setting, **udeval(gold, pred)})
+        rows[-2].update({"valid": valid.returncode == 0, "validator_errors": int(errors[0]) if errors else 0,
+                         "rebuilt": rebuilt, "words_per_second": round(words / seconds)})
+        print(json.dumps(rows[-2]), json.dumps(rows[-1]), sep="\n", flush=True)
+    table = ["| corpus | input | " + " | ".join(METRICS) + " |", "|---|---|" + "---:|" * len(METRICS)]
+    for row in rows:
+        table.append(f"| {row['gold']} | {row['setting']} | " + " | ".join(f"{row.get(m, float('nan')):.2f}" for m in METRICS) + " |")
+    print("\n".join(table))
+    if args.results:
+        import torch
+
+        checks = [f"- {r['gold']}: `udvalidate --level 2 --lang {args.lang}` "
+                  + ("passes" if r["valid"] else f"fails with {r['validator_errors']} errors")
+                  + f"; the text rebuilt from the output {'equals' if r['rebuilt'] else 'differs from'} the input; "
+                  f"`jmt tag` on the raw text, model loading included: {r['words_per_second']:,} words/s"
+                  for r in rows if r["setting"] == "raw text"]
+        head = [f"# {args.title}", "",
+                f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {platform.processor() or platform.machine()}, "
+                f"{platform.system()}, Python {platform.python_version()}, torch {torch.__version__}.", "",
+                "F1 from `udeval -v GOLD SYSTEM` (udtools), LAS on universal relations. "
+                "Raw text: each gold file's `# text` lines, a paragraph per line group.", ""]
+        body = [*table, "", *checks, "", "Made by:", "", "```",
+                "python scripts/eval_raw.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]), "```", "",
+                "which ran:", "", "```", *(shlex.join(c[2:]) for c in commands), "```", ""]
+        args.results.write_text("\n".join(head + body), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""The raw-text segmenter (jmt.segment) and CoNLL-U from raw text (jmt.rawtext)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import SAMPLE
+from jmt.data.conllu import read_conllu, write_conllu
+from jmt.rawtext import RuleSegmenter, escape_spaces, read_text, rebuild_text, split_blocks, unescape_spaces
+from jmt.segment import (INSIDE, MWT, MWT_SENTENCE, SENTENCE, TOKEN, Segmenter, SegmenterConfig, SegmenterNet,
+                         is_space, load_segmenter, score_segmentation, train_segmenter, treebank_example)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+TREEBANK = """# newdoc id = d1
+# sent_id = 1
+# text = I don't know.
+1	I	I	PRON	PRP	_	3	nsubj	_	_
+2-3	don't	_	_	_	_	_	_	_	_
+2	do	do	AUX	VBP	_	4	aux	_	_
+3	n't	not	PART	RB	_	4	advmod	_	_
+4	know	know	VERB	VB	_	0	root	_	SpaceAfter=No
+5	.	.	PUNCT	.	_	4	punct	_	_
+
+# sent_id = 2
+# text = Fine!
+1	Fine	fine	ADJ	JJ	_	0	root	_	SpaceAfter=No
+2	!	!	PUNCT	.	_	1	punct	_	_
+
+# newpar
+# sent_id = 3
+# text = Du vin.
+1-2	Du	_	_	_	_	_	_	_	_
+1	de	de	ADP	IN	_	3	case	_	_
+2	le	le	DET	DT	_	3	det	_	_
+3	vin	vin	NOUN	NN	_	0	root	_	SpaceAfter=No
+4	.	.	PUNCT	.	_	3	punct	_	_
+
+"""
+
+
+def write(tmp_path, text=TREEBANK, name="t.conllu") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def untrained(chars="abcdefghijklmnopqrstuvwxyz.!'", splits=None, suffixes=("n't", "'s")) -> Segmenter:
+    torch.manual_seed(0)
+    return Segmenter(SegmenterNet(len(chars) + 2, hidden=8, layers=1), ["<pad>", "<unk>", *chars],
+                     splits or {}, list(suffixes))
+
+
+def test_the_labels_mark_token_sentence_and_multiword_ends(tmp_path):
+    example, splits, skipped = treebank_example(write(tmp_path))
+    assert skipped == 0
+    assert example.text == "I don't know. Fine!\n\nDu vin."
+    ends = {example.text[: i + 1].split()[-1]: int(lab) for i, lab in enumerate(example.labels) if lab != INSIDE}
+    assert ends == {"I": TOKEN, "don't": MWT, "know": TOKEN, "know.": SENTENCE, "Fine": TOKEN, "Fine!": SENTENCE,
+                    "Du": MWT, "vin": TOKEN, "vin.": SENTENCE}
+    assert splits == {("don't", ("do", "n't")): 1, ("du", ("de", "le")): 1}
+
+
+def test_a_sentence_whose_forms_do_not_match_its_text_is_skipped(tmp_path):
+    bad = TREEBANK.replace("# text = Fine!", "# text = Fine?")
+    example, _, skipped = treebank_example(write(tmp_path, bad))
+    assert skipped == 1 and "Fine" not in example.text
+
+
+def test_multiword_tokens_are_split_as_training_split_them_and_keep_their_case():
+    seg = untrained(splits={"don't": ["do", "n't"], "du": ["de", "le"]})
+    assert seg.split("Don't") == ["Do", "n't"]
+    assert seg.split("DON'T") == ["DO", "N'T"]
+    assert seg.split("Du") == ["De", "le"] and seg.split("DU") == ["DE", "LE"]
+    assert seg.split("Mary's") == ["Mary", "'s"]  # never seen: a known ending split off
+    assert seg.split("xyz") == ["xyz"]  # nothing known: one word
+
+
+def test_decoding_never_puts_whitespace_in_a_token_and_always_ends_the_text():
+    seg = untrained()
+    text = "ab cd\n\tef"
+    labels = np.zeros(len(text), dtype=np.int64)
+    labels[0] = TOKEN  # a | b
+    labels[4] = MWT_SENTENCE  # "cd" ends a sentence; unknown to the split table: one word
+    sentences = seg._decode(text, labels, one_sentence=False)
+    assert [[text[t.start : t.end] for t in s] for s in sentences] == [["a", "b", "cd"], ["ef"]]
+    assert seg._decode(text, labels, one_sentence=True)[0][-1].words == ["ef"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(list("ab.!' \n\t\r\x07\u00a0é") + ["\r\n", "\n\n"]), max_size=60).map("".join))
+def test_any_text_comes_back_exactly_from_the_conllu(text):
+    seg = untrained()  # random labels: the text must come back whatever they say
+    out = io.StringIO()
+    for n, sentence in enumerate(read_text(io.StringIO(text, newline=""), seg, "t"), 1):
+        write_conllu(sentence, out, sent_id=str(n))
+    path = Path(_tmp_file(out.getvalue()))
+    has_token = any(not is_space(ch) for ch in text)
+    assert rebuild_text(path) == (text if has_token else "")  # whitespace alone is no sentence
+
+
+def _tmp_file(content: str) -> str:
+    import tempfile
+
+    f = tempfile.NamedTemporaryFile("w", suffix=".conllu", delete=False, encoding="utf-8", newline="")
+    f.write(content)
+    f.close()
+    return f.name
+
+
+def test_blocks_are_paragraphs_and_carry_all_whitespace():
+    lines = ["  \n", "  One two.\n", "Three.\n", "\n", "\n", "  Four.\r\n"]
+    blocks = list(split_blocks(io.StringIO("".join(lines), newline="")))
+    assert blocks == [("  \n  ", "One two.\nThree.\n\n\n  ", 2, True), ("", "Four.\r\n", 6, True)]
+    assert [b[1] for b in split_blocks(io.StringIO("a\nb\n"), one_per_line=True)] == ["a\n", "b\n"]
+
+
+def test_spaces_escape_as_ud_writes_them():
+    odd = " \t\n\r\u00a0\u3000|\\"
+    assert escape_spaces(odd) == "\\s\\t\\n\\r\\u00A0\\u3000\\p\\\\"
+    assert unescape_spaces(escape_spaces(odd)) == odd
+
+
+def test_conllu_from_raw_text_has_ids_text_multiword_lines_and_spacing(tmp_path):
+    seg = untrained(splits={"don't": ["do", "n't"]})
+    text = "I don't know.  Fine!\n\nNext one"
+
+    class Fixed:  # the labels a trained segmenter would give
+        def segment_many(self, texts, one_sentence=False):
+            out = []
+            for t in texts:
+                labels = np.zeros(len(t), dtype=np.int64)
+                for end, lab in ((0, TOKEN), (6, MWT), (11, TOKEN), (12, SENTENCE), (18, TOKEN), (19, SENTENCE)):
+                    if end < len(t) and t.startswith("I don't"):
+                        labels[end] = lab
+                out.append(seg._decode(t, labels, one_sentence))
+            return out
+
+    buf = io.StringIO()
+    for n, sentence in enumerate(read_text(io.StringIO(text), Fixed(), "in.txt"), 1):
+        write_conllu(sentence, buf, upos=["X"] * len(sentence), sent_id=str(n))
+    conllu = buf.getvalue()
+    assert conllu.startswith("# newdoc\n# sent_id = 1\n# text = I don't know.\n1\tI\t")
+    assert "2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n2\tdo\t" in conllu
+    assert "5\t.\t_\tX\t_\t_\t_\t_\t_\tSpacesAfter=\\s\\s\n" in conllu
+    assert "2\t!\t_\tX\t_\t_\t_\t_\t_\tSpacesAfter=\\n\\n\n\n# newpar\n# sent_id = 3\n# text = Next one\n" in conllu
+    path = write(tmp_path, conllu, "out.conllu")
+    assert rebuild_text(path) == text
+    sentences = list(read_conllu(path))
+    assert [s.words for s in sentences] == [["I", "do", "n't", "know", "."], ["Fine", "!"], ["Next", "one"]]
+
+
+def test_spacy_rules_give_the_text_back_too(tmp_path):
+    text = "Hello world.  It's here!\nA second\tline.\n"
+    buf = io.StringIO()
+    for n, sentence in enumerate(read_text(io.StringIO(text), RuleSegmenter(), "in"), 1):
+        write_conllu(sentence, buf, sent_id=str(n))
+    assert rebuild_text(write(tmp_path, buf.getvalue(), "o.conllu")) == text
+
+
+def test_a_segmenter_learns_the_sample_treebank_saves_and_loads(tmp_path):
+    scores = train_segmenter(SAMPLE / "train.conllu", SAMPLE / "dev.conllu", tmp_path / "m",
+                             SegmenterConfig(epochs=8, hidden=32, batch_size=16, lr=0.005), lang="en", log=lambda m: None)
+    assert scores["tokens"] > 95 and scores["sentences"] > 80, scores
+    seg = load_segmenter(tmp_path / "m")
+    assert seg.lang == "en" and seg.meta["dev_scores"] == scores
+    dev = list(read_conllu(SAMPLE / "dev.conllu"))
+    assert score_segmentation(seg, dev) == pytest.approx({k: scores[k] for k in ("tokens", "words", "sentences")})
+
+
+def test_a_damaged_segmenter_is_one_error_naming_the_file(tmp_path):
+    from jmt.config import ConfigError
+
+    seg = untrained()
+    seg.meta = {"sizes": {"hidden": 8, "layers": 1}}
+    seg.save(tmp_path)
+    assert load_segmenter(tmp_path).segment("ab. cd")
+    (tmp_path / "segmenter.safetensors").write_bytes(b"junk")
+    with pytest.raises(ConfigError, match="segmenter.safetensors"):
+        load_segmenter(tmp_path)
+
+
+@pytest.mark.skipif(not (SHARED / "ud_english_ewt").is_dir(), reason="needs ../shared/corpora")
+def test_the_raw_text_of_ewt_test_comes_back_exactly(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from eval_raw import gold_text
+
+    gold = SHARED / "ud_english_ewt" / "en_ewt-ud-test.conllu"
+    text = gold_text(gold)
+    buf = io.StringIO()
+    for n, sentence in enumerate(read_text(io.StringIO(text), untrained(), "ewt"), 1):
+        write_conllu(sentence, buf, sent_id=str(n))
+    assert rebuild_text(write(tmp_path, buf.getvalue(), "o.conllu")) == text
