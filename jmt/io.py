@@ -100,15 +100,20 @@ def read_weights(path: Path, device: torch.device, table_dtype: torch.dtype) -> 
         with safe_open(str(path), framework="pt", device=str(device)) as f:
             tables = {key: f.get_tensor(key).to(table_dtype) for key in set(TABLES) & set(f.keys())}
     with safe_open(str(path), framework="pt", device=str(device)) as f:
-        return {**{key: f.get_tensor(key) for key in f.keys() if key not in tables}, **tables}
+        # weights stored in float16 (a shipped model) compute in float32
+        return {**{key: _widen(f.get_tensor(key)) for key in f.keys() if key not in tables}, **tables}
 
 
-def save_weights(path: str | Path, model: JointManyTask) -> None:
+def _widen(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
+
+
+def save_weights(path: str | Path, model: torch.nn.Module, metadata: dict[str, str] | None = None) -> None:
     """The model's tensors alone (no vocabularies, no config) to ``path``, written atomically."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp),
-              metadata={"format": "jmt", "version": str(FORMAT_VERSION)})
+              metadata=metadata or {"format": "jmt", "version": str(FORMAT_VERSION)})
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; a model is shared like any file

@@ -302,16 +302,11 @@ class Segmenter:
     # ------------------------------------------------------------------ saving
 
     def save(self, directory: str | Path) -> None:
-        from safetensors.torch import save_file
-
-        from .io import write_json
+        from .io import save_weights, write_json
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / (WEIGHTS + ".tmp")
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}, str(tmp),
-                  metadata={"format": "jmt-segmenter", "version": str(FORMAT_VERSION)})
-        tmp.replace(directory / WEIGHTS)
+        save_weights(directory / WEIGHTS, self.net, {"format": "jmt-segmenter", "version": str(FORMAT_VERSION)})
         write_json(directory / META, {"format_version": FORMAT_VERSION, **self.meta, "chars": self.chars,
                                       "splits": self.splits, "suffixes": self.suffixes})
 

@@ -45,9 +45,10 @@ from spacy.language import Language
 from spacy.parts_of_speech import IDS as POS_IDS
 from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span, Token
-from spacy.util import minibatch
+from spacy.util import minibatch, registry
 
-MODEL_FILES = ("config.json", "vocab.json", "model.safetensors", "metrics.json")
+MODEL_FILES = ("config.json", "vocab.json", "model.safetensors", "metrics.json", "segmenter.json",
+               "segmenter.safetensors")
 CHUNKS_KEY = "chunks"
 
 # id(vocab) -> the latest JMTComponent built on that vocab; the component holds the vocab,
@@ -117,19 +118,23 @@ class JMTComponent:
             return [list(range(s.start, s.end)) for s in doc.sents]
         return [list(range(len(doc)))] if len(doc) else []
 
-    def predict(self, docs: list[Doc]) -> list[list[tuple[list[int], dict]]]:
-        """Per doc a list of (sentence token indices, predictions for its non-space tokens)."""
+    def predict(self, docs: list[Doc]) -> list[list[tuple[list[int], list[int], dict]]]:
+        """Per doc a list of (sentence token indices, the token of each word the model saw,
+        predictions for those words). A token's words are ``token._.jmt_words`` where the
+        :class:`JMTTokenizer` set them (a multiword token), else the token itself; whitespace
+        tokens are not shown to the model."""
         tasks = self.token_tasks
-        layout = []  # (doc number, token indices)
+        layout = []  # (doc number, token indices, token of each word)
         words = []
         for d, doc in enumerate(docs):
             for sent in self._sentences(doc):
-                layout.append((d, sent))
-                words.append([doc[i].text for i in sent if not doc[i].is_space])
+                owners = [i for i in sent if not doc[i].is_space for _ in (doc[i]._.jmt_words or (None,))]
+                layout.append((d, sent, owners))
+                words.append([w for i in sent if not doc[i].is_space for w in (doc[i]._.jmt_words or [doc[i].text])])
         preds = self.jmt.predictor.tag(words, tasks) if words else []
-        out: list[list[tuple[list[int], dict]]] = [[] for _ in docs]
-        for (d, sent), pred in zip(layout, preds):
-            out[d].append((sent, pred))
+        out: list[list[tuple[list[int], list[int], dict]]] = [[] for _ in docs]
+        for (d, sent, owners), pred in zip(layout, preds):
+            out[d].append((sent, owners, pred))
         return out
 
     def set_annotations(self, docs: list[Doc], predictions) -> None:
@@ -137,7 +142,7 @@ class JMTComponent:
         for doc, sents in zip(docs, predictions):
             if not len(doc):
                 continue
-            fields = set().union(*(p.keys() for _, p in sents)) if sents else set()
+            fields = set().union(*(p.keys() for _, _, p in sents)) if sents else set()
             attrs = []
             if "heads" in fields:
                 attrs += [HEAD, DEP]
@@ -149,9 +154,11 @@ class JMTComponent:
             chunks = []
             arr = numpy.zeros((len(doc), len(attrs)), dtype="uint64")
             col = {a: n for n, a in enumerate(attrs)}
-            for sent, pred in sents:
-                words = [i for i in sent if not doc[i].is_space]  # model position -> doc index
+            for sent, owners, pred in sents:
                 spaces = [i for i in sent if doc[i].is_space]
+                if len(owners) != len(set(owners)):  # multiword tokens: each keeps its head word's annotations
+                    pred, owners = _head_words(pred, owners)
+                words = owners  # model position -> doc index
                 if "xpos2" in pred:
                     for i, tag in zip(words, pred["xpos2"]):
                         doc[i]._.jmt_xpos2 = tag
@@ -169,9 +176,9 @@ class JMTComponent:
                         arr[i, col[POS]] = POS_IDS["SPACE"]
                 if HEAD in col:
                     for i, head, rel in zip(words, pred["heads"], pred["deprels"]):
-                        target = i if head == 0 else words[head - 1]
+                        target = i if head == 0 else pred.get("head_tokens", words)[head - 1]
                         arr[i, col[HEAD]] = (target - i) % 2**64  # relative; negative offsets wrap in uint64
-                        arr[i, col[DEP]] = strings.add("ROOT" if head == 0 and rel in ("root", "_") else rel)
+                        arr[i, col[DEP]] = strings.add("ROOT" if target == i and (head != 0 or rel in ("root", "_")) else rel)
                     for i in spaces:
                         before = [w for w in words if w < i]
                         target = before[-1] if before else (words[0] if words else sent[0])
@@ -222,6 +229,104 @@ class JMTComponent:
         return self.jmt.pair([words(premise)], [words(hypothesis)])[0]
 
 
+class JMTTokenizer:
+    """A spaCy tokenizer from a jmt model's segmenter: ``nlp.tokenizer = JMTTokenizer(nlp.vocab, "en")``.
+
+    ``doc.text`` is the input exactly, whitespace included (a run of whitespace other than
+    one space is a whitespace token, as spaCy's own tokenizer makes it), and the sentence
+    boundaries are the segmenter's. A multiword token whose words spell it (English
+    ``don't`` = ``do`` + ``n't``) becomes one spaCy token per word. One whose words do not
+    (French ``du`` = ``de`` + ``le``) stays one token, its words in ``token._.jmt_words``;
+    the ``jmt`` component tags the words and gives the token the annotations of its
+    syntactic head word (the word attached outside the token).
+    """
+
+    def __init__(self, vocab, model: str = "en"):
+        from .api import model_path
+        from .segment import load_segmenter
+
+        self.vocab, self.model = vocab, str(model)
+        self.segmenter = load_segmenter(model_path(model))
+
+    def __call__(self, text: str) -> Doc:
+        import io
+
+        from .rawtext import split_blocks
+
+        words, spaces, starts, jmt_words = [], [], [], {}
+        offset, blocks = 0, []
+        for before, block, _, _ in split_blocks(io.StringIO(text, newline="")):
+            offset += len(before)
+            blocks.append((offset, block))
+            offset += len(block)
+
+        def gap(space: str) -> None:  # whitespace after the last word (or at the start)
+            if not space:
+                return
+            if words and not spaces[-1] and space[0] == " ":
+                spaces[-1], space = True, space[1:]
+            if space:
+                words.append(space), spaces.append(False), starts.append(False)
+
+        gap(text[: blocks[0][0]] if blocks else text)
+        for (offset, block), sentences in zip(blocks, self.segmenter.segment_many([b for _, b in blocks])):
+            tokens = [t for sentence in sentences for t in sentence]
+            firsts = {id(sentence[0]) for sentence in sentences}
+            for k, token in enumerate(tokens):
+                form = block[token.start : token.end]
+                pieces = token.words if "".join(token.words) == form else [form]
+                if len(pieces) == 1 and len(token.words) > 1:
+                    jmt_words[len(words)] = token.words
+                for n, piece in enumerate(pieces):
+                    words.append(piece), spaces.append(False), starts.append(n == 0 and id(token) in firsts)
+                gap(block[token.end : tokens[k + 1].start] if k + 1 < len(tokens) else block[token.end :])
+        if words:
+            first_word = next((i for i, w in enumerate(words) if not w.isspace()), 0)
+            starts[0], starts[first_word] = True, first_word == 0  # leading whitespace joins the first sentence
+        doc = Doc(self.vocab, words=words, spaces=spaces, sent_starts=starts or None)
+        for i, ws in jmt_words.items():
+            doc[i]._.jmt_words = ws
+        return doc
+
+    def to_disk(self, path, exclude=()) -> None:  # the model is named in the pipeline's config
+        pass
+
+    def from_disk(self, path, exclude=()) -> "JMTTokenizer":
+        return self
+
+    def to_bytes(self, exclude=()) -> bytes:
+        return b""
+
+    def from_bytes(self, data, exclude=()) -> "JMTTokenizer":
+        return self
+
+
+@registry.tokenizers("jmt.Tokenizer.v1")
+def create_tokenizer(model: str = "en"):
+    """``[nlp.tokenizer] @tokenizers = "jmt.Tokenizer.v1"``, ``model = "en"`` in a pipeline config."""
+    return lambda nlp: JMTTokenizer(nlp.vocab, model)
+
+
+def _head_words(pred: dict, owners: list[int]) -> tuple[dict, list[int]]:
+    """The predictions of one word per token where tokens hold several words: the word
+    attached outside its token (its syntactic head), else the first. Heads still name
+    words; ``head_tokens`` gives the token of each word."""
+    heads = pred.get("heads")
+
+    def outside(k: int) -> bool:
+        return heads is not None and (heads[k] == 0 or owners[heads[k] - 1] != owners[k])
+
+    keep: dict[int, int] = {}
+    for k, owner in enumerate(owners):
+        if owner not in keep or (outside(k) and not outside(keep[owner])):
+            keep[owner] = k
+    chosen = sorted(keep.values())
+    out = {field: [values[k] for k in chosen] if isinstance(values, list) and len(values) == len(owners) else values
+           for field, values in pred.items()}
+    out["head_tokens"] = owners
+    return out, [owners[k] for k in chosen]
+
+
 def _chunk_spans(doc: Doc, words: list[int], tags: list[str]) -> list[Span]:
     """IOB2 tags over the model positions ``words`` -> labelled spans of ``doc``."""
     spans, start, label = [], None, None
@@ -261,3 +366,4 @@ def _doc_jmt_pair(doc: Doc, other: Doc, component=None) -> dict:
 
 Doc.set_extension("jmt_pair", method=_doc_jmt_pair, force=True)
 Token.set_extension("jmt_xpos2", default=None, force=True)
+Token.set_extension("jmt_words", default=None, force=True)

@@ -111,9 +111,10 @@ def test_write_conllu_fills_predicted_columns(tmp_path):
 def test_write_conllu_without_extras_writes_fresh_rows():
     sentence = Sentence(words=["Dogs", "bark"], xpos=["NNS", "VBP"], heads=[2, 0])
     out = io.StringIO()
-    write_conllu(sentence, out, upos=["NOUN", "VERB"], chunks=["B-NP", "B-VP"])
+    write_conllu(sentence, out, upos=["NOUN", "VERB"], chunks=["B-NP", "B-VP"], sent_id="7")
     assert out.getvalue() == (
-        row("1", "Dogs", "_", "NOUN", "NNS", "_", "2", "_", "_", "Chunk=B-NP") + "\n"
+        "# sent_id = 7\n# text = Dogs bark\n"
+        + row("1", "Dogs", "_", "NOUN", "NNS", "_", "2", "_", "_", "Chunk=B-NP") + "\n"
         + row("2", "bark", "_", "VERB", "VBP", "_", "0", "_", "_", "Chunk=B-VP") + "\n\n"
     )
 

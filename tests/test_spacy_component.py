@@ -208,3 +208,111 @@ def test_factory_is_found_in_a_fresh_interpreter_without_importing_jmt(model_dir
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.split()) == 4
+
+
+# -- the segmenter as spaCy's tokenizer ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def seg_model(model_dir, tmp_path_factory):
+    """The tiny model with an (untrained) segmenter: its tokens are arbitrary, which is what
+    the text checks want: doc.text must be the input whatever the segmenter says."""
+    from jmt.segment import Segmenter, SegmenterNet
+
+    d = tmp_path_factory.mktemp("seg") / "model"
+    shutil.copytree(model_dir, d)
+    torch.manual_seed(0)
+    chars = ["<pad>", "<unk>", *"abcdefghijklmnopqrstuvwxyz.!' "]
+    seg = Segmenter(SegmenterNet(len(chars), hidden=8, layers=1), chars, {"du": ["de", "le"], "don't": ["do", "n't"]},
+                    ["n't"], {"sizes": {"hidden": 8, "layers": 1}, "lang": "en"})
+    seg.save(d)
+    return d
+
+
+class FixedSegmenter:
+    """Tokens at whitespace, sentences at '.', multiword tokens from a table."""
+
+    def __init__(self, splits):
+        self.splits = splits
+
+    def segment_many(self, texts, one_sentence=False):
+        from jmt.rawtext import _solid_pieces
+        from jmt.segment import Token
+
+        out = []
+        for text in texts:
+            sentences, current = [], []
+            for t in _solid_pieces(text, 0, len(text)):
+                current.append(Token(t.start, t.end, self.splits.get(t.words[0].lower(), t.words)))
+                if t.words[0].endswith(".") and not one_sentence:
+                    sentences.append(current)
+                    current = []
+            out.append(sentences + ([current] if current else []))
+        return out
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x", "  Two  spaces.\n\nA new\tparagraph!\r\n", "a\x07b \u00a0c\n",
+                                  "don't du vin. Du pain.  "])
+def test_the_tokenizer_keeps_the_text_exactly(seg_model, text):
+    from jmt.spacy_component import JMTTokenizer
+
+    nlp = spacy.blank("en")
+    nlp.tokenizer = JMTTokenizer(nlp.vocab, str(seg_model))
+    assert nlp(text).text == text
+    nlp.tokenizer.segmenter = FixedSegmenter({"don't": ["do", "n't"], "du": ["de", "le"]})
+    doc = nlp(text)
+    assert doc.text == text
+    assert all(not t.is_space or not t.text.strip() for t in doc)
+
+
+def test_multiword_tokens_in_spacy_split_where_their_words_spell_them(seg_model):
+    from jmt.spacy_component import JMTTokenizer
+
+    nlp = spacy.blank("en")
+    nlp.tokenizer = JMTTokenizer(nlp.vocab, str(seg_model))
+    nlp.tokenizer.segmenter = FixedSegmenter({"don't": ["do", "n't"], "du": ["de", "le"]})
+    nlp.add_pipe("jmt", config={"model": str(seg_model)})
+    doc = nlp("I don't eat. Du pain.")
+    assert [t.text for t in doc] == ["I", "do", "n't", "eat.", "Du", "pain."]
+    assert doc[4]._.jmt_words == ["de", "le"] and doc[0]._.jmt_words is None
+    assert [s.text for s in doc.sents] == ["I don't eat.", "Du pain."]
+    reference = jmt.load(seg_model).tag([["de", "le", "pain."]])[0]
+    head_word = next(k for k in (0, 1) if reference["heads"][k] not in (1, 2))  # the word attached outside "Du"
+    if head_word is not None:
+        assert doc[4].pos_ == reference["upos"][head_word]
+    assert all(t.head.i in range(4, 6) for t in doc[4:])
+
+
+def test_a_pipeline_with_the_jmt_tokenizer_saves_and_loads(seg_model, tmp_path):
+    config = {"nlp": {"tokenizer": {"@tokenizers": "jmt.Tokenizer.v1", "model": str(seg_model)}}}
+    nlp = spacy.blank("en", config=config)
+    nlp.add_pipe("jmt", config={"model": str(seg_model)})
+    text = "Birds  sing.\nThe cat sleeps ."
+    before = annotations(nlp(text))
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert loaded(text).text == text and annotations(loaded(text)) == before
+
+
+def test_spacy_package_makes_a_wheel_that_spacy_load_accepts(model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    pytest.importorskip("build")  # spacy package builds the wheel with it
+    nlp = spacy.blank("en")
+    nlp.add_pipe("jmt", config={"model": str(model_dir)})
+    expected = [t.pos_ for t in nlp("The cat sleeps .")]
+    nlp.to_disk(tmp_path / "pipeline")
+    (tmp_path / "dist").mkdir()
+    run = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)  # noqa: E731
+    made = run(sys.executable, "-m", "spacy", "package", "pipeline", "dist", "--name", "jmt_test", "--version", "0.0.1",
+               "--build", "wheel", "--force")
+    assert made.returncode == 0, made.stdout + made.stderr
+    wheel = next((tmp_path / "dist").rglob("*.whl"))
+    installed = run(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", "site",
+                    str(wheel))
+    assert installed.returncode == 0, installed.stderr
+    code = "import spacy; print(' '.join(t.pos_ for t in spacy.load('en_jmt_test')('The cat sleeps .')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(tmp_path / "site")})
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split() == expected

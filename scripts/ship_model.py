@@ -1,0 +1,59 @@
+"""Make a trained model directory into a model that ships inside the package.
+
+    python scripts/ship_model.py MODEL_DIR NAME [--pretrained-words 50000] [--card CARD.md]
+
+Writes ``jmt/models/NAME/``: the weights in float16 (prediction widens them to float32
+after loading, as ``jmt tag`` does with its embedding tables), the vocabularies with the
+pretrained-only words cut to the ``--pretrained-words`` most frequent (the vector files list
+words by frequency), the configuration, the dev scores, the segmenter, and ``--card`` as
+``MODEL_CARD.md``. ``jmt tag NAME``, ``jmt.load(NAME)`` and the spaCy component's
+``{"model": NAME}`` then find it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+REPO = Path(__file__).resolve().parents[1]
+COPIED = ("config.json", "metrics.json", "segmenter.json", "segmenter.safetensors")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model_dir", type=Path)
+    ap.add_argument("name")
+    ap.add_argument("--pretrained-words", type=int, default=50_000)
+    ap.add_argument("--card", type=Path)
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO))
+    from jmt.io import FORMAT_VERSION
+
+    out = REPO / "jmt" / "models" / args.name
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    vocab = json.loads((args.model_dir / "vocab.json").read_text(encoding="utf-8"))
+    keep = min(len(vocab["pretrained"]), args.pretrained_words + 1)  # row 0 is padding
+    vocab["pretrained"] = vocab["pretrained"][:keep]
+    (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False) + "\n", encoding="utf-8")
+    weights = load_file(str(args.model_dir / "model.safetensors"))
+    weights["embed.pretrained"] = weights["embed.pretrained"][:keep]
+    small = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in weights.items()}
+    save_file(small, str(out / "model.safetensors"), metadata={"format": "jmt", "version": str(FORMAT_VERSION)})
+    for name in COPIED:
+        if (args.model_dir / name).is_file():
+            shutil.copyfile(args.model_dir / name, out / name)
+    if args.card:
+        shutil.copyfile(args.card, out / "MODEL_CARD.md")
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"wrote {out.relative_to(REPO)}: {size / 2**20:.1f} MiB, {keep - 1:,} pretrained-only words kept", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
