@@ -301,12 +301,14 @@ class Segmenter:
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, directory: str | Path) -> None:
+    def save(self, directory: str | Path, weights: bool = True) -> None:
+        """Write the weights (unless ``weights`` is false) and the JSON beside them."""
         from .io import save_weights, write_json
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        save_weights(directory / WEIGHTS, self.net, {"format": "jmt-segmenter", "version": str(FORMAT_VERSION)})
+        if weights:
+            save_weights(directory / WEIGHTS, self.net, {"format": "jmt-segmenter", "version": str(FORMAT_VERSION)})
         write_json(directory / META, {"format_version": FORMAT_VERSION, **self.meta, "chars": self.chars,
                                       "splits": self.splits, "suffixes": self.suffixes})
 
@@ -396,7 +398,7 @@ def train_segmenter(train_path: str | Path, dev_path: str | Path | None, out_dir
     labels_all = train.labels
     dev = list(read_conllu(dev_path)) if dev_path else None
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    best, best_state, history = -1.0, None, []
+    best, history = -1.0, []
     n = len(train.text)
     windows = max(n // cfg.window, MIN_BATCHES * cfg.batch_size)  # a small treebank is seen more often
     for epoch in range(1, cfg.epochs + 1):
@@ -415,21 +417,23 @@ def train_segmenter(train_path: str | Path, dev_path: str | Path | None, out_dir
             nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             optimizer.step()
             total += loss.item() * len(idx)
-        record = {"epoch": epoch, "loss": total / windows, "seconds": round(time.perf_counter() - begun, 1)}
+        record = {"epoch": epoch, "loss": round(total / windows, 4), "seconds": round(time.perf_counter() - begun, 1)}
         if dev is not None:
             record.update(score_segmentation(segmenter, dev))
             score = (record["tokens"] + record["words"] + record["sentences"]) / 3
         else:
             score = epoch
         history.append(record)
-        log("segmenter " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
-        if score > best:
-            best, best_state = score, {k: v.clone() for k, v in net.state_dict().items()}
-    net.load_state_dict(best_state)
-    chosen = max(history, key=lambda r: (r["tokens"] + r["words"] + r["sentences"]) / 3 if dev else r["epoch"])
-    segmenter.meta["dev_scores"] = {k: v for k, v in chosen.items() if k not in ("loss", "seconds")}
-    segmenter.meta["history"] = history
-    segmenter.save(out_dir)
+        log("segmenter " + "  ".join(f"{k} {v:.2f}" if k in ("tokens", "words", "sentences") else f"{k} {v}"
+                                     for k, v in record.items()))
+        if score > best:  # saved at once: a run that stops keeps its best epoch
+            best = score
+            segmenter.meta["dev_scores"] = {k: v for k, v in record.items() if k not in ("loss", "seconds")}
+            segmenter.meta["history"] = history
+            segmenter.save(out_dir)
+        else:
+            segmenter.meta["history"] = history
+            segmenter.save(out_dir, weights=False)
     return segmenter.meta["dev_scores"]
 
 

@@ -29,6 +29,7 @@ from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, s
 from .config import TASK_DEPTH, Config, ConfigError, ModelConfig, corpus_paths, from_dict, to_dict
 from .data.batch import (EncodedPair, batch_indices, collate_pairs, collate_sentences, encode_pair,
                          encode_sentence)
+from .data.conllu import XPOS, conllu_column_is_empty
 from .data.corpus import check_trees, read_corpus, require_annotation
 from .data.types import ENTAILMENT_LABELS, TOKEN_LABELS, Pair
 from .data.vectors import load_vectors
@@ -54,8 +55,11 @@ class Corpora:
     files: dict[str, list]  # training corpus -> its examples (less any held-out part)
 
 
-def load_corpora(cfg: Config) -> Corpora:
-    """Read every task's train and dev corpus; a file shared by tasks is read once."""
+def load_corpora(cfg: Config, log: Callable[[str], None] = lambda message: None) -> Corpora:
+    """Read every task's train and dev corpus; a file shared by tasks is read once.
+
+    xpos asked of CoNLL-U treebanks whose XPOS column is ``_`` throughout (many UD treebanks
+    have none) is left out of the model, with a line to ``log``, rather than an error."""
     cache: dict[str, list] = {}
 
     def read(path: str, task: str) -> list:
@@ -66,6 +70,9 @@ def load_corpora(cfg: Config) -> Corpora:
         return cache[path]
 
     paths = {task: corpus_paths(value) for task, value in cfg.data.train.items()}
+    if "xpos" in paths and all(str(p).endswith(".conllu") and conllu_column_is_empty(p, XPOS) for p in paths["xpos"]):
+        log(f"xpos left out: the XPOS column of {', '.join(map(str, paths['xpos']))} is '_' throughout")
+        del paths["xpos"]
     for task, task_paths in paths.items():
         for path in task_paths:
             read(path, task)
@@ -75,6 +82,8 @@ def load_corpora(cfg: Config) -> Corpora:
     splits: dict[str, tuple[list, list, str]] = {}
     dev = {}
     for task, spec in cfg.data.dev.items():
+        if task not in paths:
+            continue
         if spec.startswith(HOLDOUT):
             if len(paths[task]) > 1:
                 raise ConfigError(f"dev {task}={spec}: {task} trains on {len(paths[task])} corpora; "
@@ -338,7 +347,7 @@ class Trainer:
             self.log = lambda msg: None  # one log, from rank 0
         self.device = resolve_device(device, dist.local_rank if dist is not None else None)
         seed_everything(cfg.train.seed)
-        self.corpora = load_corpora(cfg)
+        self.corpora = load_corpora(cfg, self.log)
         if cfg.train.init_from is not None:
             self.model, self.vocabs = self.load_initial(cfg)
         else:

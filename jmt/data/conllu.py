@@ -208,3 +208,17 @@ def sentence_text(sentence: Sentence) -> str | None:
             if line.startswith("# text ="):
                 return line[len("# text =") :].strip()
     return None
+
+
+def conllu_column_is_empty(path: str | Path, column: int) -> bool:
+    """Whether ``column`` is ``_`` on every word row of a CoNLL-U file (a missing file is not
+    empty: reading it reports that)."""
+    try:
+        with open(path, encoding="utf-8-sig") as lines:
+            for line in lines:
+                cols = line.rstrip("\n").split("\t")
+                if len(cols) == N_COLUMNS and cols[ID].isdigit() and cols[column] != "_":
+                    return False
+    except (OSError, UnicodeDecodeError):
+        return False
+    return True
