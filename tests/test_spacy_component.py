@@ -294,16 +294,20 @@ def test_a_pipeline_with_the_jmt_tokenizer_saves_and_loads(seg_model, tmp_path):
 
 
 def test_spacy_package_makes_a_wheel_that_spacy_load_accepts(model_dir, tmp_path):
+    import os
     import subprocess
     import sys
 
-    pytest.importorskip("build")  # spacy package builds the wheel with it
+    pytest.importorskip("build")  # spacy package asks for it
     nlp = spacy.blank("en")
     nlp.add_pipe("jmt", config={"model": str(model_dir)})
     expected = [t.pos_ for t in nlp("The cat sleeps .")]
     nlp.to_disk(tmp_path / "pipeline")
     (tmp_path / "dist").mkdir()
-    run = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)  # noqa: E731
+    # PIP_NO_INDEX: no network; `python -m build` then fails to fetch its build environment
+    # and spacy package falls back to setup.py bdist_wheel with the installed setuptools
+    env = {**os.environ, "PIP_NO_INDEX": "1"}
+    run = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)  # noqa: E731
     made = run(sys.executable, "-m", "spacy", "package", "pipeline", "dist", "--name", "jmt_test", "--version", "0.0.1",
                "--build", "wheel", "--force")
     assert made.returncode == 0, made.stdout + made.stderr
@@ -313,6 +317,6 @@ def test_spacy_package_makes_a_wheel_that_spacy_load_accepts(model_dir, tmp_path
     assert installed.returncode == 0, installed.stderr
     code = "import spacy; print(' '.join(t.pos_ for t in spacy.load('en_jmt_test')('The cat sleeps .')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(tmp_path / "site")})
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.split() == expected

@@ -1,0 +1,73 @@
+"""The model that ships inside the package (jmt/models/en): it loads by name, reproduces its
+model card's scores on a slice of EWT test, and tags from a fresh virtualenv."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+import jmt
+from jmt.api import SHIPPED
+
+REPO = Path(__file__).resolve().parents[1]
+EWT_TEST = REPO.parent / "shared" / "corpora" / "ud_english_ewt" / "en_ewt-ud-test.conllu"
+CARD = SHIPPED / "en" / "card.json"
+
+
+def test_the_english_model_ships_and_loads_by_name():
+    nlp = jmt.load("en")
+    assert nlp.path == SHIPPED / "en"
+    assert {"upos", "xpos", "dep", "chunk"} <= set(nlp.tasks)
+    sentences = nlp.tag("I don't like it. It's raining!")
+    assert [s["text"] for s in sentences] == ["I don't like it.", "It's raining!"]
+    assert sentences[0]["words"] == ["I", "do", "n't", "like", "it", "."]
+    assert sentences[0]["tokens"][1] == {"text": "don't", "start": 2, "end": 7, "words": ["do", "n't"]}
+    size = sum(p.stat().st_size for p in (SHIPPED / "en").iterdir())
+    assert size < 40 * 2**20  # float16 weights, a cut vocabulary of pretrained-only words
+
+
+@pytest.mark.skipif(not EWT_TEST.is_file(), reason="needs ../shared/corpora")
+def test_the_shipped_model_reproduces_its_card_on_a_slice_of_ewt_test():
+    from jmt.data.conllu import read_conllu
+    from jmt.segment import score_segmentation
+
+    card = json.loads(CARD.read_text(encoding="utf-8"))
+    gold = [s for s, _ in zip(read_conllu(EWT_TEST), range(card["slice_sentences"]))]
+    nlp = jmt.load("en")
+    scores = nlp.predictor.evaluate_tasks(["upos", "dep"], gold)
+    assert round(scores["upos"]["accuracy"], 2) == card["slice"]["upos"]
+    assert round(scores["dep"]["las"], 2) == card["slice"]["las"]
+    segmentation = score_segmentation(nlp.segmenter, gold)
+    assert round(segmentation["tokens"], 2) == card["slice"]["tokens"]
+    assert round(segmentation["sentences"], 2) == card["slice"]["sentences"]
+
+
+def test_jmt_tag_en_works_from_a_fresh_virtualenv(tmp_path):
+    """The wheel built from this checkout, installed into a new virtualenv: jmt's own
+    dependencies are borrowed from this environment (a .pth file), jmt itself and its
+    model come from the wheel alone, and nothing reaches the network."""
+    offline = {**os.environ, "PIP_NO_INDEX": "1", "HF_HUB_OFFLINE": "1"}
+    run = lambda *cmd, **kw: subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=offline, **kw)  # noqa: E731
+    built = run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w",
+                str(tmp_path / "dist"), str(REPO))
+    assert built.returncode == 0, built.stderr
+    venv = tmp_path / "venv"
+    assert run(sys.executable, "-m", "venv", "--without-pip", str(venv)).returncode == 0
+    python = venv / "bin" / "python"
+    site = run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    Path(site, "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+    wheel = next((tmp_path / "dist").glob("jmt-*.whl"))
+    installed = run(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel))
+    assert installed.returncode == 0, installed.stderr
+    text = tmp_path / "notes.txt"
+    text.write_text("The shipped model tags this. It needs no training!\n", encoding="utf-8")
+    tagged = run(str(venv / "bin" / "jmt"), "tag", "en", str(text), cwd=tmp_path)
+    assert tagged.returncode == 0, tagged.stderr
+    assert "# text = The shipped model tags this." in tagged.stdout and "# text = It needs no training!" in tagged.stdout
+    where = run(str(python), "-c", "import jmt; print(jmt.__file__)", cwd=tmp_path).stdout
+    assert where.startswith(str(venv))  # jmt came from the wheel, not from this checkout
