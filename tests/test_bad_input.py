@@ -270,3 +270,42 @@ def test_control_characters_and_emoji_in_raw_text(model_dir, text, tmp_path):
 def test_raw_input_keeps_going_over_empty_lines_and_whitespace():
     sents = list(read_input(None, iter(["\n", "   \n", "One two.\n"]), "raw", False))
     assert [s.words for s in sents] == [["One", "two", "."]]
+
+
+@pytest.fixture(scope="module")
+def segmenter_model(model_dir, tmp_path_factory):
+    """The tiny model with an untrained segmenter: arbitrary splits, which the checks below
+    must survive."""
+    import shutil
+
+    import torch
+
+    from jmt.segment import Segmenter, SegmenterNet
+
+    d = tmp_path_factory.mktemp("seg") / "model"
+    shutil.copytree(model_dir, d)
+    torch.manual_seed(0)
+    chars = ["<pad>", "<unk>", *"abcdefghijklmnopqrstuvwxyz. "]
+    Segmenter(SegmenterNet(len(chars), hidden=8, layers=1), chars, {}, [], {"sizes": {"hidden": 8, "layers": 1}}).save(d)
+    return d
+
+
+@pytest.mark.parametrize("text", ["", " \n\n\t", "no full stop anywhere in this text at all\n" * 50,
+                                  "word " * 20_000, "Αθήνα 東京 Москва a\u200bb\x1b[0m \U0001F600\n"])
+def test_raw_text_is_tagged_and_comes_back_exactly(segmenter_model, text, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text(text, encoding="utf-8", newline="")
+    out = tmp_path / "out.conllu"
+    result = run("tag", segmenter_model, src, "-o", out, "--tasks", "upos")  # the parser's cost is not the point here
+    assert result.exit_code == 0, result.stderr
+    assert rebuild_text(out) == (text if text.strip() else "")
+    words = [line.split("\t")[1] for line in out.read_text(encoding="utf-8").splitlines() if re.match(r"\d+\t", line)]
+    assert "".join(words) == "".join(ch for ch in text if not is_space(ch))
+
+
+def test_binary_raw_text_is_one_line_naming_the_file(segmenter_model, tmp_path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"GIF89a\x00\x01\xff\xfe\x80 text")
+    result = run("tag", segmenter_model, src)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and f"{src}:1: expected UTF-8 text" in result.stderr
