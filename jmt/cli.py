@@ -394,6 +394,17 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
         if metrics:
             typer.echo(f"dev scores of epoch {metrics.get('epoch')}:")
             typer.echo(format_metrics(metrics.get("dev", {})))
+        from .segment import has_segmenter, load_segmenter
+
+        if has_segmenter(model_dir):
+            meta = load_segmenter(model_dir).meta
+            dev = meta.get("dev_scores") or {}
+            lang = f" ({meta['lang']})" if meta.get("lang") else ""
+            scores = (f"; dev F1 tokens {dev['tokens']:.2f}, words {dev['words']:.2f}, sentences {dev['sentences']:.2f}"
+                      if "tokens" in dev else "")
+            typer.echo(f"segmenter  for raw text{lang}, trained on {meta.get('train')}{scores}")
+        else:
+            typer.echo("segmenter  none: raw text is split by spaCy's English rules")
         fit = metrics.get("calibration")
         if fit:
             typer.echo(f"relatedness calibrated on {fit['pairs']} dev pairs: {fit['scale']:.4f} x expected score "

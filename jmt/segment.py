@@ -40,6 +40,7 @@ WEIGHTS, META = "segmenter.safetensors", "segmenter.json"
 PIECE = 3000  # characters run at once; a longer text goes in pieces cut at whitespace
 BATCH_CHARS = 60_000  # characters per prediction batch
 MIN_BATCHES = 10  # training steps per epoch at least
+ALWAYS_SPLIT = 0.95  # a form split this often in training is split whatever the network says
 
 
 def is_space(ch: str) -> bool:
@@ -111,8 +112,9 @@ def starts_paragraph(sentence: Sentence) -> bool:
 
 def treebank_example(path: str | Path, line_breaks: float = 0.0, rng: random.Random | None = None
                      ) -> tuple[Example, Counter, int]:
-    """The text of a CoNLL-U file with a label per character, its multiword splits and the
-    number of sentences skipped (their forms do not match their ``# text``).
+    """The text of a CoNLL-U file with a label per character, how often each token form
+    was split into which words (a plain token: into itself), and the number of sentences
+    skipped (their forms do not match their ``# text``).
 
     Sentences are joined by a space (none where the last token says SpaceAfter=No),
     paragraphs (``# newpar``, ``# newdoc``) by a blank line. ``line_breaks`` is the chance
@@ -137,8 +139,7 @@ def treebank_example(path: str | Path, line_breaks: float = 0.0, rng: random.Ran
                     raise ValueError(form)
                 pos += len(form)
                 label[pos - 1] = MWT if len(words) > 1 else TOKEN
-                if len(words) > 1:
-                    splits[(form.lower(), tuple(w.lower() for w in words))] += 1
+                splits[(form.lower(), tuple(w.lower() for w in words))] += 1
         except ValueError:
             skipped += 1
             continue
@@ -194,6 +195,7 @@ class Segmenter:
         self.net, self.chars, self.splits, self.suffixes = net.eval(), chars, splits, suffixes
         self.char_ids = {c: i for i, c in enumerate(chars)}
         self.meta = meta or {}
+        self.always_split = set(self.meta.get("always_split", ()))
 
     @property
     def lang(self) -> str | None:
@@ -266,7 +268,7 @@ class Segmenter:
         for start, end in zip(np.flatnonzero(starts).tolist(), np.flatnonzero(ends).tolist()):
             lab = int(labels[end])
             form = text[start : end + 1]
-            words = self.split(form) if lab in (MWT, MWT_SENTENCE) else [form]
+            words = self.split(form) if lab in (MWT, MWT_SENTENCE) or form.lower() in self.always_split else [form]
             current.append(Token(start, end + 1, words))
             if lab in (SENTENCE, MWT_SENTENCE) and not one_sentence:
                 sentences.append(current)
@@ -387,11 +389,11 @@ def train_segmenter(train_path: str | Path, dev_path: str | Path | None, out_dir
         log(f"segmenter: skipped {skipped} training sentences whose forms do not match their text")
     char_counts = Counter(train.text)
     chars = ["<pad>", "<unk>", *sorted(c for c, n in char_counts.items() if n >= cfg.min_char_count)]
-    splits, suffixes = _split_table(counts)
+    splits, suffixes, always = split_table(counts)
     sizes = {"char_dim": cfg.char_dim, "category_dim": cfg.category_dim, "hidden": cfg.hidden,
              "layers": cfg.layers, "dropout": cfg.dropout}
     net = SegmenterNet(len(chars), **sizes)
-    meta = {"lang": lang, "sizes": sizes, "train": str(Path(train_path).name),
+    meta = {"lang": lang, "sizes": sizes, "always_split": always, "train": str(Path(train_path).name),
             "dev": str(Path(dev_path).name) if dev_path else None}
     segmenter = Segmenter(net, chars, splits, suffixes, meta)
     chars_all, cats_all = segmenter.encode(train.text)
@@ -437,18 +439,26 @@ def train_segmenter(train_path: str | Path, dev_path: str | Path | None, out_dir
     return segmenter.meta["dev_scores"]
 
 
-def _split_table(counts: Counter) -> tuple[dict[str, list[str]], list[str]]:
-    """The most frequent split of each multiword form, and the word endings that training
-    multiword tokens end with (longest first), for forms never seen."""
+def split_table(counts: Counter) -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """From the token counts of :func:`treebank_example`: the most frequent split of each
+    multiword form; the word endings that training multiword tokens end with (longest
+    first), for forms never seen; and the forms split ``ALWAYS_SPLIT`` of the time or more
+    (at least 3 times), which are split whatever the network says."""
     best: dict[str, tuple[int, tuple[str, ...]]] = {}
     endings: Counter = Counter()
+    split, total = Counter(), Counter()
     for (form, words), n in counts.items():
+        total[form] += n
+        if len(words) < 2:
+            continue
+        split[form] += n
         if form not in best or n > best[form][0]:
             best[form] = (n, words)
         if len(words) == 2 and "".join(words) == form:
             endings[words[1]] += n
     suffixes = sorted((s for s, n in endings.items() if n >= 5 and not s.isalnum() or n >= 20), key=len, reverse=True)
-    return {form: list(words) for form, (_, words) in sorted(best.items())}, suffixes
+    always = sorted(f for f, n in split.items() if n >= 3 and n >= ALWAYS_SPLIT * total[f])
+    return {form: list(words) for form, (_, words) in sorted(best.items())}, suffixes, always
 
 
 # --------------------------------------------------------------------------- scoring

@@ -155,6 +155,13 @@ def test_info_lists_tasks_and_labels(model_dir):
         assert f"({len(labels)})" in line
         assert all(label in line.split(":", 1)[1].split() for label in labels[:60]), name
     assert "dev scores of epoch" in out
+    assert "segmenter  none" in out  # raw text goes to spaCy's rules
+
+
+def test_info_names_a_models_segmenter_and_its_dev_scores():
+    result = invoke("info", "en")  # the shipped model, found by name
+    assert result.exit_code == 0, result.stderr
+    assert "segmenter  for raw text (en), trained on en_ewt-ud-train.conllu; dev F1 tokens" in result.stdout
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -64,7 +64,25 @@ def test_the_labels_mark_token_sentence_and_multiword_ends(tmp_path):
     ends = {example.text[: i + 1].split()[-1]: int(lab) for i, lab in enumerate(example.labels) if lab != INSIDE}
     assert ends == {"I": TOKEN, "don't": MWT, "know": TOKEN, "know.": SENTENCE, "Fine": TOKEN, "Fine!": SENTENCE,
                     "Du": MWT, "vin": TOKEN, "vin.": SENTENCE}
-    assert splits == {("don't", ("do", "n't")): 1, ("du", ("de", "le")): 1}
+    assert {k: n for k, n in splits.items() if len(k[1]) > 1} == {("don't", ("do", "n't")): 1, ("du", ("de", "le")): 1}
+    assert splits[("know", ("know",))] == 1
+
+
+def test_forms_that_training_always_splits_are_split_whatever_the_network_says():
+    from collections import Counter
+
+    from jmt.segment import split_table
+
+    counts = Counter({("don't", ("do", "n't")): 30, ("its", ("it", "s")): 5, ("its", ("its",)): 95,
+                      ("gotta", ("got", "ta")): 3, ("video's", ("video", "'s")): 6, ("cannot", ("can", "not")): 2})
+    splits, suffixes, always = split_table(counts)
+    assert always == ["don't", "gotta", "video's"]  # its: mostly one word; cannot: too rare to trust
+    assert splits["its"] == ["it", "s"] and suffixes == ["n't", "'s"]
+    seg = untrained(splits=splits)
+    seg.always_split = set(always)
+    text = "gotta go"
+    tokens = seg._decode(text, np.zeros(len(text), dtype=np.int64), one_sentence=False)[0]
+    assert [t.words for t in tokens] == [["got", "ta"], ["go"]]
 
 
 def test_a_sentence_whose_forms_do_not_match_its_text_is_skipped(tmp_path):
