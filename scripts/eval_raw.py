@@ -21,7 +21,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -48,11 +47,16 @@ def udeval(gold: Path, system: Path) -> dict[str, float]:
     return scores
 
 
-def tag(model: str, source: Path, target: Path, extra: list[str]) -> tuple[float, list[str]]:
+def tag(model: str, source: Path, target: Path, extra: list[str]) -> list[str]:
     cmd = [sys.executable, "-m", "jmt.cli", "tag", model, str(source), "-o", str(target), *extra]
-    start = time.perf_counter()
     subprocess.run(cmd, check=True)
-    return time.perf_counter() - start, cmd
+    return cmd
+
+
+def udtools_version() -> str:
+    from importlib.metadata import version
+
+    return version("udtools")
 
 
 def main() -> None:
@@ -64,8 +68,10 @@ def main() -> None:
     ap.add_argument("--lang", default="en", help="for udvalidate")
     ap.add_argument("--results", type=Path)
     ap.add_argument("--title", default="jmt from raw text, scored by UD's scorer")
+    ap.add_argument("--note", default="", help="a paragraph for the results file (how the model was made, say)")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "scripts"))
     from jmt.rawtext import rebuild_text
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -75,19 +81,18 @@ def main() -> None:
         raw = args.out / f"{stem}.txt"
         raw.write_text(gold_text(gold), encoding="utf-8")
         raw_pred, gold_pred = args.out / f"{stem}.raw.conllu", args.out / f"{stem}.gold.conllu"
-        seconds, cmd = tag(args.model, raw, raw_pred, ["--tokenizer", args.tokenizer] if args.tokenizer else [])
+        cmd = tag(args.model, raw, raw_pred, ["--tokenizer", args.tokenizer] if args.tokenizer else [])
         commands.append(cmd)
-        _, cmd = tag(args.model, gold, gold_pred, ["--input-format", "conllu"])
+        cmd = tag(args.model, gold, gold_pred, ["--input-format", "conllu"])
         commands.append(cmd)
         valid = subprocess.run(["udvalidate", "--level", "2", "--lang", args.lang, str(raw_pred)],
                                capture_output=True, text=True)
         errors = re.findall(r"\*\*\* FAILED \*\*\* with (\d+) errors", valid.stdout + valid.stderr)
         rebuilt = rebuild_text(raw_pred) == raw.read_text(encoding="utf-8")
-        words = sum(1 for line in raw_pred.read_text(encoding="utf-8").splitlines() if re.match(r"^\d+\t", line))
         for setting, pred in (("raw text", raw_pred), ("gold tokens", gold_pred)):
             rows.append({"gold": gold.name, "setting": setting, **udeval(gold, pred)})
         rows[-2].update({"valid": valid.returncode == 0, "validator_errors": int(errors[0]) if errors else 0,
-                         "rebuilt": rebuilt, "words_per_second": round(words / seconds)})
+                         "rebuilt": rebuilt})
         print(json.dumps(rows[-2]), json.dumps(rows[-1]), sep="\n", flush=True)
     table = ["| corpus | input | " + " | ".join(METRICS) + " |", "|---|---|" + "---:|" * len(METRICS)]
     for row in rows:
@@ -98,18 +103,24 @@ def main() -> None:
 
         checks = [f"- {r['gold']}: `udvalidate --level 2 --lang {args.lang}` "
                   + ("passes" if r["valid"] else f"fails with {r['validator_errors']} errors")
-                  + f"; the text rebuilt from the output {'equals' if r['rebuilt'] else 'differs from'} the input; "
-                  f"`jmt tag` on the raw text, model loading included: {r['words_per_second']:,} words/s"
+                  + f"; the text rebuilt from the output (`jmt.rawtext.rebuild_text`) "
+                  f"{'equals' if r['rebuilt'] else 'differs from'} the input"
                   for r in rows if r["setting"] == "raw text"]
+        from report import machine, write_with_notes
+
         head = [f"# {args.title}", "",
-                f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {platform.processor() or platform.machine()}, "
-                f"{platform.system()}, Python {platform.python_version()}, torch {torch.__version__}.", "",
-                "F1 from `udeval -v GOLD SYSTEM` (udtools), LAS on universal relations. "
-                "Raw text: each gold file's `# text` lines, a paragraph per line group.", ""]
+                f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {machine()}. "
+                f"Versions: python {platform.python_version()}, torch {torch.__version__}, udtools {udtools_version()}.", "",
+                "F1 from `udeval -v GOLD SYSTEM` (udtools, the CoNLL 2018 shared task's scorer), LAS on universal "
+                "relations, punctuation counted. Raw text: each gold file's `# text` lines, the sentences of a "
+                "paragraph (`# newpar`, `# newdoc`) joined by a space, paragraphs separated by a blank line; a "
+                "treebank without paragraph marks is one paragraph. Gold tokens: the gold file itself, "
+                "`--input-format conllu`.", "",
+                *([args.note, ""] if args.note else [])]
         body = [*table, "", *checks, "", "Made by:", "", "```",
                 "python scripts/eval_raw.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]), "```", "",
-                "which ran:", "", "```", *(shlex.join(c[2:]) for c in commands), "```", ""]
-        args.results.write_text("\n".join(head + body), encoding="utf-8")
+                "which ran:", "", "```", *(shlex.join(["jmt", *c[3:]]) for c in commands), "```", ""]
+        write_with_notes(args.results, "\n".join(head + body))
 
 
 if __name__ == "__main__":
