@@ -52,12 +52,26 @@ def main() -> None:
     for name in COPIED:
         if (args.model_dir / name).is_file():
             shutil.copyfile(args.model_dir / name, out / name)
+    # where the corpora lay on the training machine says nothing to a user: file names stay
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    data = config["data"]
+    for table in ("train", "dev"):
+        data[table] = {task: _file_names(value) for task, value in data[table].items()}
+    if data.get("vectors"):
+        data["vectors"] = Path(data["vectors"]).name
+    (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if args.card:
         shutil.copyfile(args.card, out / "MODEL_CARD.md")
     if args.slice:
         write_card(out, args.slice, args.slice_sentences)
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"wrote {out.relative_to(REPO)}: {size / 2**20:.1f} MiB, {keep - 1:,} pretrained-only words kept", file=sys.stderr)
+
+
+def _file_names(value):
+    if isinstance(value, list):
+        return [_file_names(v) for v in value]
+    return value if value.startswith("holdout:") else Path(value).name
 
 
 def write_card(out: Path, gold_path: Path, n: int) -> None:
