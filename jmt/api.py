@@ -104,15 +104,14 @@ class JMT:
         return [word for s in sentences for token in s for word in token.words]
 
     def _tag_text(self, text: str, tasks: Iterable[str] | None) -> list[dict]:
-        from .segment import is_space
+        from .rawtext import one_line
 
         sentences = self.segmenter.segment_many([text])[0]
         words = [[w for tok in s for w in tok.words] for s in sentences]
         results = self.predictor.tag([Sentence(w) for w in words], tasks)
         out = []
         for sentence, w, r in zip(sentences, words, results):
-            span = text[sentence[0].start : sentence[-1].end]
-            out.append({"text": "".join(" " if is_space(ch) else ch for ch in span),
+            out.append({"text": one_line(text[sentence[0].start : sentence[-1].end]),
                         "tokens": [{"text": text[t.start : t.end], "start": t.start, "end": t.end, "words": t.words}
                                    for t in sentence],
                         "words": w, **r})

@@ -124,8 +124,7 @@ def _sentences(group, segmenter, source: str, one_per_line: bool, first: bool, l
                 comments.append("# newdoc")
             elif new_par and k == 0 and not one_per_line:
                 comments.append("# newpar")
-            text = "".join(" " if is_space(ch) else ch for ch in block[sentence[0].start : sentence[-1].end])
-            comments.append(f"# text = {text}")
+            comments.append(f"# text = {one_line(block[sentence[0].start : sentence[-1].end])}")
             extras = ConlluExtras(comments=comments)
             for t in sentence:
                 misc = _spacing(after[id(t)], t is doc_end)
@@ -143,6 +142,12 @@ def _sentences(group, segmenter, source: str, one_per_line: bool, first: bool, l
             yield Sentence([row[FORM] for row in extras.rows], source=f"{source}:{line + block.count(chr(10), 0, sentence[0].start)}",
                            conllu=extras)
         first = False
+
+
+def one_line(text: str) -> str:
+    """A sentence's text as ``# text`` holds it: line breaks, tabs and control characters
+    become spaces."""
+    return "".join(" " if is_space(ch) else ch for ch in text)
 
 
 def _spacing(after: str, doc_end: bool = False) -> str:

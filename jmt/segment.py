@@ -106,6 +106,20 @@ def raw_text(sentence: Sentence) -> str:
     return "".join(form + (" " if space else "") for form, _, space in surface_tokens(sentence)).rstrip()
 
 
+def aligned_tokens(sentence: Sentence) -> tuple[str, list[tuple[int, int, list[str]]]] | None:
+    """A CoNLL-U sentence's text and its tokens in it as (start, end, words); None where it
+    has no token or a form does not match the text."""
+    text, tokens, pos = raw_text(sentence), [], 0
+    for form, words, _ in surface_tokens(sentence):
+        while pos < len(text) and is_space(text[pos]):
+            pos += 1
+        if not form or not text.startswith(form, pos):
+            return None
+        tokens.append((pos, pos + len(form), words))
+        pos += len(form)
+    return (text, tokens) if tokens else None
+
+
 def starts_paragraph(sentence: Sentence) -> bool:
     return any(c.startswith(("# newpar", "# newdoc")) for c in sentence.conllu.comments)
 
@@ -127,26 +141,16 @@ def treebank_example(path: str | Path, line_breaks: float = 0.0, rng: random.Ran
     skipped = 0
     glue = ""
     for sentence in read_conllu(path):
-        text = raw_text(sentence)
-        tokens = surface_tokens(sentence)
+        aligned = aligned_tokens(sentence)
+        if aligned is None:
+            skipped += 1
+            continue
+        text, tokens = aligned
         label = np.zeros(len(text), dtype=np.int64)
-        pos = 0
-        try:
-            for form, words, _ in tokens:
-                while pos < len(text) and is_space(text[pos]):
-                    pos += 1
-                if not text.startswith(form, pos):
-                    raise ValueError(form)
-                pos += len(form)
-                label[pos - 1] = MWT if len(words) > 1 else TOKEN
-                splits[(form.lower(), tuple(w.lower() for w in words))] += 1
-        except ValueError:
-            skipped += 1
-            continue
-        if not tokens or pos == 0:
-            skipped += 1
-            continue
-        label[pos - 1] += SENTENCE - TOKEN  # TOKEN -> SENTENCE, MWT -> MWT_SENTENCE
+        for start, end, words in tokens:
+            label[end - 1] = MWT if len(words) > 1 else TOKEN
+            splits[(text[start:end].lower(), tuple(w.lower() for w in words))] += 1
+        label[tokens[-1][1] - 1] += SENTENCE - TOKEN  # TOKEN -> SENTENCE, MWT -> MWT_SENTENCE
         if parts:
             glue = "\n\n" if starts_paragraph(sentence) else glue
             if glue == " " and rng.random() < line_breaks:
@@ -157,7 +161,7 @@ def treebank_example(path: str | Path, line_breaks: float = 0.0, rng: random.Ran
             text = "".join("\n" if ch == " " and rng.random() < line_breaks else ch for ch in text)
         parts.append(text)
         labels.append(label)
-        glue = " " if tokens[-1][2] else ""
+        glue = " " if surface_tokens(sentence)[-1][2] else ""
     if not parts:
         raise DataError(str(path), None, "no sentence with text to learn segmentation from")
     return Example("".join(parts), np.concatenate(labels)), splits, skipped
@@ -466,27 +470,22 @@ def split_table(counts: Counter) -> tuple[dict[str, list[str]], list[str], list[
 
 def gold_blocks(sentences: Iterable[Sentence]) -> list[tuple[str, list[tuple[int, int, tuple[str, ...]]], list[tuple[int, int]]]]:
     """Paragraphs of gold sentences as (text, tokens as (start, end, words), sentences as
-    (start, end)), joined as :func:`treebank_example` joins them."""
+    (start, end)): the sentences of a paragraph joined by a space, a sentence whose forms do
+    not match its text left out."""
     blocks: list = []
     text, tokens, spans = "", [], []
     for sentence in sentences:
         if text and starts_paragraph(sentence):
             blocks.append((text, tokens, spans))
             text, tokens, spans = "", [], []
-        raw = raw_text(sentence)
+        aligned = aligned_tokens(sentence)
+        if aligned is None:
+            continue
+        raw, toks = aligned
         offset = len(text) + (1 if text else 0)
-        pos, toks = 0, []
-        for form, words, _ in surface_tokens(sentence):
-            while pos < len(raw) and is_space(raw[pos]):
-                pos += 1
-            if not raw.startswith(form, pos):
-                break
-            toks.append((offset + pos, offset + pos + len(form), tuple(words)))
-            pos += len(form)
-        else:
-            text = text + (" " if text else "") + raw
-            tokens.extend(toks)
-            spans.append((toks[0][0], toks[-1][1]))
+        text = text + (" " if text else "") + raw
+        tokens.extend((offset + start, offset + end, tuple(words)) for start, end, words in toks)
+        spans.append((offset + toks[0][0], offset + toks[-1][1]))
     if text:
         blocks.append((text, tokens, spans))
     return blocks
