@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .data.conllu import FORM, ID, MISC, N_COLUMNS
+from .data.conllu import FORM, ID, MISC
 from .data.types import ConlluExtras, Sentence
-from .segment import Token, is_space
+from .segment import SPACE, Token, is_space
 
 BLOCK_CHARS = 100_000  # a paragraph longer than this is cut at a line end (not a new paragraph)
 GROUP_CHARS = 200_000  # characters of blocks segmented in one batch
@@ -34,7 +34,8 @@ class RuleSegmenter:
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("sentencizer")
 
-    def segment_many(self, texts: Sequence[str], one_sentence: bool = False) -> list[list[list[Token]]]:
+    def segment_many(self, texts: Sequence[str], one_sentence: bool = False, adjacent: bool = False
+                     ) -> list[list[list[Token]]]:
         out = []
         for text in texts:
             doc = self.nlp.make_doc(text)
@@ -111,35 +112,37 @@ def read_text(lines: Iterable[str], segmenter, source: str, one_per_line: bool =
 
 def _sentences(group, segmenter, source: str, one_per_line: bool, first: bool, last: bool) -> Iterator[Sentence]:
     """The sentences of a group of blocks; ``first``/``last``: the group starts/ends the document."""
-    segmented = segmenter.segment_many([block for _, block, _, _ in group], one_sentence=one_per_line)
+    segmented = segmenter.segment_many([block for _, block, _, _ in group], one_sentence=one_per_line, adjacent=True)
     for b, ((before, block, line, new_par), sentences) in enumerate(zip(group, segmented)):
         tokens = [t for s in sentences for t in s]
-        after = {id(t): block[t.end : nxt.start] for t, nxt in zip(tokens, tokens[1:])}
+        # the whitespace after each token, as MISC says it: one space is the default, none at the document's end
+        spacing = [_spacing(block[t.end : nxt.start]) for t, nxt in zip(tokens, tokens[1:])]
         if tokens:
-            after[id(tokens[-1])] = block[tokens[-1].end :]
-        doc_end = tokens[-1] if tokens and last and b == len(group) - 1 else None
-        for k, sentence in enumerate(sentences):
+            spacing.append(_spacing(block[tokens[-1].end :], last and b == len(group) - 1))
+        k, lineno, seen = 0, line, 0
+        for s, sentence in enumerate(sentences):
+            lineno += block.count("\n", seen, sentence[0].start)
+            seen = sentence[0].start
             comments = []
-            if first and k == 0:
+            if first and s == 0:
                 comments.append("# newdoc")
-            elif new_par and k == 0 and not one_per_line:
+            elif new_par and s == 0 and not one_per_line:
                 comments.append("# newpar")
             comments.append(f"# text = {one_line(block[sentence[0].start : sentence[-1].end])}")
             extras = ConlluExtras(comments=comments)
+            rows = extras.rows
             for t in sentence:
-                misc = _spacing(after[id(t)], t is doc_end)
-                if first and k == 0 and t is sentence[0] and before:
+                misc = spacing[k]
+                k += 1
+                if first and s == 0 and not rows and before:
                     misc = _add_misc(misc, "SpacesBefore=" + escape_spaces(before))
-                first_id = len(extras.rows) + 1
                 if len(t.words) > 1:
-                    extras.before.setdefault(first_id - 1, []).append(
-                        "\t".join([f"{first_id}-{first_id + len(t.words) - 1}", block[t.start : t.end], *["_"] * 7, misc]))
+                    extras.before.setdefault(len(rows), []).append(
+                        "\t".join([f"{len(rows) + 1}-{len(rows) + len(t.words)}", block[t.start : t.end], *["_"] * 7, misc]))
                     misc = "_"
                 for word in t.words:
-                    row = ["_"] * N_COLUMNS
-                    row[ID], row[FORM], row[MISC] = str(len(extras.rows) + 1), word, misc
-                    extras.rows.append(row)
-            yield Sentence([row[FORM] for row in extras.rows], source=f"{source}:{line + block.count(chr(10), 0, sentence[0].start)}",
+                    rows.append([str(len(rows) + 1), word, "_", "_", "_", "_", "_", "_", "_", misc])
+            yield Sentence([row[FORM] for row in rows], source=f"{source}:{lineno}",
                            conllu=extras)
         first = False
 
@@ -147,7 +150,7 @@ def _sentences(group, segmenter, source: str, one_per_line: bool, first: bool, l
 def one_line(text: str) -> str:
     """A sentence's text as ``# text`` holds it: line breaks, tabs and control characters
     become spaces."""
-    return "".join(" " if is_space(ch) else ch for ch in text)
+    return SPACE.sub(" ", text)
 
 
 def _spacing(after: str, doc_end: bool = False) -> str:

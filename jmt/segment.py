@@ -1,13 +1,17 @@
 """Raw text to sentences, tokens and words, learned from a UD treebank.
 
-A character-level BiLSTM labels every character of the text: inside a token, the last
+A character-level network labels every character of the text: inside a token, the last
 character of a token, of a token that ends a sentence, of a multiword token (English
 ``don't`` = ``do`` + ``n't``, French ``du`` = ``de`` + ``le``), or of a multiword token that
-ends a sentence. The supervision is in any CoNLL-U training file: the ``# text`` lines, the
-token forms, ``SpaceAfter=No`` and the multiword-token ranges. A multiword token is split
-into its words as the training data split the same form most often; a form never seen is
-split at the longest word ending seen at the end of training multiword tokens (``'s``),
-or kept whole. This is the design of UDPipe 1 and Stanza's tokenizers.
+ends a sentence. The network is convolutional (dilated, residual), so that it runs over the
+whole text at once, where a BiLSTM of about the same accuracy walked it a character at a
+time and took about six times as long (``results/experiments.md`` row 48).
+
+The supervision is in any CoNLL-U training file: the ``# text`` lines, the token forms,
+``SpaceAfter=No`` and the multiword-token ranges. A multiword token is split into its
+words as the training data split the same form most often; a form never seen is split at
+the longest word ending seen at the end of training multiword tokens (``'s``), or kept
+whole. UDPipe 1 and Stanza's tokenizers label characters the same way.
 
 Whitespace (and control characters) never belongs to a token. The segmenter is saved in a
 model directory as ``segmenter.safetensors`` (weights) and ``segmenter.json`` (characters,
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 import unicodedata
 from collections import Counter
@@ -28,17 +33,15 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .data.conllu import FORM, MISC, read_conllu, sentence_text
 from .data.types import DataError, Sentence
 
 INSIDE, TOKEN, SENTENCE, MWT, MWT_SENTENCE = range(5)  # the label of a token's last character
 N_LABELS = 5
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: convolutional network (1 was a BiLSTM)
 WEIGHTS, META = "segmenter.safetensors", "segmenter.json"
-PIECE = 3000  # characters run at once; a longer text goes in pieces cut at whitespace
-BATCH_CHARS = 60_000  # characters per prediction batch
+ROW_CHARS = 50_000  # characters (texts and the gaps between them) run through the network at once
 MIN_BATCHES = 10  # training steps per epoch at least
 ALWAYS_SPLIT = 0.6  # a form split this often in training is split whatever the network says (chosen on EWT dev)
 
@@ -46,6 +49,9 @@ ALWAYS_SPLIT = 0.6  # a form split this often in training is split whatever the 
 def is_space(ch: str) -> bool:
     """Whitespace and control characters separate tokens and are never part of one."""
     return ch.isspace() or unicodedata.category(ch) == "Cc"
+
+
+SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")  # what is_space is true for (Cc is exactly these two ranges)
 
 
 @lru_cache(maxsize=65536)
@@ -56,6 +62,12 @@ def _category(ch: str) -> str:
 CATEGORIES = ("<pad>", "NL", "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps",
               "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn")
 CATEGORY_IDS = {c: i for i, c in enumerate(CATEGORIES)}
+CATEGORY_TABLE = np.array([CATEGORY_IDS[_category(chr(i))] for i in range(0x10000)], dtype=np.int64)
+SPACE_TABLE = np.array([is_space(chr(i)) for i in range(0x10000)], dtype=bool)  # none beyond the basic plane
+
+
+def code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 @dataclass
@@ -171,24 +183,39 @@ def treebank_example(path: str | Path, line_breaks: float = 0.0, rng: random.Ran
 
 
 class SegmenterNet(nn.Module):
-    def __init__(self, n_chars: int, char_dim: int = 32, category_dim: int = 8, hidden: int = 64, layers: int = 2,
-                 dropout: float = 0.2):
+    """Character and Unicode-category embeddings, then residual dilated convolutions: each
+    character's label sees ``receptive`` characters either side. Convolutions run over the
+    whole text at once, where a recurrent network would walk it one character at a time."""
+
+    def __init__(self, n_chars: int, char_dim: int = 32, category_dim: int = 8, channels: int = 32,
+                 dilations: Sequence[int] = (1, 2, 4, 8, 16), kernel: int = 3, dropout: float = 0.1):
         super().__init__()
         self.chars = nn.Embedding(n_chars, char_dim, padding_idx=0)
         self.categories = nn.Embedding(len(CATEGORIES), category_dim, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(char_dim + category_dim, hidden, layers, batch_first=True, bidirectional=True,
-                            dropout=dropout if layers > 1 else 0.0)
-        self.out = nn.Linear(2 * hidden, N_LABELS)
+        self.first = nn.Conv1d(char_dim + category_dim, channels, kernel, padding=kernel // 2)
+        self.convs = nn.ModuleList(nn.Conv1d(channels, channels, kernel, padding=d * (kernel // 2), dilation=d)
+                                   for d in dilations)
+        self.out = nn.Conv1d(channels, N_LABELS, 1)
+        self.receptive = kernel // 2 * (1 + sum(dilations))  # characters either side that a label sees
+        self.reach = kernel // 2 * max(dilations, default=1)  # the widest step of one convolution
 
-    def forward(self, chars: torch.Tensor, categories: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.dropout(torch.cat([self.chars(chars), self.categories(categories)], -1))
-        if lengths is None:
-            h, _ = self.lstm(x)
-        else:
-            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=chars.shape[1])
-        return self.out(self.dropout(h))
+    def forward(self, chars: torch.Tensor, categories: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Label scores [B, N_LABELS, T] for character and category ids [B, T]; ``mask``
+        [B, 1, T] (1 for text, 0 for the gaps between texts run as one row) keeps texts apart."""
+        x = self.dropout(torch.cat([self.chars(chars), self.categories(categories)], -1)).transpose(1, 2)
+        h = torch.relu(self.first(x))
+        if not self.training:  # the same sums in place: prediction's time is mostly these [C, T] tensors
+            for conv in self.convs:
+                if mask is not None:
+                    h.mul_(mask)
+                h.add_(torch.relu_(conv(h)))
+            return self.out(h)
+        for conv in self.convs:
+            if mask is not None:
+                h = h * mask
+            h = h + self.dropout(torch.relu(conv(h)))
+        return self.out(h)
 
 
 class Segmenter:
@@ -198,6 +225,10 @@ class Segmenter:
                  meta: dict | None = None):
         self.net, self.chars, self.splits, self.suffixes = net.eval(), chars, splits, suffixes
         self.char_ids = {c: i for i, c in enumerate(chars)}
+        self._id_table = np.ones(0x10000, dtype=np.int64)  # <unk> unless the character was seen in training
+        for c, i in self.char_ids.items():
+            if len(c) == 1 and ord(c) <= 0xFFFF:
+                self._id_table[ord(c)] = i
         self.meta = meta or {}
         self.always_split = set(self.meta.get("always_split", ()))
 
@@ -208,78 +239,106 @@ class Segmenter:
     # ------------------------------------------------------------------ encoding
 
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        ids, cats = self.char_ids, CATEGORY_IDS
-        chars = np.fromiter((ids.get(ch, 1) for ch in text), dtype=np.int64, count=len(text))
-        categories = np.fromiter((cats.get(_category(ch), 1) for ch in text), dtype=np.int64, count=len(text))
+        """Character ids and Unicode-category ids of a text."""
+        points = code_points(text)
+        bmp = np.minimum(points, 0xFFFF)
+        chars, categories = self._id_table[bmp], CATEGORY_TABLE[bmp]
+        for i in np.flatnonzero(points > 0xFFFF).tolist():  # beyond the basic plane: rare, looked up one by one
+            chars[i] = self.char_ids.get(text[i], 1)
+            categories[i] = CATEGORY_IDS.get(_category(text[i]), 1)
         return chars, categories
 
     # ------------------------------------------------------------------ prediction
 
+    def _join(self, texts: Sequence[str], adjacent: bool) -> tuple[str, np.ndarray, np.ndarray]:
+        """The texts as one string, where each text starts in it, and which characters are
+        text. Texts that are ``adjacent`` (pieces of one document, in order) are joined as they
+        are, so that each label sees the text around it as training did; others get spaces
+        between them that the network zeroes before each convolution: a gap as wide as one
+        convolution's reach keeps them apart."""
+        gap = 0 if adjacent else self.net.reach
+        joined = (" " * gap).join(texts)
+        lengths = np.array([len(text) for text in texts], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths + gap)[:-1]]) if len(texts) else lengths
+        in_text = np.ones(len(joined), dtype=bool)
+        if len(texts) > 1:
+            in_text[(starts[1:] - gap)[:, None] + np.arange(gap)] = False
+        return joined, starts, in_text
+
     @torch.inference_mode()
-    def label(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """A label per character of each text."""
-        pieces: list[tuple[int, int, int]] = []  # (text, start, end)
-        for t, text in enumerate(texts):
-            start = 0
-            while start < len(text):
-                end = _cut(text, start, PIECE)
-                pieces.append((t, start, end))
-                start = end
-        out = [np.zeros(len(text), dtype=np.int64) for text in texts]
-        order = sorted(range(len(pieces)), key=lambda k: pieces[k][2] - pieces[k][1], reverse=True)
+    def _labels(self, joined: str, in_text: np.ndarray) -> np.ndarray:
+        """A label per character of a joined text, run through the network in windows of
+        ``ROW_CHARS`` that overlap by the receptive field, so that every label is the one a
+        single pass would give."""
         self.net.eval()
-        k = 0
-        while k < len(order):
-            longest = pieces[order[k]][2] - pieces[order[k]][1]
-            size = max(1, BATCH_CHARS // max(longest, 1))
-            batch = [pieces[j] for j in order[k : k + size]]
-            k += size
-            encoded = [self.encode(texts[t][s:e]) for t, s, e in batch]
-            lengths = torch.tensor([e - s for _, s, e in batch])
-            chars = torch.zeros(len(batch), longest, dtype=torch.long)
-            cats = torch.zeros(len(batch), longest, dtype=torch.long)
-            for b, (c, g) in enumerate(encoded):
-                chars[b, : len(c)] = torch.from_numpy(c)
-                cats[b, : len(g)] = torch.from_numpy(g)
-            scores = self.net(chars, cats, lengths if len(batch) > 1 else None)
-            predicted = scores.argmax(-1).numpy()
-            for b, (t, s, e) in enumerate(batch):
-                out[t][s:e] = predicted[b, : e - s]
+        chars, categories = self.encode(joined)
+        chars[~in_text] = 0
+        categories[~in_text] = 0
+        mask = None if in_text.all() else torch.from_numpy(in_text).to(torch.float32)[None, None]
+        chars_t, categories_t = torch.from_numpy(chars), torch.from_numpy(categories)
+        margin, out = self.net.receptive, np.zeros(len(joined), dtype=np.int64)
+        for start in range(0, len(joined), ROW_CHARS):
+            lo, hi = max(0, start - margin), min(len(joined), start + ROW_CHARS + margin)
+            scores = self.net(chars_t[None, lo:hi], categories_t[None, lo:hi], None if mask is None else mask[..., lo:hi])
+            end = min(len(joined), start + ROW_CHARS)
+            out[start:end] = scores[0, :, start - lo : end - lo].numpy().argmax(0)
         return out
+
+    def label(self, texts: Sequence[str], adjacent: bool = False) -> list[np.ndarray]:
+        """A label per character of each text (see :meth:`segment_many` for ``adjacent``)."""
+        joined, starts, in_text = self._join(texts, adjacent)
+        labels = self._labels(joined, in_text)
+        return [labels[start : start + len(text)] for start, text in zip(starts.tolist(), texts)]
 
     def segment(self, text: str) -> list[list[Token]]:
         """The sentences of one block of text (a paragraph): lists of tokens with offsets."""
         return self.segment_many([text])[0]
 
-    def segment_many(self, texts: Sequence[str], one_sentence: bool = False) -> list[list[list[Token]]]:
-        """:meth:`segment` for several blocks at once (batched); with ``one_sentence`` each
-        block is one sentence whatever the labels say."""
-        return [self._decode(text, labels, one_sentence) for text, labels in zip(texts, self.label(texts))]
+    def segment_many(self, texts: Sequence[str], one_sentence: bool = False, adjacent: bool = False
+                     ) -> list[list[list[Token]]]:
+        """:meth:`segment` for several blocks at once (one pass over them all). With
+        ``one_sentence`` each block is one sentence whatever the labels say; ``adjacent``
+        blocks are consecutive pieces of one text, and the labels near a block's edge see the
+        blocks beside it (a token or sentence still never spans two blocks)."""
+        return self.decode(texts, self.label(texts, adjacent), one_sentence, adjacent)
 
-    def _decode(self, text: str, labels: np.ndarray, one_sentence: bool) -> list[list[Token]]:
-        n = len(text)
-        if n == 0:
-            return []
-        space = np.fromiter((is_space(ch) for ch in text), dtype=bool, count=n)
+    def decode(self, texts: Sequence[str], labels: Sequence[np.ndarray], one_sentence: bool = False,
+               adjacent: bool = False) -> list[list[list[Token]]]:
+        """The sentences of tokens that each text's character labels give. A token ends where
+        its label says, before whitespace, or at the end of its text; a sentence ends at a
+        sentence label or at the end of its text."""
+        out: list[list[list[Token]]] = [[] for _ in texts]
+        if not texts:
+            return out
+        joined, starts, in_text = self._join(texts, adjacent)
+        gap = np.zeros(0 if adjacent else self.net.reach, dtype=np.int64)
+        labels = np.concatenate([part for lab in labels for part in (lab, gap)][:-1])
+        space = SPACE_TABLE[np.minimum(code_points(joined), 0xFFFF)] | ~in_text
         solid = ~space
-        next_space = np.append(space[1:], True)
-        ends = solid & ((labels != INSIDE) | next_space)
-        prev_end = np.insert(ends[:-1], 0, True)
-        prev_space = np.insert(space[:-1], 0, True)
-        starts = solid & (prev_end | prev_space)
-        sentences: list[list[Token]] = []
+        edge = np.zeros(len(joined) + 1, dtype=bool)  # after the last character of each text
+        edge[starts + np.array([len(text) for text in texts], dtype=np.int64)] = True
+        ends = solid & ((labels != INSIDE) | np.append(space[1:], True) | edge[1:])
+        begins = solid & np.insert(ends[:-1] | space[:-1], 0, True)
+        first, last = np.flatnonzero(begins), np.flatnonzero(ends)
+        owner = np.searchsorted(starts, first, side="right") - 1  # the text each token is in
+        split, always, ends_sentence = (MWT, MWT_SENTENCE), self.always_split, (SENTENCE, MWT_SENTENCE)
+        text_starts = starts.tolist()
         current: list[Token] = []
-        for start, end in zip(np.flatnonzero(starts).tolist(), np.flatnonzero(ends).tolist()):
-            lab = int(labels[end])
-            form = text[start : end + 1]
-            words = self.split(form) if lab in (MWT, MWT_SENTENCE) or form.lower() in self.always_split else [form]
-            current.append(Token(start, end + 1, words))
-            if lab in (SENTENCE, MWT_SENTENCE) and not one_sentence:
-                sentences.append(current)
+        t = -1
+        for begin, end, lab, k in zip(first.tolist(), (last + 1).tolist(), labels[last].tolist(), owner.tolist()):
+            if k != t:
+                if current:
+                    out[t].append(current)
+                current, t, base = [], k, text_starts[k]
+            form = joined[begin:end]
+            current.append(Token(begin - base, end - base,
+                                 self.split(form) if lab in split or form.lower() in always else [form]))
+            if lab in ends_sentence and not one_sentence:
+                out[t].append(current)
                 current = []
         if current:
-            sentences.append(current)
-        return sentences
+            out[t].append(current)
+        return out
 
     def split(self, form: str) -> list[str]:
         """The words of a multiword token: the training data's most frequent split of the
@@ -349,32 +408,21 @@ def load_segmenter(directory: str | Path) -> Segmenter:
     return Segmenter(net, chars, splits, suffixes, meta)
 
 
-def _cut(text: str, start: int, size: int) -> int:
-    """Where a piece of at most ``size`` characters from ``start`` ends: after the last
-    whitespace in it, or at ``size`` if it has none."""
-    end = start + size
-    if end >= len(text):
-        return len(text)
-    for i in range(end, start + size // 2, -1):
-        if is_space(text[i - 1]):
-            return i
-    return end
-
-
 # --------------------------------------------------------------------------- training
 
 
 @dataclass
 class SegmenterConfig:
-    epochs: int = 20
+    epochs: int = 40  # an epoch of EWT takes seconds (results/experiments.md row 48)
     window: int = 300  # characters per training window
     batch_size: int = 32
     lr: float = 0.002
     char_dim: int = 32
     category_dim: int = 8
-    hidden: int = 64
-    layers: int = 2
-    dropout: float = 0.2
+    channels: int = 32
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # each label sees 64 characters either side
+    kernel: int = 3
+    dropout: float = 0.1
     min_char_count: int = 2  # rarer characters share one id
     line_breaks: float = 0.03  # chance that a training space is a line break
     seed: int = 1
@@ -394,8 +442,8 @@ def train_segmenter(train_path: str | Path, dev_path: str | Path | None, out_dir
     char_counts = Counter(train.text)
     chars = ["<pad>", "<unk>", *sorted(c for c, n in char_counts.items() if n >= cfg.min_char_count)]
     splits, suffixes, always = split_table(counts)
-    sizes = {"char_dim": cfg.char_dim, "category_dim": cfg.category_dim, "hidden": cfg.hidden,
-             "layers": cfg.layers, "dropout": cfg.dropout}
+    sizes = {"char_dim": cfg.char_dim, "category_dim": cfg.category_dim, "channels": cfg.channels,
+             "dilations": list(cfg.dilations), "kernel": cfg.kernel, "dropout": cfg.dropout}
     net = SegmenterNet(len(chars), **sizes)
     meta = {"lang": lang, "sizes": sizes, "always_split": always, "train": str(Path(train_path).name),
             "dev": str(Path(dev_path).name) if dev_path else None}
@@ -417,7 +465,7 @@ def train_segmenter(train_path: str | Path, dev_path: str | Path | None, out_dir
             chars = torch.from_numpy(chars_all[idx])
             cats = torch.from_numpy(cats_all[idx])
             gold = torch.from_numpy(labels_all[idx])
-            loss = nn.functional.cross_entropy(net(chars, cats).reshape(-1, N_LABELS), gold.reshape(-1))
+            loss = nn.functional.cross_entropy(net(chars, cats), gold)
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 5.0)

@@ -269,7 +269,7 @@ class JMTTokenizer:
                 words.append(space), spaces.append(False), starts.append(False)
 
         gap(text[: blocks[0][0]] if blocks else text)
-        for (offset, block), sentences in zip(blocks, self.segmenter.segment_many([b for _, b in blocks])):
+        for (offset, block), sentences in zip(blocks, self.segmenter.segment_many([b for _, b in blocks], adjacent=True)):
             tokens = [t for sentence in sentences for t in sentence]
             firsts = {id(sentence[0]) for sentence in sentences}
             for k, token in enumerate(tokens):

@@ -286,7 +286,7 @@ def segmenter_model(model_dir, tmp_path_factory):
     shutil.copytree(model_dir, d)
     torch.manual_seed(0)
     chars = ["<pad>", "<unk>", *"abcdefghijklmnopqrstuvwxyz. "]
-    Segmenter(SegmenterNet(len(chars), hidden=8, layers=1), chars, {}, [], {"sizes": {"hidden": 8, "layers": 1}}).save(d)
+    Segmenter(SegmenterNet(len(chars), channels=8, dilations=(1, 2)), chars, {}, [], {"sizes": {"channels": 8, "dilations": [1, 2]}}).save(d)
     return d
 
 

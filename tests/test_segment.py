@@ -53,7 +53,7 @@ def write(tmp_path, text=TREEBANK, name="t.conllu") -> Path:
 
 def untrained(chars="abcdefghijklmnopqrstuvwxyz.!'", splits=None, suffixes=("n't", "'s")) -> Segmenter:
     torch.manual_seed(0)
-    return Segmenter(SegmenterNet(len(chars) + 2, hidden=8, layers=1), ["<pad>", "<unk>", *chars],
+    return Segmenter(SegmenterNet(len(chars) + 2, channels=8, dilations=(1, 2)), ["<pad>", "<unk>", *chars],
                      splits or {}, list(suffixes))
 
 
@@ -81,7 +81,7 @@ def test_forms_that_training_always_splits_are_split_whatever_the_network_says()
     seg = untrained(splits=splits)
     seg.always_split = set(always)
     text = "gotta go"
-    tokens = seg._decode(text, np.zeros(len(text), dtype=np.int64), one_sentence=False)[0]
+    tokens = seg.decode([text], [np.zeros(len(text), dtype=np.int64)])[0][0]
     assert [t.words for t in tokens] == [["got", "ta"], ["go"]]
 
 
@@ -106,9 +106,50 @@ def test_decoding_never_puts_whitespace_in_a_token_and_always_ends_the_text():
     labels = np.zeros(len(text), dtype=np.int64)
     labels[0] = TOKEN  # a | b
     labels[4] = MWT_SENTENCE  # "cd" ends a sentence; unknown to the split table: one word
-    sentences = seg._decode(text, labels, one_sentence=False)
+    sentences = seg.decode([text], [labels])[0]
     assert [[text[t.start : t.end] for t in s] for s in sentences] == [["a", "b", "cd"], ["ef"]]
-    assert seg._decode(text, labels, one_sentence=True)[0][-1].words == ["ef"]
+    assert seg.decode([text], [labels], one_sentence=True)[0][0][-1].words == ["ef"]
+
+
+def wide_untrained() -> Segmenter:
+    torch.manual_seed(0)
+    chars = "abcdefghijklmnopqrstuvwxyz.!' "
+    return Segmenter(SegmenterNet(len(chars) + 2, channels=8, dilations=(1, 2, 4)), ["<pad>", "<unk>", *chars], {}, [])
+
+
+def test_a_long_text_labelled_in_overlapping_windows_gets_the_labels_of_one_pass(monkeypatch):
+    import jmt.segment as segment
+
+    seg = wide_untrained()
+    rng = np.random.default_rng(0)
+    text = "".join(rng.choice(list("abc. d'!\n"), size=3000))
+    whole = seg.label([text])[0]
+    monkeypatch.setattr(segment, "ROW_CHARS", 97)  # windows far shorter than the text
+    assert np.array_equal(seg.label([text])[0], whole)
+    assert len(set(whole.tolist())) > 1  # the random network does label more than one thing
+
+
+def test_texts_segmented_together_get_what_each_gets_alone():
+    seg = wide_untrained()
+    texts = ["ab cd. ef", "gh!ij", "", "  kl mn.  ", "op"]
+    together = seg.segment_many(texts)
+    assert together == [seg.segment(text) for text in texts]
+
+
+def test_adjacent_blocks_see_each_other_but_no_token_spans_two():
+    seg = wide_untrained()
+    texts = ["ab cd", "ef gh. ", "ij"]  # "cd" and "ef" touch: one word if the labels were read across
+    sentences = seg.segment_many(texts, adjacent=True)
+    for text, block in zip(texts, sentences):
+        tokens = [t for s in block for t in s]
+        assert all(0 <= t.start < t.end <= len(text) for t in tokens)
+        assert "".join(text[t.start : t.end] for t in tokens) == text.replace(" ", "")
+    rng = np.random.default_rng(1)
+    texts = ["".join(rng.choice(list("abc. d'!"), size=200)) for _ in range(4)]
+    labels = seg.label(texts, adjacent=True)
+    apart = seg.label(texts)
+    assert all(np.array_equal(a[10:-10], b[10:-10]) for a, b in zip(labels, apart))  # beyond the edges: the same
+    assert not all(np.array_equal(a, b) for a, b in zip(labels, apart))  # at the edges the neighbours count
 
 
 @settings(max_examples=60, deadline=None)
@@ -150,15 +191,15 @@ def test_conllu_from_raw_text_has_ids_text_multiword_lines_and_spacing(tmp_path)
     text = "I don't know.  Fine!\n\nNext one"
 
     class Fixed:  # the labels a trained segmenter would give
-        def segment_many(self, texts, one_sentence=False):
+        def segment_many(self, texts, one_sentence=False, adjacent=False):
             out = []
             for t in texts:
                 labels = np.zeros(len(t), dtype=np.int64)
                 for end, lab in ((0, TOKEN), (6, MWT), (11, TOKEN), (12, SENTENCE), (18, TOKEN), (19, SENTENCE)):
                     if end < len(t) and t.startswith("I don't"):
                         labels[end] = lab
-                out.append(seg._decode(t, labels, one_sentence))
-            return out
+                out.append(labels)
+            return seg.decode(texts, out, one_sentence, adjacent)
 
     buf = io.StringIO()
     for n, sentence in enumerate(read_text(io.StringIO(text), Fixed(), "in.txt"), 1):
@@ -184,7 +225,7 @@ def test_spacy_rules_give_the_text_back_too(tmp_path):
 
 def test_a_segmenter_learns_the_sample_treebank_saves_and_loads(tmp_path):
     scores = train_segmenter(SAMPLE / "train.conllu", SAMPLE / "dev.conllu", tmp_path / "m",
-                             SegmenterConfig(epochs=8, hidden=32, batch_size=16, lr=0.005), lang="en", log=lambda m: None)
+                             SegmenterConfig(epochs=8, batch_size=16, lr=0.005), lang="en", log=lambda m: None)
     assert scores["tokens"] > 95 and scores["sentences"] > 80, scores
     seg = load_segmenter(tmp_path / "m")
     assert seg.lang == "en" and seg.meta["dev_scores"] == scores
@@ -196,7 +237,7 @@ def test_a_damaged_segmenter_is_one_error_naming_the_file(tmp_path):
     from jmt.config import ConfigError
 
     seg = untrained()
-    seg.meta = {"sizes": {"hidden": 8, "layers": 1}}
+    seg.meta = {"sizes": {"channels": 8, "dilations": [1, 2]}}
     seg.save(tmp_path)
     assert load_segmenter(tmp_path).segment("ab. cd")
     (tmp_path / "segmenter.safetensors").write_bytes(b"junk")

@@ -222,8 +222,8 @@ def seg_model(model_dir, tmp_path_factory):
     shutil.copytree(model_dir, d)
     torch.manual_seed(0)
     chars = ["<pad>", "<unk>", *"abcdefghijklmnopqrstuvwxyz.!' "]
-    seg = Segmenter(SegmenterNet(len(chars), hidden=8, layers=1), chars, {"du": ["de", "le"], "don't": ["do", "n't"]},
-                    ["n't"], {"sizes": {"hidden": 8, "layers": 1}, "lang": "en"})
+    seg = Segmenter(SegmenterNet(len(chars), channels=8, dilations=(1, 2)), chars, {"du": ["de", "le"], "don't": ["do", "n't"]},
+                    ["n't"], {"sizes": {"channels": 8, "dilations": [1, 2]}, "lang": "en"})
     seg.save(d)
     return d
 
@@ -234,7 +234,7 @@ class FixedSegmenter:
     def __init__(self, splits):
         self.splits = splits
 
-    def segment_many(self, texts, one_sentence=False):
+    def segment_many(self, texts, one_sentence=False, adjacent=False):
         from jmt.rawtext import _solid_pieces
         from jmt.segment import Token
 
