@@ -396,12 +396,18 @@ def load_segmenter(directory: str | Path) -> Segmenter:
         raise ConfigError(f"{directory}: the model has no segmenter ({META})")
     try:
         meta = json.loads(where.read_text(encoding="utf-8"))
-        if meta.pop("format_version", None) != FORMAT_VERSION:
+        version = meta.pop("format_version", None)
+        if version == 1:
+            raise ConfigError(f"{where}: a segmenter of an older jmt (a BiLSTM, format 1) that this one does not "
+                              "read; train it again with `jmt train-segmenter`")
+        if version != FORMAT_VERSION:
             raise ValueError(f"segmenter format version is not {FORMAT_VERSION}")
         chars, splits, suffixes = meta.pop("chars"), meta.pop("splits"), meta.pop("suffixes")
         net = SegmenterNet(len(chars), **meta["sizes"])
         where = directory / WEIGHTS
         net.load_state_dict({k: v.float() for k, v in load_file(str(where)).items()})
+    except ConfigError:
+        raise
     except (OSError, KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(f"{where}: not a valid jmt segmenter ({detail})") from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +243,10 @@ def test_a_damaged_segmenter_is_one_error_naming_the_file(tmp_path):
     assert load_segmenter(tmp_path).segment("ab. cd")
     (tmp_path / "segmenter.safetensors").write_bytes(b"junk")
     with pytest.raises(ConfigError, match="segmenter.safetensors"):
+        load_segmenter(tmp_path)
+    meta = json.loads((tmp_path / "segmenter.json").read_text(encoding="utf-8"))
+    (tmp_path / "segmenter.json").write_text(json.dumps({**meta, "format_version": 1}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="segmenter.json: a segmenter of an older jmt .*jmt train-segmenter"):
         load_segmenter(tmp_path)
 
 

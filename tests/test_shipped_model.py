@@ -1,5 +1,5 @@
-"""The model that ships inside the package (jmt/models/en): it loads by name, reproduces its
-model card's scores on a slice of EWT test, and tags from a fresh virtualenv."""
+"""The models that ship inside the package (jmt/models/NAME): they load by name, reproduce
+their model cards' scores on a slice of EWT test, and tag from a fresh virtualenv."""
 from __future__ import annotations
 
 import json
@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 import jmt
-from jmt.api import SHIPPED
+from jmt.api import SHIPPED, shipped_models
 
 REPO = Path(__file__).resolve().parents[1]
 EWT_TEST = REPO.parent / "shared" / "corpora" / "ud_english_ewt" / "en_ewt-ud-test.conllu"
-CARD = SHIPPED / "en" / "card.json"
 
 
 def test_the_english_model_ships_and_loads_by_name():
@@ -32,13 +31,15 @@ def test_the_english_model_ships_and_loads_by_name():
 
 
 @pytest.mark.skipif(not EWT_TEST.is_file(), reason="needs ../shared/corpora")
-def test_the_shipped_model_reproduces_its_card_on_a_slice_of_ewt_test():
+@pytest.mark.parametrize("name", shipped_models())
+def test_a_shipped_model_reproduces_its_card_on_a_slice_of_ewt_test(name):
     from jmt.data.conllu import read_conllu
     from jmt.segment import score_segmentation
 
-    card = json.loads(CARD.read_text(encoding="utf-8"))
+    card = json.loads((SHIPPED / name / "card.json").read_text(encoding="utf-8"))
+    assert card["slice_source"] == EWT_TEST.name
     gold = [s for s, _ in zip(read_conllu(EWT_TEST), range(card["slice_sentences"]))]
-    nlp = jmt.load("en")
+    nlp = jmt.load(name)
     scores = nlp.predictor.evaluate_tasks(["upos", "dep"], gold)
     assert round(scores["upos"]["accuracy"], 2) == card["slice"]["upos"]
     assert round(scores["dep"]["las"], 2) == card["slice"]["las"]
