@@ -518,6 +518,9 @@ def pair(
 
         fix_malloc_thresholds()
         nlp = load(model_dir, batch_size, device, precision)
+        if not {"relatedness", "entailment"} & set(nlp.tasks):  # before any output is opened
+            raise ConfigError(f"{nlp.path}: the model has no sentence-pair task (relatedness, entailment); "
+                              "it tags and parses: jmt tag")
         out = open(output, "w", encoding="utf-8") if output else sys.stdout
         try:
             if output_format == "tsv":

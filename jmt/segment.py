@@ -203,7 +203,12 @@ class SegmenterNet(nn.Module):
     def forward(self, chars: torch.Tensor, categories: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Label scores [B, N_LABELS, T] for character and category ids [B, T]; ``mask``
         [B, 1, T] (1 for text, 0 for the gaps between texts run as one row) keeps texts apart."""
-        x = self.dropout(torch.cat([self.chars(chars), self.categories(categories)], -1)).transpose(1, 2)
+        if self.training:
+            x = self.dropout(torch.cat([self.chars(chars), self.categories(categories)], -1)).transpose(1, 2)
+        else:  # the same lookups read from transposed tables: [E, T] without copying [T, E] over
+            B, T = chars.shape
+            x = torch.cat([table.weight.t().contiguous().index_select(1, ids.reshape(-1)).view(-1, B, T)
+                           for table, ids in ((self.chars, chars), (self.categories, categories))]).transpose(0, 1)
         h = torch.relu(self.first(x))
         if not self.training:  # the same sums in place: prediction's time is mostly these [C, T] tensors
             for conv in self.convs:

@@ -30,6 +30,20 @@ def test_the_english_model_ships_and_loads_by_name():
     assert size < 40 * 2**20  # float16 weights, a cut vocabulary of pretrained-only words
 
 
+def test_the_ewt_only_model_tags_and_refuses_pairs_before_writing_anything(tmp_path):
+    nlp = jmt.load("en-ewt")
+    assert set(nlp.tasks) == {"upos", "xpos", "dep"}
+    assert nlp.tag("It's here.")[0]["words"] == ["It", "'s", "here", "."]
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("A man eats.\tA person eats.\n", encoding="utf-8")
+    out = tmp_path / "out.tsv"
+    done = subprocess.run([sys.executable, "-m", "jmt", "pair", "en-ewt", str(pairs), "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and not out.exists()
+    assert done.stderr.strip().splitlines() == [f"error: {SHIPPED / 'en-ewt'}: the model has no sentence-pair task "
+                                                "(relatedness, entailment); it tags and parses: jmt tag"]
+
+
 @pytest.mark.skipif(not EWT_TEST.is_file(), reason="needs ../shared/corpora")
 @pytest.mark.parametrize("name", shipped_models())
 def test_a_shipped_model_reproduces_its_card_on_a_slice_of_ewt_test(name):
