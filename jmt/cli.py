@@ -236,7 +236,7 @@ def train_segmenter_command(
     model_dir: Path = typer.Argument(..., help="The model directory to add the segmenter to (made if absent)."),
     train_path: Path = typer.Option(..., "--train", help="A CoNLL-U treebank with # text lines (and SpaceAfter=No)."),
     dev_path: Optional[Path] = typer.Option(None, "--dev", help="A CoNLL-U treebank that chooses the epoch."),
-    epochs: int = typer.Option(40, "--epochs", min=1),
+    epochs: int = typer.Option(80, "--epochs", min=1),
     seed: int = typer.Option(1, "--seed"),
     lang: Optional[str] = typer.Option(None, "--lang", help="Its language (ISO 639); default: read from UD file names."),
 ):

@@ -147,7 +147,7 @@ class TrainConfig:
     # Also train a segmenter for raw text (jmt.segment) on the CoNLL-U corpus of dep, upos
     # or xpos, its dev corpus choosing the epoch, into the model directory.
     segmenter: bool = False
-    segmenter_epochs: int = 40
+    segmenter_epochs: int = 80
 
 
 @dataclass
