@@ -11,7 +11,9 @@ The supervision is in any CoNLL-U training file: the ``# text`` lines, the token
 ``SpaceAfter=No`` and the multiword-token ranges. A multiword token is split into its
 words as the training data split the same form most often; a form never seen is split at
 the longest word ending seen at the end of training multiword tokens (``'s``), or kept
-whole. UDPipe 1 and Stanza's tokenizers label characters the same way.
+whole. A form that training keeps whole with its full stop (``Inc.``, ``a.m.``) is joined
+again where the network cuts it there. UDPipe 1 and Stanza's tokenizers label characters
+the same way.
 
 Whitespace (and control characters) never belongs to a token. The segmenter is saved in a
 model directory as ``segmenter.safetensors`` (weights) and ``segmenter.json`` (characters,
@@ -236,6 +238,7 @@ class Segmenter:
                 self._id_table[ord(c)] = i
         self.meta = meta or {}
         self.always_split = set(self.meta.get("always_split", ()))
+        self.kept_whole = set(self.meta.get("kept_whole", ()))
 
     @property
     def lang(self) -> str | None:
@@ -326,7 +329,7 @@ class Segmenter:
         begins = solid & np.insert(ends[:-1] | space[:-1], 0, True)
         first, last = np.flatnonzero(begins), np.flatnonzero(ends)
         owner = np.searchsorted(starts, first, side="right") - 1  # the text each token is in
-        split, always, ends_sentence = (MWT, MWT_SENTENCE), self.always_split, (SENTENCE, MWT_SENTENCE)
+        split, always, kept, ends_sentence = (MWT, MWT_SENTENCE), self.always_split, self.kept_whole, (SENTENCE, MWT_SENTENCE)
         text_starts = starts.tolist()
         current: list[Token] = []
         t = -1
@@ -336,8 +339,12 @@ class Segmenter:
                     out[t].append(current)
                 current, t, base = [], k, text_starts[k]
             form = joined[begin:end]
-            current.append(Token(begin - base, end - base,
-                                 self.split(form) if lab in split or form.lower() in always else [form]))
+            if form == "." and current and current[-1].end == begin - base and len(current[-1].words) == 1 \
+                    and joined[current[-1].start + base : end].lower() in kept:  # "Inc" + "." -> "Inc."
+                current[-1] = Token(current[-1].start, end - base, [joined[current[-1].start + base : end]])
+            else:
+                current.append(Token(begin - base, end - base,
+                                     self.split(form) if lab in split or form.lower() in always else [form]))
             if lab in ends_sentence and not one_sentence:
                 out[t].append(current)
                 current = []
@@ -456,7 +463,8 @@ def train_segmenter(train_path: str | Path, dev_path: str | Path | None, out_dir
     sizes = {"char_dim": cfg.char_dim, "category_dim": cfg.category_dim, "channels": cfg.channels,
              "dilations": list(cfg.dilations), "kernel": cfg.kernel, "dropout": cfg.dropout}
     net = SegmenterNet(len(chars), **sizes)
-    meta = {"lang": lang, "sizes": sizes, "always_split": always, "train": str(Path(train_path).name),
+    meta = {"lang": lang, "sizes": sizes, "always_split": always, "kept_whole": kept_whole(train_path),
+            "train": str(Path(train_path).name),
             "dev": str(Path(dev_path).name) if dev_path else None}
     segmenter = Segmenter(net, chars, splits, suffixes, meta)
     chars_all, cats_all = segmenter.encode(train.text)
@@ -522,6 +530,25 @@ def split_table(counts: Counter) -> tuple[dict[str, list[str]], list[str], list[
     suffixes = sorted((s for s, n in endings.items() if n >= 5 and not s.isalnum() or n >= 20), key=len, reverse=True)
     always = sorted(f for f, n in split.items() if n >= 3 and n >= ALWAYS_SPLIT * total[f])
     return {form: list(words) for form, (_, words) in sorted(best.items())}, suffixes, always
+
+
+def kept_whole(path: str | Path) -> list[str]:
+    """Forms that end in a full stop and that a CoNLL-U file keeps as one token (``Inc.``,
+    ``a.m.``) at least ``ALWAYS_SPLIT`` of the times it writes them, and 3 times or more:
+    where the network cuts such a form before its full stop, the two are joined again."""
+    whole, cut = Counter(), Counter()
+    for sentence in read_conllu(path):
+        aligned = aligned_tokens(sentence)
+        if aligned is None:
+            continue
+        text, tokens = aligned
+        for k, (start, end, words) in enumerate(tokens):
+            form = text[start:end].lower()
+            if len(form) > 1 and form.endswith(".") and len(words) == 1:
+                whole[form] += 1
+            if form == "." and k and tokens[k - 1][1] == start and len(tokens[k - 1][2]) == 1:
+                cut[text[tokens[k - 1][0] : end].lower()] += 1
+    return sorted(f for f, n in whole.items() if n >= 3 and n >= ALWAYS_SPLIT * (n + cut[f]))
 
 
 # --------------------------------------------------------------------------- scoring

@@ -15,7 +15,7 @@ from conftest import SAMPLE
 from jmt.data.conllu import read_conllu, write_conllu
 from jmt.rawtext import RuleSegmenter, escape_spaces, read_text, rebuild_text, split_blocks, unescape_spaces
 from jmt.segment import (INSIDE, MWT, MWT_SENTENCE, SENTENCE, TOKEN, Segmenter, SegmenterConfig, SegmenterNet,
-                         is_space, load_segmenter, score_segmentation, train_segmenter, treebank_example)
+                         is_space, kept_whole, load_segmenter, score_segmentation, train_segmenter, treebank_example)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
@@ -84,6 +84,22 @@ def test_forms_that_training_always_splits_are_split_whatever_the_network_says()
     text = "gotta go"
     tokens = seg.decode([text], [np.zeros(len(text), dtype=np.int64)])[0][0]
     assert [t.words for t in tokens] == [["got", "ta"], ["go"]]
+
+
+def test_a_form_the_treebank_keeps_whole_is_joined_again_before_its_full_stop(tmp_path):
+    rows = "".join(f"# text = Acme Inc. sells.\n1\tAcme\t_\t_\t_\t_\t0\troot\t_\t_\n2\tInc.\t_\t_\t_\t_\t1\tflat\t_\t_\n"
+                   f"3\tsells\t_\t_\t_\t_\t1\tdep\t_\tSpaceAfter=No\n4\t.\t_\t_\t_\t_\t1\tpunct\t_\t_\n\n" for _ in range(3))
+    rows += "# text = Acme Inc.\n1\tAcme\t_\t_\t_\t_\t0\troot\t_\t_\n2\tInc\t_\t_\t_\t_\t1\tflat\t_\tSpaceAfter=No\n3\t.\t_\t_\t_\t_\t1\tpunct\t_\t_\n\n"
+    assert kept_whole(write(tmp_path, rows)) == ["inc."]  # whole 3 times of 4
+    seg = untrained()
+    seg.kept_whole = {"inc."}
+    text = "Acme INC. sells. Ok."
+    labels = np.zeros(len(text), dtype=np.int64)
+    for end, lab in ((3, TOKEN), (7, TOKEN), (8, SENTENCE), (14, TOKEN), (15, SENTENCE), (18, TOKEN), (19, SENTENCE)):
+        labels[end] = lab
+    sentences = seg.decode([text], [labels])[0]
+    assert [[text[t.start : t.end] for t in s] for s in sentences] == [["Acme", "INC."], ["sells", "."], ["Ok", "."]]
+    assert sentences[0][1].words == ["INC."]
 
 
 def test_a_sentence_whose_forms_do_not_match_its_text_is_skipped(tmp_path):
