@@ -87,8 +87,8 @@ def test_forms_that_training_always_splits_are_split_whatever_the_network_says()
 
 
 def test_a_form_the_treebank_keeps_whole_is_joined_again_before_its_full_stop(tmp_path):
-    rows = "".join(f"# text = Acme Inc. sells.\n1\tAcme\t_\t_\t_\t_\t0\troot\t_\t_\n2\tInc.\t_\t_\t_\t_\t1\tflat\t_\t_\n"
-                   f"3\tsells\t_\t_\t_\t_\t1\tdep\t_\tSpaceAfter=No\n4\t.\t_\t_\t_\t_\t1\tpunct\t_\t_\n\n" for _ in range(3))
+    rows = "".join("# text = Acme Inc. sells.\n1\tAcme\t_\t_\t_\t_\t0\troot\t_\t_\n2\tInc.\t_\t_\t_\t_\t1\tflat\t_\t_\n"
+                   "3\tsells\t_\t_\t_\t_\t1\tdep\t_\tSpaceAfter=No\n4\t.\t_\t_\t_\t_\t1\tpunct\t_\t_\n\n" for _ in range(3))
     rows += "# text = Acme Inc.\n1\tAcme\t_\t_\t_\t_\t0\troot\t_\t_\n2\tInc\t_\t_\t_\t_\t1\tflat\t_\tSpaceAfter=No\n3\t.\t_\t_\t_\t_\t1\tpunct\t_\t_\n\n"
     assert kept_whole(write(tmp_path, rows)) == ["inc."]  # whole 3 times of 4
     seg = untrained()
