@@ -518,9 +518,10 @@ def pair(
 
         fix_malloc_thresholds()
         nlp = load(model_dir, batch_size, device, precision)
-        if not {"relatedness", "entailment"} & set(nlp.tasks):  # before any output is opened
-            raise ConfigError(f"{nlp.path}: the model has no sentence-pair task (relatedness, entailment); "
-                              "it tags and parses: jmt tag")
+        try:  # before any output is opened
+            nlp.predictor.pair_tasks()
+        except ValueError as err:
+            raise ConfigError(f"{nlp.path}: {err}; it tags and parses: jmt tag") from None
         out = open(output, "w", encoding="utf-8") if output else sys.stdout
         try:
             if output_format == "tsv":

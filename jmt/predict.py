@@ -131,12 +131,17 @@ class Predictor:
                 _append_piece(results[i], pred, start)
         return results
 
-    @torch.inference_mode()
-    def pair(self, pairs: Sequence[Pair]) -> list[dict]:
-        """Per pair ``relatedness`` (1-5) and, if the model has it, ``entailment`` and ``probabilities``."""
+    def pair_tasks(self) -> list[str]:
+        """The model's sentence-pair tasks; a ValueError if it has none."""
         chosen = [t for t in self.model.tasks if self.model.heads[t].kind == "pair"]
         if not chosen:
             raise ValueError("the model has no sentence-pair task (relatedness, entailment)")
+        return chosen
+
+    @torch.inference_mode()
+    def pair(self, pairs: Sequence[Pair]) -> list[dict]:
+        """Per pair ``relatedness`` (1-5) and, if the model has it, ``entailment`` and ``probabilities``."""
+        chosen = self.pair_tasks()
         for n, p in enumerate(pairs):
             if not p.premise or not p.hypothesis:
                 raise ValueError(f"pair {n + 1}{f' ({p.source})' if p.source else ''}: empty premise or hypothesis")
