@@ -308,19 +308,27 @@ class Segmenter:
         ``one_sentence`` each block is one sentence whatever the labels say; ``adjacent``
         blocks are consecutive pieces of one text, and the labels near a block's edge see the
         blocks beside it (a token or sentence still never spans two blocks)."""
-        return self.decode(texts, self.label(texts, adjacent), one_sentence, adjacent)
+        if not texts:
+            return []
+        joined, starts, in_text = self._join(texts, adjacent)
+        return self._decode(texts, joined, starts, in_text, self._labels(joined, in_text), one_sentence)
 
     def decode(self, texts: Sequence[str], labels: Sequence[np.ndarray], one_sentence: bool = False,
                adjacent: bool = False) -> list[list[list[Token]]]:
         """The sentences of tokens that each text's character labels give. A token ends where
         its label says, before whitespace, or at the end of its text; a sentence ends at a
         sentence label or at the end of its text."""
-        out: list[list[list[Token]]] = [[] for _ in texts]
         if not texts:
-            return out
+            return []
         joined, starts, in_text = self._join(texts, adjacent)
         gap = np.zeros(0 if adjacent else self.net.reach, dtype=np.int64)
-        labels = np.concatenate([part for lab in labels for part in (lab, gap)][:-1])
+        joined_labels = np.concatenate([part for lab in labels for part in (lab, gap)][:-1])
+        return self._decode(texts, joined, starts, in_text, joined_labels, one_sentence)
+
+    def _decode(self, texts: Sequence[str], joined: str, starts: np.ndarray, in_text: np.ndarray, labels: np.ndarray,
+                one_sentence: bool) -> list[list[list[Token]]]:
+        """:meth:`decode` on the texts as :meth:`_join` joined them, with the labels of the joined text."""
+        out: list[list[list[Token]]] = [[] for _ in texts]
         space = SPACE_TABLE[np.minimum(code_points(joined), 0xFFFF)] | ~in_text
         solid = ~space
         edge = np.zeros(len(joined) + 1, dtype=bool)  # after the last character of each text
