@@ -41,7 +41,7 @@ def calibrate_relatedness(model_dir: str | Path, pairs: Sequence[Pair], batch_si
                           f"scores; got {len(gold)}")
     head = model.heads["relatedness"]
     head.scale, head.shift = 1.0, 0.0
-    raw = np.array([p["relatedness"] for p in Predictor(model, vocabs, batch_size=batch_size).pair(pairs)])
+    raw = np.array([p["relatedness"] for p in Predictor(model, vocabs, batch_size=batch_size, cache=True).pair(pairs)])
     scale, shift = np.polyfit(raw, gold, 1) if raw.std() > 0 else (0.0, gold.mean())
     if scale <= 0:  # a model that cannot rank the pairs: leave its scores as they are
         scale, shift = 1.0, 0.0

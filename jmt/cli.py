@@ -132,6 +132,9 @@ def train(
     chunk_crf: Optional[bool] = typer.Option(None, "--chunk-crf/--no-chunk-crf",
                                              help="Chunk tags from a linear-chain CRF instead of a softmax per word."),
     no_vectors: bool = typer.Option(False, "--no-vectors", help="Ignore pretrained vectors named in the config."),
+    encoder: Optional[str] = typer.Option(
+        None, "--encoder", help="A pretrained transformer under the stack: a Hugging Face name or folder "
+                                "(needs pip install 'jmt[encoders]')."),
     keep_epochs: bool = typer.Option(False, "--keep-epochs", help="Also save every epoch's model in OUT/epoch<N>."),
     average_last: Optional[int] = typer.Option(
         None, "--average-last", min=0, metavar="N",
@@ -165,7 +168,8 @@ def train(
                                            ("--no-vectors", no_vectors), ("--keep-epochs", keep_epochs),
                                            ("--[no-]calibrate", calibrate is not None),
                                            ("--select-metric", select_metric), ("--init-from", init_from), ("--freeze-below", freeze_below is not None),
-                                           ("--lang", lang), ("--[no-]segmenter", segmenter is not None))
+                                           ("--lang", lang), ("--[no-]segmenter", segmenter is not None),
+                                           ("--encoder", encoder))
                   if value] + [name for name, value in (("--[no-]shortcut", shortcut), ("--[no-]vertical", vertical),
                                                         ("--[no-]label-embeddings", label_embeddings),
                                                         ("--[no-]successive-regularization", successive),
@@ -220,7 +224,7 @@ def train(
                             ("average_last", average_last), ("segmenter", segmenter)):
             if value is not None:
                 setattr(cfg.train, name, value)
-        for name, value in (("dep_scorer", dep_scorer), ("sharing", sharing), ("shortcut", shortcut),
+        for name, value in (("encoder", encoder), ("dep_scorer", dep_scorer), ("sharing", sharing), ("shortcut", shortcut),
                             ("vertical", vertical),
                             ("label_embeddings", label_embeddings), ("char_ngrams", char_ngrams),
                             ("growing_depth", growing_depth), ("chunk_crf", chunk_crf)):
@@ -337,7 +341,8 @@ def evaluate(
         missing = [t for t in tests if t not in model.tasks]
         if missing:
             raise ConfigError(f"the model has no task {missing[0]!r}; it has {', '.join(model.tasks)}")
-        predictor = Predictor(model, vocabs, batch_size, precision=precision)
+        # a frozen encoder's states of test sets, scored again and again, come from the disk cache
+        predictor = Predictor(model, vocabs, batch_size, precision=precision, cache=True)
         by_path: dict[str, list[str]] = {}
         for task, path in tests.items():
             by_path.setdefault(path, []).append(task)
@@ -385,6 +390,12 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
         typer.echo(f"model      {model_dir}")
         typer.echo(f"tasks      {', '.join(model.tasks)}")
         typer.echo(f"parameters {n_params:,}")
+        if cfg.model.encoder:
+            m = cfg.model
+            typer.echo(f"encoder    {m.encoder} ({m.encoder_layers} layers of {m.encoder_dim}, weights sha256 "
+                       f"{m.encoder_sha256[:12]}), {m.encoder_pooling} of each word's pieces, "
+                       + ("fine-tuned with the model" if m.encoder_trainable else "frozen")
+                       + f"; {sum(p.numel() for p in model.encoder.net.parameters()):,} parameters of its own")
         typer.echo(f"vocabulary {len(vocabs.words):,} words trained, {len(vocabs.pretrained) - 1:,} pretrained only, "
                    f"{len(vocabs.ngrams):,} character n-grams")
         for name, labels in vocabs.labels.items():

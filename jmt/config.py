@@ -29,6 +29,7 @@ class ConfigError(ValueError):
 TASK_DEPTH = {"upos": 1, "xpos": 1, "xpos2": 1, "chunk": 2, "dep": 3, "relatedness": 4, "entailment": 5}
 TASKS = tuple(TASK_DEPTH)
 DEP_SCORERS = ("bilinear", "biaffine")
+ENCODER_POOLINGS = ("mean", "first")
 SCHEDULES = ("jmt", "joint", "uncertainty")
 TASK_ORDERS = ("bottom-up", "random")
 
@@ -82,6 +83,17 @@ class ModelConfig:
     # fitted on the dev pairs after training (train.calibrate, `jmt calibrate`).
     relatedness_scale: float = 1.0
     relatedness_shift: float = 0.0
+    # A pretrained transformer under the stack (jmt.model.encoder): a Hugging Face name or a
+    # folder. Each word gets a learned scalar mix of its layers, pooled over the word's pieces
+    # (encoder_pooling "mean" or "first"), beside the word and n-gram embeddings. Frozen unless
+    # encoder_trainable (train.encoder_lr); needs the encoders extra (transformers).
+    encoder: str | None = None
+    encoder_pooling: str = "mean"
+    encoder_trainable: bool = False
+    # Filled in from the encoder when training starts; a saved model checks them on load.
+    encoder_sha256: str = ""
+    encoder_layers: int = 0
+    encoder_dim: int = 0
 
 
 @dataclass
@@ -148,6 +160,7 @@ class TrainConfig:
     # or xpos, its dev corpus choosing the epoch, into the model directory.
     segmenter: bool = False
     segmenter_epochs: int = 80
+    encoder_lr: float = 5e-5  # of a trainable encoder (model.encoder_trainable), on the same schedule as lr
 
 
 @dataclass
@@ -244,6 +257,13 @@ class Config:
             raise ConfigError("freeze_vectors needs pretrained vectors (data.vectors, --vectors)")
         if self.train.init_from is not None and self.data.vectors:
             raise ConfigError("vectors cannot be given with init_from: the model's word representation comes from it")
+        if self.model.encoder_pooling not in ENCODER_POOLINGS:
+            raise ConfigError(f"encoder_pooling must be one of {', '.join(ENCODER_POOLINGS)}, "
+                              f"not {self.model.encoder_pooling!r}")
+        if self.model.encoder_trainable and not self.model.encoder:
+            raise ConfigError("encoder_trainable needs an encoder (model.encoder, --encoder)")
+        if self.train.encoder_lr <= 0:
+            raise ConfigError(f"encoder_lr must be positive, not {self.train.encoder_lr}")
         if self.train.init_from is None and "entailment" in self.data.train and "relatedness" not in self.data.train:
             # The entailment layer reads the relatedness label embedding (spec, layer 5).
             raise ConfigError("entailment needs relatedness too (it is fed its label embedding)")

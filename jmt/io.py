@@ -77,6 +77,11 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
         # assigned to it: no memory for a random init that would be overwritten at once.
         with torch.device("meta"):
             model = JointManyTask(config.model, vocabs, tasks, decoder=config.train.decoder)
+        if config.model.encoder:
+            from .model.encoder import load_encoder
+
+            m, where = config.model, directory
+            model.attach_encoder(load_encoder(m.encoder, m.encoder_sha256, m.encoder_pooling, str(directory), device))
         where = directory / "model.safetensors"
         model.load_state_dict(read_weights(where, device, table_dtype), assign=True)
     except ConfigError as err:

@@ -85,8 +85,11 @@ class Predictor:
 
     def __init__(self, model: JointManyTask, vocabs: Vocabularies, batch_size: int = BATCH_SIZE,
                  max_length: int = MAX_LENGTH, max_tokens: int = MAX_BATCH_TOKENS, workers: int | None = None,
-                 precision: str = "fp32"):
+                 precision: str = "fp32", cache: bool = False):
         self.model, self.vocabs, self.batch_size, self.max_length = model, vocabs, batch_size, max_length
+        # A frozen pretrained encoder's states of the inputs come from (and go to) the disk
+        # cache: for corpora scored again and again (dev sets in training, test sets).
+        self.cache = cache
         self.max_tokens = max_tokens  # sentences x longest length per batch
         self.workers = workers  # batches run at once on a CPU; None: torch's thread count, at most MAX_WORKERS
         device = model.embed.words.weight.device
@@ -121,7 +124,9 @@ class Predictor:
         for i, s in enumerate(sents):
             for start in range(0, len(s.words), self.max_length):
                 owners.append((i, start))
-                pieces.append(EncodedSentence(self.vocabs.encode(s.words[start : start + self.max_length]), {}))
+                words = s.words[start : start + self.max_length]
+                pieces.append(EncodedSentence(self.vocabs.encode(words), {}, words))
+        self._cached_states(pieces)
         forward = lambda batch, depth: self.model(batch, depth, chosen)  # noqa: E731 (heads not asked for stay idle)
         predicted = self._run_by_depth(pieces, collate_sentences, forward, chosen, upto)
         for (i, start), pred in zip(owners, predicted):
@@ -146,9 +151,19 @@ class Predictor:
             if not p.premise or not p.hypothesis:
                 raise ValueError(f"pair {n + 1}{f' ({p.source})' if p.source else ''}: empty premise or hypothesis")
         encoded = [encode_pair(self.vocabs, Pair(p.premise, p.hypothesis)) for p in pairs]
+        self._cached_states([s for p in encoded for s in (p.premise, p.hypothesis)])
         upto = max(self.model.heads[t].depth for t in chosen)
         self.model.eval()
         return self._run_by_depth(encoded, collate_pairs, self.model.forward_pairs, chosen, upto)
+
+    def _cached_states(self, encoded: list[EncodedSentence]) -> None:
+        """With ``cache``, give each sentence its frozen encoder's states from the disk cache."""
+        model = self.model
+        if self.cache and model.encoder is not None and not model.cfg.encoder_trainable and encoded:
+            from .model.encoder import cached_states
+
+            for sent, states in zip(encoded, cached_states(model.encoder, [s.forms for s in encoded])):
+                sent.encoder = states
 
     def _run_by_depth(self, encoded: list, collate, forward, tasks: list[str], upto: int) -> list[dict]:
         """One run up to ``upto`` for all ``tasks``; with soft sharing one run per depth, since

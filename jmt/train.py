@@ -27,8 +27,8 @@ from .calibrate import MIN_PAIRS, calibrate_relatedness  # at import: a run's la
 from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
                          training_record, write_record)
 from .config import TASK_DEPTH, Config, ConfigError, ModelConfig, corpus_paths, from_dict, to_dict
-from .data.batch import (EncodedPair, batch_indices, collate_pairs, collate_sentences, encode_pair,
-                         encode_sentence)
+from .data.batch import (EncodedPair, EncodedSentence, batch_indices, collate_pairs, collate_sentences,
+                         encode_pair, encode_sentence)
 from .data.conllu import XPOS, conllu_column_is_empty
 from .data.corpus import check_trees, read_corpus, require_annotation
 from .data.types import ENTAILMENT_LABELS, TOKEN_LABELS, Pair
@@ -186,6 +186,15 @@ def make_passes(cfg: Config, corpora: Corpora, vocabs: Vocabularies,
     return passes
 
 
+def attach_states(encoder, sentences: list[EncodedSentence], log) -> None:
+    """Give each sentence its frozen encoder's states, from the disk cache (one file per corpus)."""
+    from .model.encoder import cached_states
+
+    unique = list({id(s): s for s in sentences}.values())
+    for sent, states in zip(unique, cached_states(encoder, [s.forms for s in unique], log=log)):
+        sent.encoder = states
+
+
 SYMMETRIC = {ENTAILMENT_LABELS.index("NEUTRAL"), ENTAILMENT_LABELS.index("CONTRADICTION")}
 
 
@@ -204,7 +213,7 @@ def param_depth(name: str, depths: dict[str, int] | None = None) -> int:
     """The depth a parameter belongs to: 0 for the word representation; a head's is its
     task's layer (``depths``, default TASK_DEPTH)."""
     kind, _, rest = name.partition(".")
-    if kind == "embed":
+    if kind in ("embed", "encoder_net"):  # the word representation, a trainable encoder with it
         return 0
     if kind == "layers":
         return int(rest.split(".")[0])
@@ -357,8 +366,11 @@ class Trainer:
                 vectors, extra = load_vectors(cfg.data.vectors, wanted, cfg.model.max_pretrained_words)
                 cfg.model.word_dim = len(next(iter(vectors.values())))
             self.vocabs = build_vocabs(cfg, self.corpora, extra)
+            encoder = self.load_encoder(cfg) if cfg.model.encoder else None
             self.model = JointManyTask(cfg.model, self.vocabs, list(self.corpora.train), vectors, cfg.train.decoder)
             self.model.to(self.device)
+            if encoder is not None:
+                self.model.attach_encoder(encoder)
             if cfg.train.freeze_vectors:
                 frozen = [i for i, word in enumerate(self.vocabs.words.itos) if i > UNK_ID and word in vectors]
                 self.model.embed.freeze_rows(frozen)
@@ -368,16 +380,26 @@ class Trainer:
                                 seed=cfg.train.seed, log=self.log)
         self.regularizer = Regularizer(self.model, cfg)
         self.passes = make_passes(cfg, self.corpora, self.vocabs, self.regularizer.depths)
+        frozen_encoder = self.model.encoder is not None and not cfg.model.encoder_trainable
+        if frozen_encoder:
+            for p in self.passes:
+                sentences = [s for e in p.examples for s in ((e.premise, e.hypothesis) if p.pairs else (e,))]
+                attach_states(self.model.encoder, sentences, self.log)
         by_depth: dict[int, list[torch.nn.Parameter]] = {}
+        encoder_params = []
         for name, param in self.model.named_parameters():
             depth = param_depth(name, self.regularizer.depths)
             if depth < cfg.train.freeze_below:
                 param.requires_grad_(False)  # out of the optimizer, so Adam cannot move it either
+            elif name.startswith("encoder_net."):
+                encoder_params.append(param)
             else:
                 by_depth.setdefault(depth, []).append(param)
         if not by_depth:
             raise ConfigError(f"freeze_below {cfg.train.freeze_below} leaves no parameter to train")
         groups = [{"params": ps, "depth": d} for d, ps in sorted(by_depth.items())]
+        if encoder_params:  # a trainable encoder: the word representation's depth, its own rate
+            groups.append({"params": encoder_params, "depth": 0, "scale": cfg.train.encoder_lr / cfg.train.lr})
         joint = cfg.train.schedule != "jmt"
         self.loss_module = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization and not joint,
                                     uncertainty=cfg.train.schedule == "uncertainty",
@@ -392,7 +414,7 @@ class Trainer:
             self.optimizer = torch.optim.SGD(groups, lr=cfg.train.lr)
         self.epoch_lr = cfg.train.lr
         self.rng = random.Random(cfg.train.seed)
-        self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size)
+        self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size, cache=frozen_encoder)
         self.data_files = data_record(cfg.data.train, cfg.data.dev, cfg.data.vectors)
         self.dist = dist
         self.step = self.loss_module
@@ -405,6 +427,21 @@ class Trainer:
             torch.manual_seed(cfg.train.seed + 1000 * dist.rank)  # own dropout masks per rank
         self.wall_before = 0.0  # seconds spent by the runs this one resumes
         self.resumed_order: list[int] | None = None  # pass order of the epoch a checkpoint stopped in
+
+    def load_encoder(self, cfg: Config):
+        """The pretrained encoder ``cfg.model.encoder`` names, its identity recorded in ``cfg``
+        (a resumed run checks it against the one it started with)."""
+        from .model.encoder import Encoder, load_encoder
+
+        m = cfg.model
+        if m.encoder_sha256:
+            encoder = load_encoder(m.encoder, m.encoder_sha256, m.encoder_pooling, str(self.out_dir), self.device)
+        else:
+            encoder = Encoder(m.encoder, m.encoder_pooling, self.device)
+        m.encoder_sha256, m.encoder_layers, m.encoder_dim = encoder.sha256, encoder.layers, encoder.dim
+        self.log(f"encoder {m.encoder}: {encoder.layers} layers of {encoder.dim}, {m.encoder_pooling} of each word's "
+                 f"pieces, {'trained' if m.encoder_trainable else 'frozen'}; weights sha256 {encoder.sha256[:12]}")
+        return encoder
 
     def load_initial(self, cfg: Config) -> tuple[JointManyTask, Vocabularies]:
         """The model and vocabularies of ``cfg.train.init_from``, to fine-tune: its model
@@ -450,7 +487,7 @@ class Trainer:
         t = self.cfg.train
         self.model.train()
         for group in self.optimizer.param_groups:
-            group["lr"] = self.epoch_lr
+            group["lr"] = self.epoch_lr * group.get("scale", 1.0)
         queues = [self.pass_batches(p) for p in self.passes]
         weights = [len(q) ** (1 / t.joint_temperature) for q in queues]
         steps = sum(len(q) for q in queues)
@@ -518,7 +555,7 @@ class Trainer:
             # The word representation (depth 0) belongs to the bottom pass's own layers:
             # the bottom task trains it at the full rate.
             below = group["depth"] < p.depth and not (group["depth"] == 0 and p.depth == bottom)
-            group["lr"] = self.epoch_lr * (t.lower_lr_scale if below else 1.0)
+            group["lr"] = self.epoch_lr * group.get("scale", 1.0) * (t.lower_lr_scale if below else 1.0)
         batches = self.pass_batches(p)
         totals = {task: 0.0 for task in p.tasks + self.extra_losses}
         words, start = 0, time.perf_counter()

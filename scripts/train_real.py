@@ -5,7 +5,8 @@
 
 EWT train for upos/xpos/dep (EWT dev), CoNLL-2000 train for chunk (10 % of train held
 out as dev: the corpus has no dev split), SICK train for relatedness and entailment
-(SICK trial as dev), GloVe 6B 50d vectors. With ``--xpos2`` the CoNLL-2000 POS column also
+(SICK trial as dev), GloVe 6B vectors (``--vectors``: a file in ``../shared/vectors``, 50d by
+default). With ``--xpos2`` the CoNLL-2000 POS column also
 trains a second XPOS classifier (task ``xpos2``, the same hold-out as dev); ``--ptb-pos``
 adds the PTB sample's POS tags (WSJ 00-01) to its training data, prepared by
 ``scripts/prepare_ptb_pos.py`` into ``OUT_DIR/ptb_pos.txt``, and xpos2 then has no dev set
@@ -62,6 +63,10 @@ def main() -> None:
     ap.add_argument("--setup-seconds", type=float, default=0.0,
                     help="with --evaluate-only: time spent before the first epoch (reading, n-gram fitting)")
     ap.add_argument("--note", default="", help="a sentence added to the results file")
+    ap.add_argument("--vectors", default="glove.6B.50d.txt.gz",
+                    help="pretrained vectors: a file name in SHARED/vectors, or a path")
+    ap.add_argument("--encoder", help="a pretrained encoder under the stack (jmt train --encoder), e.g. "
+                                      "sentence-transformers/all-MiniLM-L6-v2")
     ap.add_argument("--xpos2", action="store_true",
                     help="also learn the CoNLL-2000 POS column with a classifier of its own (task xpos2)")
     ap.add_argument("--no-holdout", action="store_true",
@@ -92,7 +97,7 @@ def main() -> None:
         *(["--train", f"xpos2={chunk / 'train.txt'}"] if args.xpos2 else []),
         *(["--train", f"xpos2={ptb_pos}"] if args.xpos2 and args.ptb_pos else
           ["--dev", "xpos2=holdout:0.1"] if args.xpos2 and not args.no_holdout else []),
-        "--vectors", str(args.shared / "vectors" / "glove.6B.50d.txt.gz"),
+        "--vectors", str(vectors_path(args)), *(["--encoder", args.encoder] if args.encoder else []),
         "--epochs", str(args.epochs), "--seed", str(args.seed),
         "--optimizer", args.optimizer, "--lr", str(args.lr), "--lower-lr-scale", str(args.lower_lr_scale),
     ]
@@ -127,6 +132,11 @@ def main() -> None:
     selected = json.loads((args.out_dir / "metrics.json").read_text())
     epochs_log = [json.loads(line) for line in (args.out_dir / "metrics.jsonl").read_text().splitlines()]
     write_results(args, train_cmd, train_wall, train_wall + time.time() - eval_start, scores, selected, epochs_log)
+
+
+def vectors_path(args: argparse.Namespace) -> Path:
+    given = Path(args.vectors)
+    return given if given.exists() or given.is_absolute() else args.shared / "vectors" / given
 
 
 def display_path(path: Path) -> str:
@@ -189,7 +199,9 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         "Data: EWT train (upos, xpos, dep; EWT dev), "
         + ("all of CoNLL-2000 train (chunk; no dev set), " if args.no_holdout else
            "CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), ")
-        + "SICK train (relatedness, entailment; SICK trial as dev), GloVe 6B 50d."
+        + "SICK train (relatedness, entailment; SICK trial as dev), "
+        + f"vectors {vectors_path(args).name}"
+        + (f", encoder {args.encoder} (frozen, its states cached)" if args.encoder else "") + "."
         + (" The CoNLL-2000 POS column of the same training part also trains xpos2 (a second XPOS classifier; "
            + ("with the PTB sample's POS tags of WSJ 00-01, `scripts/prepare_ptb_pos.py`; no dev set)."
               if args.ptb_pos else "no dev set)." if args.no_holdout else "the same hold-out as dev).")

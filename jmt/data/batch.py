@@ -16,6 +16,8 @@ from .vocab import IGNORE, EncodedWords, Vocabularies
 class EncodedSentence:
     words: EncodedWords
     targets: dict[str, np.ndarray]  # "upos", "xpos", "xpos2", "chunks", "heads", "deprels": [T]
+    forms: list[str] | None = None  # the words themselves, for a pretrained encoder
+    encoder: np.ndarray | None = None  # [T, L, D] cached encoder states (jmt.model.encoder.cached_states)
 
     def __len__(self) -> int:
         return len(self.words.word_ids)
@@ -37,7 +39,7 @@ def encode_sentence(vocabs: Vocabularies, sent: Sentence) -> EncodedSentence:
             targets[target] = vocabs.encode_labels(label_set, values)
     if sent.heads is not None:
         targets["heads"] = np.asarray(sent.heads, dtype=np.int64)
-    return EncodedSentence(vocabs.encode(sent.words), targets)
+    return EncodedSentence(vocabs.encode(sent.words), targets, sent.words)
 
 
 def encode_pair(vocabs: Vocabularies, pair: Pair) -> EncodedPair:
@@ -57,6 +59,8 @@ class TokenBatch:
     lengths: torch.Tensor  # [B] on CPU (pack_padded_sequence wants them there)
     mask: torch.Tensor  # [B, T] True on words
     targets: dict[str, torch.Tensor] = field(default_factory=dict)  # [B, T] each
+    forms: list[list[str]] | None = None  # the words, which a model's encoder reads
+    encoder: torch.Tensor | None = None  # [B, T, L, D] cached encoder states, when every sentence had them
 
     @property
     def size(self) -> int:
@@ -66,7 +70,8 @@ class TokenBatch:
         move = lambda t: t.to(device)  # noqa: E731
         return TokenBatch(move(self.word_ids), move(self.pre_ids), move(self.ngram_ids),
                           move(self.ngram_offsets), self.lengths, move(self.mask),
-                          {k: move(v) for k, v in self.targets.items()})
+                          {k: move(v) for k, v in self.targets.items()}, self.forms,
+                          None if self.encoder is None else move(self.encoder))
 
 
 @dataclass
@@ -109,9 +114,16 @@ def collate_sentences(items: Sequence[EncodedSentence]) -> TokenBatch:
         targets[name] = torch.from_numpy(arr)
     length_t = torch.tensor(lengths, dtype=torch.long)
     mask = torch.arange(T)[None, :] < length_t[:, None]
+    encoder = None
+    if items and all(s.encoder is not None for s in items):
+        states = np.zeros((B, T) + items[0].encoder.shape[1:], dtype=np.float32)
+        for b, s in enumerate(items):
+            states[b, : lengths[b]] = s.encoder
+        encoder = torch.from_numpy(states)
+    forms = [s.forms for s in items] if all(s.forms is not None for s in items) else None
     return TokenBatch(torch.from_numpy(word_ids), torch.from_numpy(pre_ids),
                       torch.tensor(flat, dtype=torch.long), torch.from_numpy(offsets),
-                      length_t, mask, targets)
+                      length_t, mask, targets, forms, encoder)
 
 
 def collate_pairs(items: Sequence[EncodedPair]) -> PairBatch:

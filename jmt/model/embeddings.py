@@ -1,4 +1,4 @@
-"""Word representation x_t = [w_t ; c_t] (spec, depth 0)."""
+"""Word representation x_t = [w_t ; c_t] (spec, depth 0), with a pretrained encoder [w_t ; c_t ; e_t]."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +8,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.batch import TokenBatch
 from ..data.vocab import Vocabularies
+from .encoder import ScalarMix
 
 UNK_ID = 1
 EMBED_INIT = 1.0  # uniform bound of the embeddings without pretrained vectors (std ~0.58)
@@ -50,7 +51,10 @@ class WordRepresentation(nn.Module):
         self.register_buffer("pretrained", torch.zeros(len(vocabs.pretrained), cfg.word_dim))
         if vectors:
             self._load_vectors(vocabs, vectors)
-        self.out_dim = cfg.word_dim + (cfg.char_dim if cfg.char_ngrams else 0)
+        # A pretrained encoder's layers, mixed (jmt.model.encoder); its states come with the batch
+        # or from the encoder the model runs.
+        self.mix = ScalarMix(cfg.encoder_layers) if cfg.encoder else None
+        self.out_dim = cfg.word_dim + (cfg.char_dim if cfg.char_ngrams else 0) + (cfg.encoder_dim if cfg.encoder else 0)
 
     def _load_vectors(self, vocabs: Vocabularies, vectors: dict[str, np.ndarray]) -> None:
         with torch.no_grad():
@@ -67,7 +71,18 @@ class WordRepresentation(nn.Module):
         keep[torch.tensor(rows, dtype=torch.long)] = 0.0
         self.words.weight.register_hook(lambda grad: grad * keep)
 
-    def forward(self, batch: TokenBatch) -> torch.Tensor:
+    def forward(self, batch: TokenBatch, encoder_states: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, T, Dx]: the word, its n-grams and, with an encoder, the mix of ``encoder_states``
+        ([B, T, L, D])."""
+        parts = [self._words(batch)]
+        if self.ngrams is not None:
+            B, T = batch.word_ids.shape
+            parts.append(self.ngrams(batch.ngram_ids, batch.ngram_offsets).view(B, T, -1).float())  # [B, T, Dc]
+        if self.mix is not None:
+            parts.append(self.mix(encoder_states.float()))  # [B, T, D]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+    def _words(self, batch: TokenBatch) -> torch.Tensor:
         word_ids, pre_ids = batch.word_ids, batch.pre_ids  # [B, T]
         if self.training and self.alpha > 0:
             counts = self.word_counts[word_ids]
@@ -76,12 +91,7 @@ class WordRepresentation(nn.Module):
             pre_ids = pre_ids.masked_fill(drop, 0)
         w = self.words(word_ids)  # [B, T, Dw]
         use_pre = (word_ids == UNK_ID) & (pre_ids > 0)
-        w = torch.where(use_pre.unsqueeze(-1), self.pretrained[pre_ids], w).float()
-        if self.ngrams is None:
-            return w
-        B, T = word_ids.shape
-        c = self.ngrams(batch.ngram_ids, batch.ngram_offsets).view(B, T, -1).float()  # [B, T, Dc]
-        return torch.cat([w, c], dim=-1)  # [B, T, Dw + Dc]
+        return torch.where(use_pre.unsqueeze(-1), self.pretrained[pre_ids], w).float()  # [B, T, Dw]
 
 
 def pretrain_ngrams(embed: WordRepresentation, vocabs: Vocabularies, vectors_path: str, epochs: int,

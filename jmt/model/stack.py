@@ -42,6 +42,7 @@ class JointManyTask(nn.Module):
         self.tasks = sorted(tasks, key=lambda t: (TASK_DEPTH[t], t))
         self.depths = sorted({TASK_DEPTH[t] for t in self.tasks})
         self.embed = WordRepresentation(cfg, vocabs, vectors)
+        self.encoder = None  # the pretrained encoder (attach_encoder), when cfg.encoder names one
         self.embed_dropout = SequenceDropout(cfg.embed_dropout, cfg.locked_dropout)
         self.dropout = SequenceDropout(cfg.dropout, cfg.locked_dropout)
         state_dim = 2 * cfg.hidden
@@ -67,6 +68,27 @@ class JointManyTask(nn.Module):
                 for below in self.depths:
                     if below < depth and any(h.depth == depth for h in self.heads.values()):
                         self.copies[f"{depth}_{below}"] = copy.deepcopy(self.layers[str(below)])
+
+    def attach_encoder(self, encoder) -> None:
+        """Give the model its pretrained encoder (:class:`jmt.model.encoder.Encoder`). A frozen
+        encoder stays outside the model's weights; a trainable one joins them as ``encoder_net``
+        (saved with the model, trained at ``train.encoder_lr``)."""
+        self.encoder = encoder
+        if self.cfg.encoder_trainable:
+            self.encoder_net = encoder.net
+            encoder.net.train(self.training)
+        else:
+            encoder.net.requires_grad_(False)
+
+    def encoder_states(self, batch: TokenBatch) -> torch.Tensor | None:
+        """[B, T, L, D]: the batch's cached encoder states, or the encoder run on its words."""
+        if not self.cfg.encoder:
+            return None
+        if batch.encoder is not None:
+            return batch.encoder
+        if self.encoder is None:
+            raise RuntimeError("the model's encoder is not attached (jmt.io.load_model attaches it)")
+        return self.encoder.states(batch.forms, batch.word_ids.shape[1])
 
     def set_precision(self, dtype: torch.dtype) -> None:
         """Predict with the LSTM weights and the dependency label scorer's tensor in ``dtype``:
@@ -112,7 +134,7 @@ class JointManyTask(nn.Module):
         with ``tasks`` those asked for and those whose label embeddings feed a layer above."""
         cfg = self.cfg
         out = StackOutput()
-        x = self.embed(batch)  # [B, T, Dx]
+        x = self.embed(batch, self.encoder_states(batch))  # [B, T, Dx]
         below: torch.Tensor | None = None
         labels: torch.Tensor | None = None  # [B, T, label_dim], sum over the heads below
         for depth in self.depths:
