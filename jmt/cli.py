@@ -127,6 +127,8 @@ def train(
     successive: Optional[bool] = typer.Option(None, "--successive-regularization/--no-successive-regularization"),
     char_ngrams: Optional[bool] = typer.Option(None, "--char-ngrams/--no-char-ngrams",
                                                help="Character n-gram embeddings in the word representation."),
+    word_embeddings: Optional[bool] = typer.Option(None, "--word-embeddings/--no-word-embeddings",
+                                                   help="The word table (and pretrained vectors) in the word representation."),
     growing_depth: Optional[bool] = typer.Option(None, "--growing-depth/--no-growing-depth",
                                                  help="Each task at its own depth, or all on the top layer."),
     chunk_crf: Optional[bool] = typer.Option(None, "--chunk-crf/--no-chunk-crf",
@@ -174,6 +176,7 @@ def train(
                                                         ("--[no-]label-embeddings", label_embeddings),
                                                         ("--[no-]successive-regularization", successive),
                                                         ("--[no-]char-ngrams", char_ngrams),
+                                                        ("--[no-]word-embeddings", word_embeddings),
                                                         ("--[no-]growing-depth", growing_depth),
                                                         ("--[no-]chunk-crf", chunk_crf)) if value is not None]
         if others or (output is not None and output != resume):
@@ -227,6 +230,7 @@ def train(
         for name, value in (("encoder", encoder), ("dep_scorer", dep_scorer), ("sharing", sharing), ("shortcut", shortcut),
                             ("vertical", vertical),
                             ("label_embeddings", label_embeddings), ("char_ngrams", char_ngrams),
+                            ("word_embeddings", word_embeddings),
                             ("growing_depth", growing_depth), ("chunk_crf", chunk_crf)):
             if value is not None:
                 setattr(cfg.model, name, value)

@@ -57,6 +57,7 @@ class ModelConfig:
     vertical: bool = True  # each layer reads the hidden states of the layer below
     label_embeddings: bool = True  # y_t = sum_j p(j | h_t) l(j) fed to the layers above
     char_ngrams: bool = True  # the character n-gram half of the word representation
+    word_embeddings: bool = True  # the word table (with the pretrained vectors); off: n-grams and/or an encoder only
     # False: every task reads the top layer of the stack instead of its own depth (the
     # paper's "all tasks on one top layer" ablation).
     growing_depth: bool = True
@@ -260,6 +261,10 @@ class Config:
         if self.model.encoder_pooling not in ENCODER_POOLINGS:
             raise ConfigError(f"encoder_pooling must be one of {', '.join(ENCODER_POOLINGS)}, "
                               f"not {self.model.encoder_pooling!r}")
+        if not (self.model.word_embeddings or self.model.char_ngrams or self.model.encoder):
+            raise ConfigError("the word representation needs word embeddings, character n-grams or an encoder")
+        if self.train.freeze_vectors and not self.model.word_embeddings:
+            raise ConfigError("freeze_vectors needs the word table (model.word_embeddings)")
         if self.model.encoder_trainable and not self.model.encoder:
             raise ConfigError("encoder_trainable needs an encoder (model.encoder, --encoder)")
         if self.train.encoder_lr <= 0:

@@ -92,7 +92,7 @@ class Predictor:
         self.cache = cache
         self.max_tokens = max_tokens  # sentences x longest length per batch
         self.workers = workers  # batches run at once on a CPU; None: torch's thread count, at most MAX_WORKERS
-        device = model.embed.words.weight.device
+        device = next(model.parameters()).device
         dtype = precision_dtype(precision, device)
         if dtype != torch.float32 and device.type != "cpu":
             raise ValueError(f"precision {precision} is for CPUs; the model is on {device}")
@@ -187,7 +187,7 @@ class Predictor:
         another batch's arithmetic (torch releases the GIL). The same predictions either way.
         """
         results: list[dict] = [{} for _ in encoded]
-        device = self.model.embed.words.weight.device
+        device = next(self.model.parameters()).device
 
         @torch.inference_mode()  # per thread: a worker does not inherit the caller's mode
         def run(idx: list[int]) -> tuple[list[int], list[list[dict]]]:

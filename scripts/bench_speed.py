@@ -1,6 +1,7 @@
 """Tagging speed of jmt against spaCy's small English pipeline, in one run on one machine.
 
     python scripts/bench_speed.py MODEL_DIR [--shared ../shared] [--rounds 3] [--results results/speed.md]
+        [--also NAME=MODEL_DIR ...]
 
 Both tag the EWT test set pre-tokenized from its gold words (tokenizer excluded), and from
 its raw text (jmt's segmenter and spaCy's tokenizer included: the raw-text rows). spaCy is
@@ -14,7 +15,8 @@ set; the tools alternate, ``--rounds`` times for each of 1 and 2 threads, and th
 reported with the ratio to spaCy measured in the same run. The jmt processes fix glibc's
 mmap and trim thresholds as ``jmt tag`` does (``jmt.memory``), and both tools time their
 pass with the objects loaded until then frozen out of the garbage collector, as ``jmt tag``
-tags.
+tags. ``--also NAME=MODEL_DIR`` adds another jmt model's full stack (pre-tokenized and raw
+text) to the same run, such as the accurate model with a pretrained encoder beside the fast one.
 """
 from __future__ import annotations
 
@@ -125,6 +127,8 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=REPO / "results" / "speed.md")
     ap.add_argument("--model-name", default="the model of `results/accuracy_seed1.md`",
                     help="how the results file names the model measured")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=MODEL_DIR",
+                    help="another jmt model whose full stack is measured in the same run (repeatable)")
     ap.add_argument("--worker")
     ap.add_argument("--tasks", default="")
     ap.add_argument("--threads", type=int, default=1)
@@ -140,12 +144,20 @@ def main() -> None:
     from jmt.predict import cpu_has_bf16_units
 
     args.bf16_units = cpu_has_bf16_units()
-    configs = {name: c for name, c in CONFIGS.items() if c[2] != "bf16" or args.bf16_units or args.bf16_anyway}
+    configs = {name: (*c, args.model) for name, c in CONFIGS.items()
+               if c[2] != "bf16" or args.bf16_units or args.bf16_anyway}
+    for spec in args.also:
+        label, _, path = spec.partition("=")
+        if not path:
+            ap.error(f"--also {spec!r}: expected NAME=MODEL_DIR")
+        configs[f"{label}: jmt upos+xpos+chunk+dep"] = ("jmt", "upos,xpos,chunk,dep", "fp32", path)
+        configs[f"raw text: {label}: jmt segmenter + upos+xpos+chunk+dep"] = ("jmt-raw", "upos,xpos,chunk,dep", "fp32", path)
+    args.configs = configs
     results: dict[tuple[str, int], list[dict]] = {}
     for threads in (1, 2):
         for r in range(args.rounds):
-            for name, (tool, tasks, precision) in configs.items():
-                m = measure(tool, tasks, precision, args.model, corpus, threads)
+            for name, (tool, tasks, precision, model) in configs.items():
+                m = measure(tool, tasks, precision, model, corpus, threads)
                 results.setdefault((name, threads), []).append(m)
                 print(f"{threads} thread(s), round {r + 1}: {name}: {m['words_per_s']:,.0f} words/s, "
                       f"{m['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
@@ -163,7 +175,8 @@ def write(args, results) -> None:
              f"Versions: python {platform.python_version()}, torch {torch.__version__}, spaCy {spacy.__version__}, "
              f"{SPACY_MODEL} 3.8.0.", "",
              f"Command: `python scripts/bench_speed.py MODEL_DIR --rounds {args.rounds}"
-             f"{' --bf16-anyway' if args.bf16_anyway else ''}` with "
+             f"{' --bf16-anyway' if args.bf16_anyway else ''}"
+             + "".join(f" --also {spec.partition('=')[0]}=MODEL_DIR" for spec in args.also) + "` with "
              f"{args.model_name}. EWT test (25,094 words), pre-tokenized from the gold words; one pass per "
              f"fresh process after a 200-sentence warm-up; tools alternate; median of {args.rounds} rounds. "
              "The jmt processes fix glibc's mmap threshold at 32 MiB and trim threshold at 256 MiB, as `jmt tag` does; "
@@ -180,10 +193,10 @@ def write(args, results) -> None:
              "| threads | pipeline | words/s (median) | range | ratio to spaCy | peak RSS MB (median) |",
              "|---|---|---|---|---|---|"]
     for threads in (1, 2):
-        for name in CONFIGS:
+        for name in args.configs:
             if (name, threads) not in results:
                 continue
-            base = statistics.median(m["words_per_s"] for m in results[(BASELINES[CONFIGS[name][0]], threads)])
+            base = statistics.median(m["words_per_s"] for m in results[(BASELINES[args.configs[name][0]], threads)])
             runs = results[(name, threads)]
             wps = statistics.median(m["words_per_s"] for m in runs)
             rss = statistics.median(m["rss_mb"] for m in runs)

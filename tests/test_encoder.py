@@ -229,3 +229,21 @@ def test_the_api_and_spacy_use_the_encoder_model(trained):
     nlp.add_pipe("jmt", config={"model": str(model_dir)})
     doc = nlp(" ".join(SENTENCES[0]))
     assert [t.pos_ for t in doc] == expected
+
+
+@pytest.mark.parametrize("parts", [dict(word_embeddings=False), dict(word_embeddings=False, char_ngrams=False)])
+def test_the_word_table_and_ngrams_are_switches_beside_the_encoder(tmp_path, bert, parts):
+    files = write_tiny_corpora(tmp_path)
+    cfg = tiny_config(files, ("upos", "dep"), epochs=1, model=small_model(encoder=str(bert), **parts))
+    Trainer(cfg, tmp_path / "model", log=quiet).train()
+    model, vocabs, _ = load_model(tmp_path / "model")
+    assert model.embed.words is None and model.embed.out_dim == 16 + (0 if "char_ngrams" in parts else 32)
+    assert len(Predictor(model, vocabs).tag(SENTENCES)[1]["upos"]) == 7
+
+
+def test_a_word_representation_needs_one_part():
+    from jmt.config import Config
+
+    cfg = Config(model=small_model(word_embeddings=False, char_ngrams=False))
+    with pytest.raises(ConfigError, match="needs word embeddings, character n-grams or an encoder"):
+        cfg.validate()

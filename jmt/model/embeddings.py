@@ -36,25 +36,27 @@ class WordRepresentation(nn.Module):
     def __init__(self, cfg: ModelConfig, vocabs: Vocabularies, vectors: dict[str, np.ndarray] | None = None):
         super().__init__()
         self.alpha = cfg.word_dropout_alpha
-        self.words = _table(nn.Embedding, len(vocabs.words), cfg.word_dim, padding_idx=0)
+        self.words = _table(nn.Embedding, len(vocabs.words), cfg.word_dim, padding_idx=0) if cfg.word_embeddings else None
         self.ngrams = (_table(nn.EmbeddingBag, len(vocabs.ngrams), cfg.char_dim, mode="mean", padding_idx=0)
                        if cfg.char_ngrams else None)
         with torch.no_grad():
             # Not the +-sqrt(6/(rows+cols)) of the other weights: over a large table that
             # bound is tiny and the LSTMs would start from near-zero inputs.
-            self.words.weight.uniform_(-EMBED_INIT, EMBED_INIT)
-            self.words.weight[0].zero_()
+            if self.words is not None:
+                self.words.weight.uniform_(-EMBED_INIT, EMBED_INIT)
+                self.words.weight[0].zero_()
             if self.ngrams is not None:
                 self.ngrams.weight.uniform_(-EMBED_INIT, EMBED_INIT)
                 self.ngrams.weight[0].zero_()
         self.register_buffer("word_counts", torch.tensor(vocabs.word_counts, dtype=torch.float))
-        self.register_buffer("pretrained", torch.zeros(len(vocabs.pretrained), cfg.word_dim))
-        if vectors:
+        self.register_buffer("pretrained", torch.zeros(len(vocabs.pretrained) if cfg.word_embeddings else 0, cfg.word_dim))
+        if vectors and self.words is not None:
             self._load_vectors(vocabs, vectors)
         # A pretrained encoder's layers, mixed (jmt.model.encoder); its states come with the batch
         # or from the encoder the model runs.
         self.mix = ScalarMix(cfg.encoder_layers) if cfg.encoder else None
-        self.out_dim = cfg.word_dim + (cfg.char_dim if cfg.char_ngrams else 0) + (cfg.encoder_dim if cfg.encoder else 0)
+        self.out_dim = ((cfg.word_dim if cfg.word_embeddings else 0) + (cfg.char_dim if cfg.char_ngrams else 0)
+                        + (cfg.encoder_dim if cfg.encoder else 0))
 
     def _load_vectors(self, vocabs: Vocabularies, vectors: dict[str, np.ndarray]) -> None:
         with torch.no_grad():
@@ -74,7 +76,7 @@ class WordRepresentation(nn.Module):
     def forward(self, batch: TokenBatch, encoder_states: torch.Tensor | None = None) -> torch.Tensor:
         """[B, T, Dx]: the word, its n-grams and, with an encoder, the mix of ``encoder_states``
         ([B, T, L, D])."""
-        parts = [self._words(batch)]
+        parts = [self._words(batch)] if self.words is not None else []
         if self.ngrams is not None:
             B, T = batch.word_ids.shape
             parts.append(self.ngrams(batch.ngram_ids, batch.ngram_offsets).view(B, T, -1).float())  # [B, T, Dc]

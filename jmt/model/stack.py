@@ -106,7 +106,7 @@ class JointManyTask(nn.Module):
 
     def soft_sharing_penalty(self, upto: int) -> torch.Tensor:
         """sum over the layers below ``upto`` of ||copy - shared layer||^2 (0 with hard sharing)."""
-        total = self.embed.words.weight.new_zeros(())
+        total = next(self.parameters()).new_zeros(())
         for depth in self.depths:
             key = f"{upto}_{depth}"
             if key in self.copies:
