@@ -9,22 +9,9 @@ from pathlib import Path
 from .columns import read_columns
 from .conllu import read_conllu
 from .pairs import PairReadStats, read_nli_jsonl, read_sick
-from .types import DataError, Pair, Sentence
+from .types import PAIR_TASKS, TASK_FIELDS, TOKEN_TASKS, DataError, Pair, Sentence
 
-TOKEN_TASKS = ("upos", "xpos", "xpos2", "chunk", "dep")
-PAIR_TASKS = ("relatedness", "entailment")
 FORMATS = ("conllu", "columns", "sick", "nli", "hf")
-
-# the example field each task learns from
-TASK_FIELDS = {
-    "upos": "upos",
-    "xpos": "xpos",
-    "xpos2": "xpos",  # the same column, learned as its own tag set
-    "chunk": "chunks",
-    "dep": "heads",  # deprels may be None: unlabeled parsing
-    "relatedness": "relatedness",
-    "entailment": "entailment",
-}
 HF_PREFIX = "hf:"
 log = logging.getLogger("jmt")
 DP_COLUMNS = {"words": 0, "xpos": 1, "heads": 2}  # column files whose third field is a head (PTB .dp)

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .corpus import PAIR_TASKS, TOKEN_TASKS
 from .pairs import PairReadStats, parse_label, parse_score, sentence_tokens
-from .types import DataError, Pair, Sentence
+from .types import PAIR_TASKS, TOKEN_TASKS, DataError, Pair, Sentence
 
 # example field -> dataset column names tried in order (the first present one is used)
 TOKEN_COLUMNS = {

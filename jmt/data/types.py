@@ -70,6 +70,20 @@ TOKEN_LABELS = {
 
 ENTAILMENT_LABELS = ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
 
+TOKEN_TASKS = ("upos", "xpos", "xpos2", "chunk", "dep")
+PAIR_TASKS = ("relatedness", "entailment")
+
+# the example field each task learns from
+TASK_FIELDS = {
+    "upos": "upos",
+    "xpos": "xpos",
+    "xpos2": "xpos",  # the same column, learned as its own tag set
+    "chunk": "chunks",
+    "dep": "heads",  # deprels may be None: unlabeled parsing
+    "relatedness": "relatedness",
+    "entailment": "entailment",
+}
+
 
 @dataclass
 class Pair:
