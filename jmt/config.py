@@ -67,15 +67,6 @@ class ModelConfig:
     sharing: str = "hard"
     dropout: float = 0.2  # vertical connections and the classifiers
     embed_dropout: float = 0.4  # word representations and label embeddings, relatedness classifier
-    # One dropout mask per sentence on the layers' inputs (the same units dropped at every
-    # word: variational dropout) instead of one per word. The classifiers keep per-word masks.
-    locked_dropout: bool = False
-    # The language-modelling objective of jmt.model.lm on the bottom layer: its forward and
-    # backward states predict the next and previous word among the lm_vocab most frequent
-    # training words (0 = off), through a tanh layer of lm_hidden units. Weighted by
-    # train.lm_weight; prediction does not use it.
-    lm_vocab: int = 0
-    lm_hidden: int = 50
     word_dropout_alpha: float = 0.25  # UNK replacement probability alpha / (count + alpha)
     min_word_count: int = 1
     min_ngram_count: int = 1
@@ -114,7 +105,6 @@ class TrainConfig:
     # lower tasks forget; a factor like 0.1 keeps them (measured in results/real_data.md).
     lower_lr_scale: float = 1.0
     successive_regularization: bool = True
-    lm_weight: float = 0.1  # of the language-modelling loss (model.lm_vocab > 0), beside each step's task loss
     # "jmt": task-ordered passes (the paper). "joint": every step trains one task, drawn
     # with probability proportional to (its number of batches) ** (1 / joint_temperature),
     # all layers at once, no successive regularization. "uncertainty": joint, each task's
@@ -135,9 +125,6 @@ class TrainConfig:
     # Epochs of fitting the character n-gram table to the pretrained vectors before
     # training (only with vectors; 0 = off). See jmt.model.embeddings.pretrain_ngrams.
     ngram_pretrain_epochs: int = 2
-    # Rows of the word table that start from a pretrained vector keep it (their gradient is
-    # dropped); rows of training words without one, and UNK, still train. Needs data.vectors.
-    freeze_vectors: bool = False
     holdout_seed: int = 13  # split of "holdout:FRACTION" dev sets
     progress: bool = True
     # Also keep every epoch's model in OUT_DIR/epoch<N> (for comparing runs at equal epochs).
@@ -244,18 +231,11 @@ class Config:
                               f"(e.g. dep.las), not {metric!r}")
         if metric not in ("auto", "last") and self.data.train and metric.split(".")[0] not in self.data.dev:
             raise ConfigError(f"select_metric {metric!r} needs a dev set for {metric.split('.')[0]!r}")
-        if self.model.lm_vocab < 0 or self.model.lm_vocab == 1 or self.model.lm_hidden < 1:
-            raise ConfigError(f"lm_vocab must be 0 (off) or at least 2 words, and lm_hidden at least 1, not "
-                              f"{self.model.lm_vocab} and {self.model.lm_hidden}")
-        if self.train.lm_weight < 0:
-            raise ConfigError(f"lm_weight must not be negative, not {self.train.lm_weight}")
         if self.train.average_last < 0:
             raise ConfigError(f"average_last must be 0 (off) or a number of epochs, not {self.train.average_last}")
         if not 0 <= self.train.freeze_below <= max(TASK_DEPTH.values()):
             raise ConfigError(f"freeze_below must be a depth from 0 to {max(TASK_DEPTH.values())}, "
                               f"not {self.train.freeze_below}")
-        if self.train.freeze_vectors and not self.data.vectors:
-            raise ConfigError("freeze_vectors needs pretrained vectors (data.vectors, --vectors)")
         if self.train.init_from is not None and self.data.vectors:
             raise ConfigError("vectors cannot be given with init_from: the model's word representation comes from it")
         if self.model.encoder_pooling not in ENCODER_POOLINGS:
@@ -263,8 +243,6 @@ class Config:
                               f"not {self.model.encoder_pooling!r}")
         if not (self.model.word_embeddings or self.model.char_ngrams or self.model.encoder):
             raise ConfigError("the word representation needs word embeddings, character n-grams or an encoder")
-        if self.train.freeze_vectors and not self.model.word_embeddings:
-            raise ConfigError("freeze_vectors needs the word table (model.word_embeddings)")
         if self.model.encoder_trainable and not self.model.encoder:
             raise ConfigError("encoder_trainable needs an encoder (model.encoder, --encoder)")
         if self.train.encoder_lr <= 0:
@@ -272,6 +250,18 @@ class Config:
         if self.train.init_from is None and "entailment" in self.data.train and "relatedness" not in self.data.train:
             # The entailment layer reads the relatedness label embedding (spec, layer 5).
             raise ConfigError("entailment needs relatedness too (it is fed its label embedding)")
+
+
+# Options that were measured, not adopted, and removed (results/experiments.md, "Removed
+# options"): a saved model or checkpoint that has them at these values (off) still loads;
+# any other value is an error that says where they went.
+RETIRED = {
+    "model.locked_dropout": (False, "row 38"),
+    "model.lm_vocab": (0, "rows 43 and 45"),
+    "model.lm_hidden": (50, "rows 43 and 45"),
+    "train.lm_weight": (0.1, "rows 43 and 45"),
+    "train.freeze_vectors": (False, "row 46"),
+}
 
 
 def from_dict(cls, data: dict[str, Any], where: str = ""):
@@ -283,6 +273,12 @@ def from_dict(cls, data: dict[str, Any], where: str = ""):
     kwargs = {}
     for key, value in data.items():
         path = f"{where}.{key}" if where else key
+        if path in RETIRED and key not in names:
+            off, rows = RETIRED[path]
+            if value == off or path in ("model.lm_hidden", "train.lm_weight"):  # these two only matter with lm_vocab
+                continue
+            raise ConfigError(f"config key {path!r} was removed from jmt: it was measured and not adopted "
+                              f"(results/experiments.md, {rows})")
         if key not in names:
             raise ConfigError(f"unknown config key {path!r}; expected one of {', '.join(sorted(names))}")
         hint = hints[key]

@@ -39,7 +39,7 @@ from .distributed import Distributed
 from .errors import TrainingError
 from .io import average_weights, load_model, save_model, save_weights, write_json
 from .model import JointManyTask
-from .model.embeddings import UNK_ID, pretrain_ngrams
+from .model.embeddings import pretrain_ngrams
 from .predict import Predictor
 
 HOLDOUT = "holdout:"
@@ -221,8 +221,6 @@ def param_depth(name: str, depths: dict[str, int] | None = None) -> int:
         return int(rest.split("_")[0])
     if kind == "heads":
         return (depths or TASK_DEPTH)[rest.split(".")[0]]
-    if kind == "lm":  # the language-modelling objective reads the bottom layer
-        return min((depths or TASK_DEPTH).values())
     raise ValueError(f"parameter {name!r} belongs to no depth")
 
 
@@ -285,12 +283,9 @@ class PassLoss(nn.Module):
     forward used.
     """
 
-    def __init__(self, model: JointManyTask, regularizer: Regularizer, successive: bool, uncertainty: bool = False,
-                 lm_weight: float = 0.0):
+    def __init__(self, model: JointManyTask, regularizer: Regularizer, successive: bool, uncertainty: bool = False):
         super().__init__()
         self.model, self.regularizer, self.successive = model, regularizer, successive
-        # the language-modelling objective, unless the model has none or its head is frozen
-        self.lm_weight = lm_weight if model.lm is not None and next(model.lm.parameters()).requires_grad else 0.0
         # s_t = log sigma_t^2 of each task, learned (Kendall, Gal and Cipolla 2018)
         self.log_vars = nn.ParameterDict({t: nn.Parameter(torch.zeros(())) for t in model.tasks}) if uncertainty \
             else None
@@ -303,9 +298,6 @@ class PassLoss(nn.Module):
         else:
             task_loss = sum(torch.exp(-self.log_vars[t]) * value + self.log_vars[t] for t, value in losses.items())
         loss = task_loss + self.regularizer.l2(depth, tasks)
-        if self.lm_weight:
-            losses["lm"] = self.model.lm.loss(out.hidden[self.model.depths[0]], batch.tokens if pairs else batch)
-            loss = loss + self.lm_weight * losses["lm"]
         if self.model.copies:
             loss = loss + self.regularizer.t.soft_sharing_weight * self.model.soft_sharing_penalty(depth)
         if self.successive:
@@ -371,10 +363,6 @@ class Trainer:
             self.model.to(self.device)
             if encoder is not None:
                 self.model.attach_encoder(encoder)
-            if cfg.train.freeze_vectors:
-                frozen = [i for i, word in enumerate(self.vocabs.words.itos) if i > UNK_ID and word in vectors]
-                self.model.embed.freeze_rows(frozen)
-                self.log(f"word vectors frozen: {len(frozen):,} of {len(self.vocabs.words):,} rows of the word table")
             if cfg.data.vectors and cfg.train.ngram_pretrain_epochs > 0 and not resume:
                 pretrain_ngrams(self.model.embed, self.vocabs, cfg.data.vectors, cfg.train.ngram_pretrain_epochs,
                                 seed=cfg.train.seed, log=self.log)
@@ -402,8 +390,7 @@ class Trainer:
             groups.append({"params": encoder_params, "depth": 0, "scale": cfg.train.encoder_lr / cfg.train.lr})
         joint = cfg.train.schedule != "jmt"
         self.loss_module = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization and not joint,
-                                    uncertainty=cfg.train.schedule == "uncertainty",
-                                    lm_weight=cfg.train.lm_weight).to(self.device)
+                                    uncertainty=cfg.train.schedule == "uncertainty").to(self.device)
         if self.loss_module.log_vars is not None:
             groups.append({"params": list(self.loss_module.log_vars.parameters()), "depth": -1})
         if cfg.train.optimizer == "adam":
@@ -491,7 +478,7 @@ class Trainer:
         queues = [self.pass_batches(p) for p in self.passes]
         weights = [len(q) ** (1 / t.joint_temperature) for q in queues]
         steps = sum(len(q) for q in queues)
-        totals = {task: 0.0 for p in self.passes for task in p.tasks + self.extra_losses}
+        totals = {task: 0.0 for p in self.passes for task in p.tasks}
         seen = {task: 0 for task in totals}
         batches, words, seconds = [0] * len(self.passes), [0] * len(self.passes), [0.0] * len(self.passes)
         with progress_bar(f"epoch {epoch} {t.schedule}", steps, t.progress and self.is_main) as advance:
@@ -523,11 +510,6 @@ class Trainer:
         return per_item
 
     @property
-    def extra_losses(self) -> list[str]:
-        """Losses a step reports beside its tasks': the language-modelling objective's."""
-        return ["lm"] if self.loss_module.lm_weight else []
-
-    @property
     def is_main(self) -> bool:
         return self.dist is None or self.dist.is_main
 
@@ -557,7 +539,7 @@ class Trainer:
             below = group["depth"] < p.depth and not (group["depth"] == 0 and p.depth == bottom)
             group["lr"] = self.epoch_lr * group.get("scale", 1.0) * (t.lower_lr_scale if below else 1.0)
         batches = self.pass_batches(p)
-        totals = {task: 0.0 for task in p.tasks + self.extra_losses}
+        totals = {task: 0.0 for task in p.tasks}
         words, start = 0, time.perf_counter()
         with progress_bar(f"epoch {epoch} {p.name}", len(batches), t.progress and self.is_main) as advance:
             for step, idx in enumerate(batches, 1):
@@ -692,15 +674,10 @@ class Trainer:
                     order = self.resumed_order if next_pass and self.resumed_order else self.epoch_order()
                     for k in range(next_pass, len(order)):
                         p = self.passes[order[k]]
-                        new = self.train_pass(p, epoch)
-                        if "lm" in new:  # every pass trains the objective: a sum over them until the epoch ends
-                            losses["lm"] = losses.get("lm", 0.0) + new.pop("lm") * len(p.examples)
-                        losses.update(new)
+                        losses.update(self.train_pass(p, epoch))
                         if main:
                             save_checkpoint(self.out_dir,
                                             self.checkpoint_state(epoch, k + 1, losses, best, best_record, order))
-                    if "lm" in losses:  # per example over the epoch, as the joint schedule reports it
-                        losses["lm"] /= sum(len(p.examples) for p in self.passes)
                 else:
                     losses = self.train_joint_epoch(epoch)
                 train_seconds = time.perf_counter() - start

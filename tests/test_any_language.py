@@ -53,6 +53,7 @@ def french(tmp_path_factory):
     return d
 
 
+@pytest.mark.slow
 def test_an_empty_xpos_column_gives_a_model_without_xpos_and_the_language_is_read_from_the_file_name(french):
     config = json.loads((french / "model" / "config.json").read_text(encoding="utf-8"))
     assert config["tasks"] == ["upos", "dep"]
@@ -61,6 +62,7 @@ def test_an_empty_xpos_column_gives_a_model_without_xpos_and_the_language_is_rea
     assert meta["lang"] == "fr" and meta["splits"]["du"] == ["de", "le"] and meta["splits"]["au"] == ["à", "le"]
 
 
+@pytest.mark.slow
 def test_raw_text_goes_through_the_models_segmenter(french, tmp_path):
     raw = tmp_path / "in.txt"
     raw.write_text("Le chat boit du vin.\n", encoding="utf-8")
@@ -74,6 +76,7 @@ def test_raw_text_goes_through_the_models_segmenter(french, tmp_path):
     assert rebuild_text(out) == raw.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_without_a_segmenter_raw_text_of_another_language_is_refused_in_one_line(french, tmp_path):
     import shutil
 
@@ -89,6 +92,7 @@ def test_without_a_segmenter_raw_text_of_another_language_is_refused_in_one_line
     assert rules.exit_code == 0 and "\tdort\t" in rules.stdout
 
 
+@pytest.mark.slow
 def test_train_segmenter_adds_one_to_a_model_directory(french, tmp_path):
     import shutil
 

@@ -222,6 +222,7 @@ def test_tag_reports_a_bad_sentence_and_skip_bad_writes_the_rest(model_dir, tmp_
     assert out.read_text(encoding="utf-8").count("\n\n") == 2  # the first and the last sentence
 
 
+@pytest.mark.slow
 def test_a_five_thousand_token_sentence_is_tagged_in_pieces(model_dir, monkeypatch):
     import jmt
 
@@ -292,6 +293,7 @@ def segmenter_model(model_dir, tmp_path_factory):
 
 @pytest.mark.parametrize("text", ["", " \n\n\t", "no full stop anywhere in this text at all\n" * 50,
                                   "word " * 20_000, "Αθήνα 東京 Москва a\u200bb\x1b[0m \U0001F600\n"])
+@pytest.mark.slow
 def test_raw_text_is_tagged_and_comes_back_exactly(segmenter_model, text, tmp_path):
     src = tmp_path / "in.txt"
     src.write_text(text, encoding="utf-8", newline="")

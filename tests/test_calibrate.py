@@ -24,6 +24,7 @@ def _scores(model_dir, pairs, raw=False):
     return np.array([p["relatedness"] for p in Predictor(model, vocabs).pair(pairs)])
 
 
+@pytest.mark.slow
 def test_training_fits_the_line_on_the_dev_pairs_and_the_saved_model_applies_it(tiny_files, tmp_path):
     cfg = tiny_config(tiny_files, ["relatedness"], epochs=2)
     cfg.data.train = {"relatedness": str(SAMPLE / "pairs_train.tsv")}

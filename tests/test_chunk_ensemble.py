@@ -23,6 +23,7 @@ def _script():
     return script
 
 
+@pytest.mark.slow
 def test_each_model_alone_scores_as_it_tags_and_every_pair_is_scored(tiny_files, tmp_path, monkeypatch, capsys):
     dirs = []
     for seed, epochs in ((0, 30), (1, 2)):  # one model that has learned the tags, one that has barely started

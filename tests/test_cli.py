@@ -86,6 +86,7 @@ def test_train_with_flags_writes_a_model(corpora, tmp_path):
     assert result.stdout == ""  # logs go to stderr
 
 
+@pytest.mark.slow
 def test_train_flags_override_the_config_file(model_dir):
     config = json.loads((model_dir / "config.json").read_text())
     assert config["tasks"] == ["upos", "chunk", "dep"]
@@ -96,6 +97,7 @@ def test_train_flags_override_the_config_file(model_dir):
     assert set(config["data"]["dev"]) == {"upos", "chunk"}
 
 
+@pytest.mark.slow
 def test_train_without_corpus_uses_the_samples(corpora, tmp_path):
     out = tmp_path / "m"
     result = invoke("train", corpora["config"], "-o", out, "--epochs", "1")

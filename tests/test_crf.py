@@ -85,6 +85,7 @@ def test_iob_transitions():
     assert [labels[i] for i in range(len(labels)) if not start[i]] == ["I-NP", "I-VP"]
 
 
+@pytest.mark.slow
 def test_chunk_crf_overfits_and_survives_save_and_load(tiny_files, tmp_path):
     cfg = tiny_config(tiny_files, ["chunk"], dev=True, model=no_dropout_model(chunk_crf=True), epochs=60)
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)

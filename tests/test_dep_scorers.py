@@ -67,6 +67,7 @@ def test_head_only_bias_drops_the_terms_that_cannot_change_the_best_head():
     assert {n for n, _ in layer.named_parameters()} == {"U", "head_bias"}
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::jmt.errors.SlowPrecisionWarning")  # bf16 on any CPU
 def test_biaffine_dep_overfits_and_survives_save_and_load(tiny_files, tmp_path):
     cfg = tiny_config(tiny_files, ["upos", "dep"], dev=True, epochs=40,

@@ -11,6 +11,8 @@ import pytest
 
 from conftest import write_tiny_corpora
 
+pytestmark = pytest.mark.slow  # subprocesses and multi-epoch runs: `pytest -m "not slow"` skips them
+
 TESTS = Path(__file__).resolve().parent
 RANK_SCRIPT = """
 import hashlib, json, os, sys
@@ -20,6 +22,7 @@ import torch
 from conftest import PAPER_TASKS, quiet, tiny_config
 from jmt.distributed import init_from_environment, shutdown
 from jmt.train import Trainer
+
 
 dist = init_from_environment()
 files = {{k: Path(v) for k, v in {files!r}.items()}}

@@ -49,6 +49,7 @@ def own_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+@pytest.mark.slow
 def test_states_are_per_word_per_layer_and_pooled_over_pieces(bert):
     enc = Encoder(str(bert), "mean")
     states = enc.states(SENTENCES)
@@ -114,6 +115,7 @@ def trained(tmp_path_factory, bert):
     return root / "model", files, root / "cache"
 
 
+@pytest.mark.slow
 def test_a_model_trains_with_the_encoder_frozen_and_its_states_cached(trained, bert):
     model_dir, _, cache = trained
     saved = json.loads((model_dir / "config.json").read_text())["model"]
@@ -161,6 +163,7 @@ def test_a_missing_or_different_encoder_is_one_line(trained, tmp_path, bert):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_a_trainable_encoder_is_fine_tuned_and_saved_with_the_model(tmp_path, bert):
     files = write_tiny_corpora(tmp_path)
     # three epochs: the classifiers start at zero, so the first step sends no gradient below them

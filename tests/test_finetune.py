@@ -37,6 +37,7 @@ def finetune(base, out, tasks=("relatedness", "entailment"), **train):
     return out
 
 
+@pytest.mark.slow
 def test_frozen_depths_keep_their_weights_and_the_tasks_below_their_outputs(base, tmp_path):
     out = finetune(base, tmp_path / "ft", freeze_below=4)
     before, after = load_file(str(base[0] / "model.safetensors")), load_file(str(out / "model.safetensors"))
@@ -102,6 +103,7 @@ def test_vectors_cannot_come_with_a_model_to_start_from(base, tmp_path):
         Trainer(cfg, tmp_path / "ft", log=quiet)
 
 
+@pytest.mark.slow
 def test_the_cli_fine_tunes_and_refuses_a_clash_in_one_line(base, tmp_path):
     model_dir, files = base
     common = ["train", "--init-from", str(model_dir), "--train", f"relatedness={files['pairs']}",

@@ -22,6 +22,7 @@ def test_the_thresholds_are_set_unless_the_environment_sets_one(monkeypatch, var
     assert memory.fix_malloc_thresholds() is False
 
 
+@pytest.mark.slow
 def test_jmt_tag_fixes_the_thresholds_and_tags_with_the_loaded_objects_frozen(monkeypatch, tmp_path):
     import gc
 

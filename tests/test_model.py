@@ -17,7 +17,7 @@ from jmt.config import (Config, ConfigError, DataConfig, ModelConfig, TrainConfi
 from jmt.data.batch import collate_sentences, encode_sentence
 from jmt.data.types import Pair, Sentence
 from jmt.io import load_model, save_model
-from jmt.model.layers import BiLSTM, SequenceDropout
+from jmt.model.layers import BiLSTM
 from jmt.errors import SlowPrecisionWarning
 from jmt.predict import Predictor
 from jmt.train import Trainer, param_depth
@@ -109,6 +109,7 @@ def test_chunk_overfit_predicts_the_gold_tags(tiny_files, tmp_path):
 # ----------------------------------------------------------------------------- batched = single
 
 
+@pytest.mark.slow
 def test_batched_tagging_and_parsing_equal_one_by_one(trained):
     model, vocabs = trained.model, trained.vocabs
     sentences, _ = all_inputs(trained)
@@ -304,6 +305,7 @@ def test_the_prediction_entry_points_load_half_precision_tables(trained):
     assert trained.model.embed.ngrams.weight.dtype == torch.float32  # training keeps float32
 
 
+@pytest.mark.slow
 def test_loading_a_model_stays_clear_of_the_torch_compiler(trained):
     # The model is built on the meta device and its weights assigned. Some init ops' meta
     # kernels import torch._dynamo and sympy (about 70 MB resident in every tagging process).
@@ -437,8 +439,6 @@ SWITCHES = {
     "no shortcut, no vertical": ({"shortcut": False, "vertical": False}, {}),
     "no label embeddings": ({"label_embeddings": False}, {}),
     "no successive regularization": ({}, {"successive_regularization": False}),
-    "locked dropout": ({"locked_dropout": True}, {}),
-    "language-modelling objective": ({"lm_vocab": 50}, {}),
 }
 
 
@@ -462,7 +462,7 @@ def test_each_switch_builds_a_model_that_trains(name, tiny_files, tmp_path, monk
     losses = {}
     for p in trainer.passes:
         losses.update(trainer.train_pass(p, 1))
-    assert set(losses) == set(PAPER_TASKS) | ({"lm"} if cfg.model.lm_vocab else set())
+    assert set(losses) == set(PAPER_TASKS)
     assert all(math.isfinite(v) for v in losses.values()), losses
     # without label embeddings the label vectors feed nothing (only weight decay touches them)
     unused = set() if labels else {n for n, _ in model.named_parameters() if n.endswith("label_vectors")}
@@ -475,20 +475,6 @@ def test_each_switch_builds_a_model_that_trains(name, tiny_files, tmp_path, monk
     assert len(tagged[0]["heads"]) == 4
     paired = trainer.predictor.pair([Pair(["A", "cat"], ["A", "dog"])])
     assert paired[0]["entailment"] in ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
-
-
-def test_locked_dropout_drops_the_same_units_at_every_word_of_a_sentence():
-    torch.manual_seed(0)
-    x = torch.ones(6, 9, 40)
-    locked, per_word = SequenceDropout(0.5, locked=True), SequenceDropout(0.5)
-    y = locked(x)
-    assert torch.equal(y, y[:, :1].expand_as(y))  # one mask per sentence
-    assert not torch.equal(y[0], y[1])  # a different mask for each sentence
-    assert set(y.unique().tolist()) == {0.0, 2.0}  # kept units scaled by 1 / (1 - p)
-    z = per_word(x)
-    assert not torch.equal(z, z[:, :1].expand_as(z))
-    locked.eval()
-    assert torch.equal(locked(x), x)
 
 
 def test_pos_and_dep_alone_build_no_chunk_layer(tiny_files, tmp_path):

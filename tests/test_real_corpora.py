@@ -33,6 +33,7 @@ SICK = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", UD)
 def test_ud_counts(name):
     path = CORPORA / name
@@ -61,6 +62,7 @@ def test_ud_round_trip(name):
     assert out.getvalue() == path.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CONLL2000)
 def test_conll2000_counts(name):
     path = CORPORA / name

@@ -23,6 +23,8 @@ from jmt.errors import TrainingError
 from jmt.io import load_model
 from jmt.train import Trainer
 
+pytestmark = pytest.mark.slow  # subprocesses and multi-epoch runs: `pytest -m "not slow"` skips them
+
 SAMPLES = Path(__file__).resolve().parents[1] / "corpora" / "sample"
 SMALL = """[model]
 word_dim = 24

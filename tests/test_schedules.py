@@ -17,6 +17,8 @@ from jmt.data.types import Pair
 from jmt.io import load_model
 from jmt.train import Trainer
 
+pytestmark = pytest.mark.slow  # subprocesses and multi-epoch runs: `pytest -m "not slow"` skips them
+
 SMALL = ("[model]\nword_dim = 16\nchar_dim = 16\nhidden = 16\nlabel_dim = 16\nhead_hidden = 16\n"
          "dep_label_hidden = 16\ndep_arc_dim = 16\n[train]\noptimizer = \"adam\"\nlr = 0.005\nprogress = false\n")
 

@@ -240,6 +240,7 @@ def test_spacy_rules_give_the_text_back_too(tmp_path):
     assert rebuild_text(write(tmp_path, buf.getvalue(), "o.conllu")) == text
 
 
+@pytest.mark.slow
 def test_a_segmenter_learns_the_sample_treebank_saves_and_loads(tmp_path):
     scores = train_segmenter(SAMPLE / "train.conllu", SAMPLE / "dev.conllu", tmp_path / "m",
                              SegmenterConfig(epochs=8, batch_size=16, lr=0.005), lang="en", log=lambda m: None)
@@ -266,6 +267,7 @@ def test_a_damaged_segmenter_is_one_error_naming_the_file(tmp_path):
         load_segmenter(tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "ud_english_ewt").is_dir(), reason="needs ../shared/corpora")
 def test_the_raw_text_of_ewt_test_comes_back_exactly(tmp_path):
     import sys

@@ -30,6 +30,7 @@ def test_the_english_model_ships_and_loads_by_name():
     assert size < 40 * 2**20  # float16 weights, a cut vocabulary of pretrained-only words
 
 
+@pytest.mark.slow
 def test_the_ewt_only_model_tags_and_refuses_pairs_before_writing_anything(tmp_path):
     nlp = jmt.load("en-ewt")
     assert set(nlp.tasks) == {"upos", "xpos", "dep"}
@@ -44,6 +45,7 @@ def test_the_ewt_only_model_tags_and_refuses_pairs_before_writing_anything(tmp_p
                                                 "(relatedness, entailment); it tags and parses: jmt tag"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not EWT_TEST.is_file(), reason="needs ../shared/corpora")
 @pytest.mark.parametrize("name", shipped_models())
 def test_a_shipped_model_reproduces_its_card_on_a_slice_of_ewt_test(name):
@@ -62,6 +64,7 @@ def test_a_shipped_model_reproduces_its_card_on_a_slice_of_ewt_test(name):
     assert round(segmentation["sentences"], 2) == card["slice"]["sentences"]
 
 
+@pytest.mark.slow
 def test_jmt_tag_en_works_from_a_fresh_virtualenv(tmp_path):
     """The wheel built from this checkout, installed into a new virtualenv: jmt's own
     dependencies are borrowed from this environment (a .pth file), jmt itself and its

@@ -60,6 +60,7 @@ def test_factory_is_an_entry_point():
     assert "jmt" in names
 
 
+@pytest.mark.slow
 def test_annotations_equal_the_python_api(nlp, reference):
     for text in TEXTS:
         doc = nlp(text)
@@ -103,6 +104,7 @@ def test_pipe_equals_one_by_one(nlp):
     assert batched == [annotations(nlp(t)) for t in TEXTS]
 
 
+@pytest.mark.slow
 def test_to_disk_and_load_without_the_model_directory(model_dir, tmp_path):
     copy = tmp_path / "model_copy"
     shutil.copytree(model_dir, copy)
@@ -162,6 +164,7 @@ def test_tasks_config_sets_only_those_annotations(model_dir):
                                  Doc(nlp.vocab, words=["A", "dog"], pos=["DET", "NOUN"]))])["pos_acc"] is not None
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::jmt.errors.SlowPrecisionWarning")  # bf16 on any CPU
 def test_precision_config_reaches_the_model_and_survives_saving(model_dir, tmp_path):
     nlp = spacy.blank("en")
@@ -195,6 +198,7 @@ def test_empty_text(nlp):
     assert [len(d) for d in nlp.pipe(["", "Birds sing ."], batch_size=2)] == [0, 3]
 
 
+@pytest.mark.slow
 def test_factory_is_found_in_a_fresh_interpreter_without_importing_jmt(model_dir):
     import subprocess
     import sys
@@ -293,6 +297,7 @@ def test_a_pipeline_with_the_jmt_tokenizer_saves_and_loads(seg_model, tmp_path):
     assert loaded(text).text == text and annotations(loaded(text)) == before
 
 
+@pytest.mark.slow
 def test_spacy_package_makes_a_wheel_that_spacy_load_accepts(model_dir, tmp_path):
     import os
     import subprocess

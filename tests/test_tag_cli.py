@@ -30,6 +30,7 @@ def run(*args, input=None):
     return CliRunner().invoke(app, [str(a) for a in args], input=input)
 
 
+@pytest.mark.slow
 def test_conllu_in_conllu_out_keeps_every_line_but_the_predicted_columns(model_dir, tmp_path):
     src = SAMPLE / "dev.conllu"  # has comments, multiword tokens, an empty node, SpaceAfter=No
     out = tmp_path / "out.conllu"

@@ -53,6 +53,7 @@ def sample_run(tmp_path_factory):
     return trainer, best, read_jsonl(out / "metrics.jsonl"), messages
 
 
+@pytest.mark.slow
 def test_six_task_stack_builds_every_layer(sample_run):
     trainer, *_ = sample_run
     assert trainer.model.tasks == ["upos", "xpos", "chunk", "dep", "relatedness", "entailment"]
@@ -61,6 +62,7 @@ def test_six_task_stack_builds_every_layer(sample_run):
     assert [p.tasks for p in trainer.passes] == [["upos", "xpos"], ["chunk"], ["dep"], ["relatedness"], ["entailment"]]
 
 
+@pytest.mark.slow
 def test_six_task_dev_scores_rise_and_losses_fall(sample_run):
     _, _, records, _ = sample_run
     assert [r["epoch"] for r in records] == [1, 2, 3]
@@ -78,11 +80,13 @@ def test_six_task_dev_scores_rise_and_losses_fall(sample_run):
             assert all(np.isfinite(v) for v in scores.values() if isinstance(v, (int, float))), (task, scores)
 
 
+@pytest.mark.slow
 def test_learning_rate_follows_the_paper_schedule(sample_run):
     _, _, records, _ = sample_run
     assert [r["lr"] for r in records] == pytest.approx([1.0 / (1 + 0.3 * (k - 1)) for k in (1, 2, 3)])
 
 
+@pytest.mark.slow
 def test_best_epoch_is_saved_with_its_metrics(sample_run):
     trainer, best, records, messages = sample_run
     scores = [r["select_score"] for r in records]
@@ -174,6 +178,7 @@ Trainer(tiny_config(files, PAPER_TASKS, epochs=2, seed={seed}), {out!r}, log=qui
 """
 
 
+@pytest.mark.slow
 def test_fixed_seed_gives_identical_weights_across_runs(tiny_files, tmp_path):
     files = {k: str(v) for k, v in tiny_files.items()}
     # run 1 here; run 2 in a fresh interpreter with another hash seed (set and dict orders)
@@ -243,6 +248,7 @@ def test_holdout_of_one_task_is_not_trained_by_a_task_sharing_its_pass(tmp_path)
             assert len(p.examples) == 400 - n_dev, p.tasks
 
 
+@pytest.mark.slow
 def test_a_task_with_two_corpora_trains_a_pass_on_each(tmp_path):
     # XPOS from the treebank and from the chunking corpus's POS column: the chunking
     # corpus's held-out part stays out of the XPOS pass on it too.
@@ -269,6 +275,7 @@ def test_a_task_with_two_corpora_trains_a_pass_on_each(tmp_path):
     assert used["chunk_train.txt"] == ["train xpos", "train chunk"]
 
 
+@pytest.mark.slow
 def test_xpos2_learns_a_second_pos_column_with_its_own_classifier(tmp_path):
     # The chunking corpus's POS column under other conventions than the treebank's (here
     # every tag renamed): xpos2 keeps its own label set and classifier, shares the bottom
@@ -392,32 +399,16 @@ def test_pretrained_vectors_of_unseen_words_are_frozen(tiny_files, tmp_path):
     assert "embed.pretrained" not in dict(trainer.model.named_parameters())
 
 
-@pytest.mark.parametrize("schedule", ["jmt", "joint"])
-def test_freeze_vectors_keeps_the_pretrained_rows_and_trains_the_others(tiny_files, tmp_path, schedule):
-    vectors = str(write_vectors(tmp_path / "v.txt", header=False))
-    moved, messages = {}, []
-    for freeze in (False, True):
-        cfg = tiny_config(tiny_files, ["upos"], epochs=4, schedule=schedule, freeze_vectors=freeze)
-        cfg.data.vectors = vectors
-        trainer = Trainer(cfg, tmp_path / f"out{freeze}", log=messages.append)
-        before = trainer.model.embed.words.weight.detach().clone()
-        trainer.train()
-        changed = (trainer.model.embed.words.weight != before).any(dim=1)
-        moved[freeze] = set(changed.nonzero().flatten().tolist())
-    vocabs = trainer.vocabs
-    with_vector = {vocabs.words[w] for w in ("the", "cat", "sleeps")}
-    assert sum("word vectors frozen: 3 of" in m for m in messages) == 1
-    assert with_vector <= moved[False]  # they do train without the option
-    assert moved[True] == moved[False] - with_vector and vocabs.words["<unk>"] in moved[True]
-    # the saved model holds the pretrained values
-    loaded, loaded_vocabs, _ = load_model(tmp_path / "outTrue")
-    assert loaded.embed.words.weight[loaded_vocabs.words["cat"]].tolist() == pytest.approx(vector_of(0.2))
+def test_removed_options_load_when_off_and_are_named_when_on():
+    from jmt.config import Config, from_dict
 
-
-def test_freeze_vectors_without_vectors_is_a_config_error(tiny_files):
-    cfg = tiny_config(tiny_files, ["upos"], freeze_vectors=True)
-    with pytest.raises(ConfigError, match="freeze_vectors needs pretrained vectors"):
-        cfg.validate()
+    old = {"model": {"locked_dropout": False, "lm_vocab": 0, "lm_hidden": 50},
+           "train": {"lm_weight": 0.1, "freeze_vectors": False}}
+    assert from_dict(Config, old) == Config()  # a model saved before they went
+    with pytest.raises(ConfigError, match=r"'train.freeze_vectors' was removed .*row 46"):
+        from_dict(Config, {"train": {"freeze_vectors": True}})
+    with pytest.raises(ConfigError, match="'model.locked_dropout' was removed"):
+        from_dict(Config, {"model": {"locked_dropout": True}})
 
 
 def test_malformed_vectors_file_names_file_and_line(tiny_files, tmp_path):

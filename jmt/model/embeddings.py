@@ -66,13 +66,6 @@ class WordRepresentation(nn.Module):
             for i, word in enumerate(vocabs.pretrained.itos[1:], 1):
                 self.pretrained[i] = torch.from_numpy(vectors[word])
 
-    def freeze_rows(self, rows: list[int]) -> None:
-        """Keep these rows of the word table at their values during training: their gradient
-        is zeroed as it arrives, so no optimiser moves them (Adam's moments stay zero)."""
-        keep = torch.ones(self.words.num_embeddings, 1, device=self.words.weight.device)
-        keep[torch.tensor(rows, dtype=torch.long)] = 0.0
-        self.words.weight.register_hook(lambda grad: grad * keep)
-
     def forward(self, batch: TokenBatch, encoder_states: torch.Tensor | None = None) -> torch.Tensor:
         """[B, T, Dx]: the word, its n-grams and, with an encoder, the mix of ``encoder_states``
         ([B, T, L, D])."""

@@ -23,22 +23,6 @@ def linear(in_dim: int, out_dim: int, zero: bool = False) -> nn.Linear:
     return layer
 
 
-class SequenceDropout(nn.Dropout):
-    """Dropout over [B, T, D] inputs of a recurrent layer. ``locked``: one mask per sentence,
-    the same units dropped at every position (variational dropout, Gal and Ghahramani 2016),
-    instead of a fresh mask for every word."""
-
-    def __init__(self, p: float, locked: bool = False):
-        super().__init__(p)
-        self.locked = locked
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.locked and self.training and self.p > 0):
-            return super().forward(x)
-        keep = x.new_empty(x.shape[0], 1, x.shape[-1]).bernoulli_(1 - self.p)
-        return x * keep / (1 - self.p)
-
-
 class BiLSTM(nn.Module):
     """One bidirectional LSTM layer over padded sentences: [B, T, D] -> [B, T, 2H]."""
 

@@ -22,8 +22,7 @@ from ..data.batch import PairBatch, TokenBatch
 from ..data.vocab import Vocabularies
 from ..tasks import build_head
 from .embeddings import WordRepresentation
-from .layers import BiLSTM, SequenceDropout, masked_max
-from .lm import NeighbourWordLM
+from .layers import BiLSTM, masked_max
 
 
 @dataclass
@@ -43,8 +42,8 @@ class JointManyTask(nn.Module):
         self.depths = sorted({TASK_DEPTH[t] for t in self.tasks})
         self.embed = WordRepresentation(cfg, vocabs, vectors)
         self.encoder = None  # the pretrained encoder (attach_encoder), when cfg.encoder names one
-        self.embed_dropout = SequenceDropout(cfg.embed_dropout, cfg.locked_dropout)
-        self.dropout = SequenceDropout(cfg.dropout, cfg.locked_dropout)
+        self.embed_dropout = nn.Dropout(cfg.embed_dropout)
+        self.dropout = nn.Dropout(cfg.dropout)
         state_dim = 2 * cfg.hidden
         self.layers = nn.ModuleDict()
         self.heads = nn.ModuleDict()
@@ -56,9 +55,6 @@ class JointManyTask(nn.Module):
                     extra = {"decoder": decoder} if task == "dep" else {}
                     self.heads[task] = build_head(task, cfg=cfg, vocabs=vocabs, in_dim=state_dim, **extra)
                     self.heads[task].depth = depth
-        # Training only: the bottom layer's states also predict each word's neighbours.
-        self.lm = (NeighbourWordLM(state_dim, min(cfg.lm_vocab, len(vocabs.words)), cfg.lm_hidden)
-                   if cfg.lm_vocab else None)
         # Soft sharing: the tasks at each depth keep their own copy of every layer below,
         # starting equal to it and tied to it by an L2 penalty during training (see
         # soft_sharing_penalty). "copies" holds them under "<depth>_<layer below>".
