@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from .config import TASKS, ConfigError, corpus_paths, guess_language, load_config
+from .config import TASKS, ConfigError, corpus_paths, guess_language, load_config, parse_overrides
 from .data.types import DataError
 from .errors import RulesWarning, SlowPrecisionWarning, TrainingError
 
@@ -102,6 +102,7 @@ PRECISION_HELP = ("fp32; bf16: the LSTMs and label scorer in bfloat16, faster on
 
 @app.command()
 def train(
+    ctx: typer.Context,
     config: Optional[Path] = typer.Argument(None, help="TOML file with [model], [train] and [data] tables."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Directory for the trained model."),
     train_paths: Optional[List[str]] = typer.Option(
@@ -157,51 +158,45 @@ def train(
     lang: Optional[str] = typer.Option(None, "--lang", help="The corpora's language (ISO 639, e.g. fr); "
                                                             "default: read from UD file names."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    set_values: Optional[List[str]] = typer.Option(
+        None, "--set", metavar="SECTION.KEY=VALUE",
+        help="Any config key, repeatable: --set train.lr=0.001 --set model.hidden=150 (checked like the TOML file)."),
 ):
     """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
     train_map = parse_task_paths(train_paths, "--train", several=True)
     dev_map = parse_task_paths(dev_paths, "--dev")
+    with errors_to_exit():
+        # the flags above are shorthands for config keys; both beat the config file
+        settings = {**parse_overrides(set_values or []), **flag_settings(ctx.params)}
     if resume is not None:
         others = [name for name, value in (("CONFIG", config), ("--train", train_paths), ("--dev", dev_paths),
-                                           ("--vectors", vectors), ("--seed", seed), ("--optimizer", optimizer),
-                                           ("--lr", lr), ("--lower-lr-scale", lower_lr_scale),
-                                           ("--schedule", schedule), ("--task-order", task_order),
-                                           ("--dep-scorer", dep_scorer), ("--sharing", sharing),
-                                           ("--no-vectors", no_vectors), ("--keep-epochs", keep_epochs),
-                                           ("--[no-]calibrate", calibrate is not None),
-                                           ("--select-metric", select_metric), ("--init-from", init_from), ("--freeze-below", freeze_below is not None),
-                                           ("--lang", lang), ("--[no-]segmenter", segmenter is not None),
-                                           ("--encoder", encoder))
-                  if value] + [name for name, value in (("--[no-]shortcut", shortcut), ("--[no-]vertical", vertical),
-                                                        ("--[no-]label-embeddings", label_embeddings),
-                                                        ("--[no-]successive-regularization", successive),
-                                                        ("--[no-]char-ngrams", char_ngrams),
-                                                        ("--[no-]word-embeddings", word_embeddings),
-                                                        ("--[no-]growing-depth", growing_depth),
-                                                        ("--[no-]chunk-crf", chunk_crf)) if value is not None]
+                                           ("--no-vectors", no_vectors), ("--keep-epochs", keep_epochs)) if value]
+        flags = {param.name: "/".join(param.opts + param.secondary_opts) for param in ctx.command.params}
+        others += [flags[name] for name, key in TRAIN_FLAGS.items()
+                   if ctx.params.get(name) is not None and key not in RESUME_SETTINGS]
+        others += [f"--set {key}" for key in parse_overrides(set_values or []) if key not in RESUME_SETTINGS]
         if others or (output is not None and output != resume):
             fail(f"--resume takes the configuration from the checkpoint; drop {', '.join(others) or '-o'} "
                  "(only --epochs and --average-last may change)", code=2)
         with errors_to_exit():
             from .checkpoint import load_checkpoint
-            from .config import Config, from_dict
+            from .config import Config, apply_settings, from_dict
+
             from .train import train as run_training
 
-            cfg = from_dict(Config, json.loads(load_checkpoint(resume)["config"]))
-            if epochs is not None:
-                cfg.train.epochs = epochs
-            if average_last is not None:
-                cfg.train.average_last = average_last
+            cfg = from_dict(Config, apply_settings(json.loads(load_checkpoint(resume)["config"]), settings))
             run_distributed(lambda dist: run_training(cfg, resume, resume=True, dist=dist, device=device), resume, device)
         return
     if output is None:
         fail("missing option -o / --output: the directory for the trained model", code=2)
     with errors_to_exit():
-        cfg = load_config(config)
+        if no_vectors:
+            settings["data.vectors"] = None
+        if keep_epochs:
+            settings["train.keep_epoch_models"] = True
+        cfg = load_config(config, settings)
         cfg.data.train.update(train_map)  # the command line wins over the config file, task by task
         cfg.data.dev.update(dev_map)
-        if init_from is not None:
-            cfg.train.init_from = str(init_from)
         if not cfg.data.train:
             if cfg.train.init_from is not None:
                 raise ConfigError("--init-from needs --train: the corpora of the tasks to fine-tune")
@@ -210,33 +205,33 @@ def train(
             samples = sample_dir()  # the quickstart
             cfg.data.train = {t: str(samples / f) for t, f in SAMPLE_FILES["train"].items()}
             cfg.data.dev = {t: str(samples / f) for t, f in SAMPLE_FILES["dev"].items()}
-        if vectors is not None:
-            cfg.data.vectors = vectors
-        if no_vectors:
-            cfg.data.vectors = None
-        if lang is not None:
-            cfg.data.lang = lang
         if cfg.data.lang is None:
             cfg.data.lang = guess_language(p for v in cfg.data.train.values() for p in corpus_paths(v))
-        if keep_epochs:
-            cfg.train.keep_epoch_models = True
-        for name, value in (("epochs", epochs), ("seed", seed), ("optimizer", optimizer), ("lr", lr),
-                            ("lower_lr_scale", lower_lr_scale), ("schedule", schedule), ("task_order", task_order),
-                            ("successive_regularization", successive), ("calibrate", calibrate),
-                            ("freeze_below", freeze_below), ("select_metric", select_metric),
-                            ("average_last", average_last), ("segmenter", segmenter)):
-            if value is not None:
-                setattr(cfg.train, name, value)
-        for name, value in (("encoder", encoder), ("dep_scorer", dep_scorer), ("sharing", sharing), ("shortcut", shortcut),
-                            ("vertical", vertical),
-                            ("label_embeddings", label_embeddings), ("char_ngrams", char_ngrams),
-                            ("word_embeddings", word_embeddings),
-                            ("growing_depth", growing_depth), ("chunk_crf", chunk_crf)):
-            if value is not None:
-                setattr(cfg.model, name, value)
         from .train import train as run_training
 
         run_distributed(lambda dist: run_training(cfg, output, dist=dist, device=device), output, device)
+
+
+# The config key that each shorthand flag of `jmt train` sets (the flag's parameter name -> SECTION.KEY).
+TRAIN_FLAGS = {
+    "vectors": "data.vectors", "lang": "data.lang",
+    "epochs": "train.epochs", "seed": "train.seed", "optimizer": "train.optimizer", "lr": "train.lr",
+    "lower_lr_scale": "train.lower_lr_scale", "schedule": "train.schedule", "task_order": "train.task_order",
+    "successive": "train.successive_regularization", "calibrate": "train.calibrate",
+    "select_metric": "train.select_metric", "average_last": "train.average_last", "init_from": "train.init_from",
+    "freeze_below": "train.freeze_below", "segmenter": "train.segmenter",
+    "encoder": "model.encoder", "dep_scorer": "model.dep_scorer", "sharing": "model.sharing",
+    "shortcut": "model.shortcut", "vertical": "model.vertical", "label_embeddings": "model.label_embeddings",
+    "char_ngrams": "model.char_ngrams", "word_embeddings": "model.word_embeddings",
+    "growing_depth": "model.growing_depth", "chunk_crf": "model.chunk_crf",
+}
+RESUME_SETTINGS = ("train.epochs", "train.average_last")  # what a resumed run may change
+
+
+def flag_settings(params: dict) -> dict:
+    """The config keys that the shorthand flags given set (``TRAIN_FLAGS``)."""
+    return {key: str(params[name]) if isinstance(params[name], Path) else params[name]
+            for name, key in TRAIN_FLAGS.items() if params.get(name) is not None}
 
 
 @app.command("train-segmenter")

@@ -320,18 +320,47 @@ def to_dict(obj) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Read a TOML file (tables ``[model]``, ``[train]``, ``[data]``) into a Config."""
-    if path is None:
-        return Config()
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: invalid TOML: {err}") from None
-    try:
-        return from_dict(Config, data)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+def load_config(path: str | Path | None = None, settings: dict[str, Any] | None = None) -> Config:
+    """Read a TOML file (tables ``[model]``, ``[train]``, ``[data]``) into a Config, with
+    ``settings`` (``{"train.lr": 0.001}``, from the command line) over it."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: file not found") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: invalid TOML: {err}") from None
+        try:
+            from_dict(Config, data)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+    return from_dict(Config, apply_settings(data, settings or {}))
+
+
+def apply_settings(data: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a config as TOML or JSON gives it) with ``SECTION.KEY`` values set; the
+    typed check comes after, in :func:`from_dict`."""
+    out = {section: dict(table) if isinstance(table, dict) else table for section, table in data.items()}
+    for dotted, value in settings.items():
+        section, _, key = dotted.partition(".")
+        if section not in ("model", "train", "data") or not key or "." in key:
+            raise ConfigError(f"unknown config key {dotted!r}; expected SECTION.KEY with SECTION model, train or data")
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def parse_overrides(values: list[str]) -> dict[str, Any]:
+    """``SECTION.KEY=VALUE`` settings from a command line (``jmt train --set``). A value is
+    read as a TOML value (``0.001``, ``true``, ``"text"``), or else taken as a string."""
+    out: dict[str, Any] = {}
+    for item in values:
+        name, eq, value = item.partition("=")
+        if not eq or "." not in name:
+            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. --set train.lr=0.001")
+        try:
+            out[name.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[name.strip()] = value
+    return out

@@ -97,6 +97,24 @@ def test_train_flags_override_the_config_file(model_dir):
     assert set(config["data"]["dev"]) == {"upos", "chunk"}
 
 
+def test_any_config_key_is_settable_and_checked_like_the_toml_file(corpora, tmp_path):
+    out = tmp_path / "m"
+    c = corpora["conllu"]
+    result = invoke("train", corpora["config"], "-o", out, "--train", f"upos={c}", "--epochs", "1",
+                    "--set", "model.hidden=12", "--set", "train.lr=0.003", "--set", "train.select_metric=last",
+                    "--set", "model.chunk_crf=true", "--set", "train.seed=5", "--seed", "4")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["hidden"] == 12 and config["train"]["lr"] == 0.003
+    assert config["train"]["select_metric"] == "last" and config["model"]["chunk_crf"] is True
+    assert config["train"]["seed"] == 4  # a flag is the shorthand of its key, and wins over --set
+    for setting, message in (("train.lrr=0.1", "unknown config key 'train.lrr'"),
+                             ("train.epochs=many", "'train.epochs' must be int"),
+                             ("lr=0.1", "expected SECTION.KEY=VALUE")):
+        bad = invoke("train", "-o", tmp_path / "x", "--train", f"upos={c}", "--set", setting)
+        assert_one_line_error(bad, message)
+
+
 @pytest.mark.slow
 def test_train_without_corpus_uses_the_samples(corpora, tmp_path):
     out = tmp_path / "m"
