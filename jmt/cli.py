@@ -373,7 +373,7 @@ def calibrate(
         fit = calibrate_relatedness(model_dir, read_corpus(pairs_path, "relatedness"), batch_size, min_pairs)
         typer.echo(f"relatedness = {fit['scale']:.4f} x expected score + {fit['shift']:.4f} on {fit['pairs']} pairs: "
                    f"MSE {fit['dev_mse_before']:.4f} -> {fit['dev_mse_after']:.4f} on these pairs; "
-                   f"written to {Path(model_dir) / 'config.json'}")
+                   f"written to {Path(model_dir) / 'model.safetensors'}")
 
 
 @app.command()

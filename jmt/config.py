@@ -71,10 +71,6 @@ class ModelConfig:
     min_word_count: int = 1
     min_ngram_count: int = 1
     max_pretrained_words: int = 100_000  # frozen rows kept for words unseen in training
-    # Relatedness scores come out as scale * E[score] + shift, clamped to [1, 5]; both are
-    # fitted on the dev pairs after training (train.calibrate, `jmt calibrate`).
-    relatedness_scale: float = 1.0
-    relatedness_shift: float = 0.0
     # A pretrained transformer under the stack (jmt.model.encoder): a Hugging Face name or a
     # folder. Each word gets a learned scalar mix of its layers, pooled over the word's pieces
     # (encoder_pooling "mean" or "first"), beside the word and n-gram embeddings. Frozen unless
@@ -262,6 +258,9 @@ RETIRED = {
     "train.lm_weight": (0.1, "rows 43 and 45"),
     "train.freeze_vectors": (False, "row 46"),
 }
+# Fitted values that moved from config.json to the weights: an older model's config.json
+# still has them, and jmt.io.load_model carries them over; anywhere else they are ignored.
+MOVED_TO_WEIGHTS = ("model.relatedness_scale", "model.relatedness_shift")
 
 
 def from_dict(cls, data: dict[str, Any], where: str = ""):
@@ -273,6 +272,8 @@ def from_dict(cls, data: dict[str, Any], where: str = ""):
     kwargs = {}
     for key, value in data.items():
         path = f"{where}.{key}" if where else key
+        if path in MOVED_TO_WEIGHTS and key not in names:
+            continue
         if path in RETIRED and key not in names:
             off, rows = RETIRED[path]
             if value == off or path in ("model.lm_hidden", "train.lm_weight"):  # these two only matter with lm_vocab

@@ -70,6 +70,8 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
             raise ConfigError(f"{where}: model format version {version!r}; this jmt reads version {FORMAT_VERSION}"
                               + (" (the model was written by a newer jmt: upgrade jmt)" if newer else ""))
         tasks = raw.pop("tasks")
+        legacy = raw.get("model", {})
+        calibration = (legacy.get("relatedness_scale", 1.0), legacy.get("relatedness_shift", 0.0))  # older models
         config = from_dict(Config, raw)
         where = directory / "vocab.json"
         vocabs = Vocabularies.from_json(json.loads(where.read_text(encoding="utf-8")))
@@ -83,7 +85,11 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
             m, where = config.model, directory
             model.attach_encoder(load_encoder(m.encoder, m.encoder_sha256, m.encoder_pooling, str(directory), device))
         where = directory / "model.safetensors"
-        model.load_state_dict(read_weights(where, device, table_dtype), assign=True)
+        weights = read_weights(where, device, table_dtype)
+        moved = "heads.relatedness.calibration"
+        if moved not in weights and "relatedness" in model.heads:  # written before the line moved to the weights
+            weights[moved] = torch.tensor([float(v) for v in calibration], device=device)
+        model.load_state_dict(weights, assign=True)
     except ConfigError as err:
         raise ConfigError(str(err) if str(err).startswith(str(where)) else f"{where}: {err}") from None
     except (OSError, KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:
@@ -107,6 +113,19 @@ def read_weights(path: Path, device: torch.device, table_dtype: torch.dtype) -> 
     with safe_open(str(path), framework="pt", device=str(device)) as f:
         # weights stored in float16 (a shipped model) compute in float32
         return {**{key: _widen(f.get_tensor(key)) for key in f.keys() if key not in tables}, **tables}
+
+
+def replace_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Set some tensors of a safetensors file, keeping the others (and their dtypes) as they
+    are; written to a temporary name and renamed."""
+    path = Path(path)
+    with safe_open(str(path), framework="pt") as f:
+        state, metadata = {key: f.get_tensor(key) for key in f.keys()}, f.metadata()
+    state.update({key: value.detach().cpu().contiguous() for key, value in tensors.items()})
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata=metadata)
+    os.chmod(tmp, path.stat().st_mode & 0o777)
+    os.replace(tmp, path)
 
 
 def _widen(tensor: torch.Tensor) -> torch.Tensor:

@@ -441,14 +441,13 @@ class Trainer:
         # Model settings come from the model; one set otherwise and differently is a mistake.
         default, given, have = to_dict(ModelConfig()), to_dict(cfg.model), to_dict(saved.model)
         clash = [k for k in given if given[k] != default[k] and given[k] != have[k]
-                 and k not in ("word_dim", "relatedness_scale", "relatedness_shift")]
+                 and k != "word_dim"]
         if clash:
             raise ConfigError(f"model setting {clash[0]} = {given[clash[0]]!r} given, but the model in "
                               f"{cfg.train.init_from} has {have[clash[0]]!r}; a fine-tuned model keeps its own settings")
         if cfg.train.freeze_below <= TASK_DEPTH["relatedness"] and "relatedness" in model.heads:
             # The old calibration line fitted the old scores; train ends by fitting a new one.
-            saved.model.relatedness_scale, saved.model.relatedness_shift = 1.0, 0.0
-            model.heads["relatedness"].scale, model.heads["relatedness"].shift = 1.0, 0.0
+            model.heads["relatedness"].set_calibration(1.0, 0.0)
         cfg.model = saved.model
         return model, vocabs
 

@@ -34,7 +34,7 @@ def score(name: str, model, vocabs, sets: dict) -> None:
     ewt = predictor.evaluate_tasks(["upos", "xpos", "dep"], sets["ewt"])
     chunk = predictor.evaluate_tasks(["chunk"], sets["chunk"])["chunk"]["f1"]
     head = model.heads["relatedness"]
-    head.scale, head.shift = 1.0, 0.0  # raw expected scores; the line is fitted below
+    head.set_calibration(1.0, 0.0)  # raw expected scores; the line is fitted below
     trial = np.array([p["relatedness"] for p in predictor.pair(sets["trial"])])
     scale, shift = np.polyfit(trial, [p.relatedness for p in sets["trial"]], 1)
     out = predictor.pair(sets["sick"])

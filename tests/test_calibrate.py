@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 from typer.testing import CliRunner
 
 from conftest import SAMPLE, quiet, tiny_config
@@ -20,7 +21,7 @@ from jmt.train import train
 def _scores(model_dir, pairs, raw=False):
     model, vocabs, _ = load_model(model_dir)
     if raw:
-        model.heads["relatedness"].scale, model.heads["relatedness"].shift = 1.0, 0.0
+        model.heads["relatedness"].set_calibration(1.0, 0.0)
     return np.array([p["relatedness"] for p in Predictor(model, vocabs).pair(pairs)])
 
 
@@ -31,8 +32,9 @@ def test_training_fits_the_line_on_the_dev_pairs_and_the_saved_model_applies_it(
     cfg.data.dev = {"relatedness": str(SAMPLE / "pairs_dev.tsv")}  # 80 pairs
     record = train(cfg, tmp_path / "m", log=quiet)
     fit = record["calibration"]
-    saved = json.loads((tmp_path / "m" / "config.json").read_text())["model"]
-    assert (saved["relatedness_scale"], saved["relatedness_shift"]) == (fit["scale"], fit["shift"])
+    with safe_open(str(tmp_path / "m" / "model.safetensors"), "pt") as f:  # stored with the weights
+        assert f.get_tensor("heads.relatedness.calibration").tolist() == pytest.approx([fit["scale"], fit["shift"]])
+    assert "relatedness_scale" not in json.loads((tmp_path / "m" / "config.json").read_text())["model"]
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["calibration"] == fit
     pairs = read_corpus(SAMPLE / "pairs_dev.tsv", "relatedness")
     raw, calibrated = _scores(tmp_path / "m", pairs, raw=True), _scores(tmp_path / "m", pairs)
@@ -45,7 +47,7 @@ def test_training_fits_the_line_on_the_dev_pairs_and_the_saved_model_applies_it(
 
 def test_fitting_again_reads_the_raw_scores_and_gives_the_same_line(tiny_files, tmp_path):
     train(tiny_config(tiny_files, ["relatedness"], dev=True, calibrate=False), tmp_path / "m", log=quiet)
-    assert json.loads((tmp_path / "m" / "config.json").read_text())["model"]["relatedness_scale"] == 1.0
+    assert load_model(tmp_path / "m")[0].heads["relatedness"].scale == 1.0
     pairs = read_corpus(tiny_files["pairs"], "relatedness")
     first = calibrate_relatedness(tmp_path / "m", pairs, min_pairs=2)
     second = calibrate_relatedness(tmp_path / "m", pairs, min_pairs=2)
@@ -76,3 +78,23 @@ def test_jmt_calibrate_reports_the_fit_and_info_shows_it(tiny_files, tmp_path):
     assert "on 8 pairs" in result.stdout and "MSE" in result.stdout
     info = CliRunner().invoke(app, ["info", str(tmp_path / "m")])
     assert "relatedness calibrated on 8 dev pairs" in info.stdout
+
+
+def test_an_older_model_with_its_line_in_config_json_keeps_it_and_calibrating_moves_it(tiny_files, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    out = tmp_path / "m"
+    train(tiny_config(tiny_files, ["relatedness"], dev=True, calibrate=False), out, log=quiet)
+    weights = load_file(str(out / "model.safetensors"))
+    del weights["heads.relatedness.calibration"]  # as jmt wrote models before the line moved to the weights
+    save_file(weights, str(out / "model.safetensors"))
+    config = json.loads((out / "config.json").read_text())
+    config["model"].update(relatedness_scale=0.5, relatedness_shift=1.25)
+    (out / "config.json").write_text(json.dumps(config))
+    head = load_model(out)[0].heads["relatedness"]
+    assert (head.scale, head.shift) == (0.5, 1.25)
+    fit = calibrate_relatedness(out, read_corpus(tiny_files["pairs"], "relatedness"), min_pairs=2)
+    assert "relatedness_scale" not in json.loads((out / "config.json").read_text())["model"]
+    head = load_model(out)[0].heads["relatedness"]
+    assert (head.scale, head.shift) == pytest.approx((fit["scale"], fit["shift"]))
+

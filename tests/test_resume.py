@@ -133,7 +133,8 @@ def test_a_checkpoint_from_before_a_setting_existed_resumes_with_its_default(uni
     shutil.copytree(uninterrupted, out)
     state = load_checkpoint(out)
     cfg = json.loads(state["config"])
-    del cfg["train"]["calibrate"], cfg["model"]["relatedness_scale"]  # as an older jmt wrote it
+    del cfg["train"]["calibrate"]  # as an older jmt wrote it, with a line then kept in the config
+    cfg["model"]["relatedness_scale"] = 1.0
     save_checkpoint(out, {**state, "config": json.dumps(cfg)})
     proc = jmt_train("--resume", str(out), "--epochs", "4")
     _, err = proc.communicate(timeout=600)

@@ -43,7 +43,20 @@ class RelatednessHead(nn.Module):
         self.label_vectors = nn.Parameter(uniform_(torch.empty(N_BINS, cfg.label_dim)))
         # a list, not arange: a float arange on the meta device (loading) imports torch._dynamo
         self.register_buffer("bins", torch.tensor([float(k) for k in range(1, N_BINS + 1)]))
-        self.scale, self.shift = cfg.relatedness_scale, cfg.relatedness_shift  # fitted on dev after training
+        # scores = scale * expected score + shift, fitted on dev pairs after training
+        # (jmt.calibrate); saved with the weights
+        self.register_buffer("calibration", torch.tensor([1.0, 0.0]))
+
+    @property
+    def scale(self) -> float:
+        return float(self.calibration[0])
+
+    @property
+    def shift(self) -> float:
+        return float(self.calibration[1])
+
+    def set_calibration(self, scale: float, shift: float) -> None:
+        self.calibration = torch.tensor([float(scale), float(shift)], device=self.bins.device)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, below: dict[str, torch.Tensor]) -> torch.Tensor:
         features = torch.cat([(a - b).abs(), a * b], dim=-1)  # [B, 4H], symmetric in a and b
@@ -58,7 +71,7 @@ class RelatednessHead(nn.Module):
 
     def decode(self, logits: torch.Tensor, batch: PairBatch) -> list[dict]:
         expected = logits.softmax(-1) @ self.bins  # in [1, 5]
-        scores = (self.scale * expected + self.shift).clamp(1, N_BINS).tolist()
+        scores = (self.calibration[0] * expected + self.calibration[1]).clamp(1, N_BINS).tolist()
         return [{"relatedness": s} for s in scores]
 
     def evaluate(self, gold: list[Pair], pred: list[dict]) -> dict:
