@@ -58,6 +58,10 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--results", type=Path, default=REPO / "results" / "accuracy.md")
     ap.add_argument("--spacy", type=Path, default=REPO / "results" / "spacy_baseline.json")
+    ap.add_argument("--title", default="Accuracy of the jmt recipe on the public corpora")
+    ap.add_argument("--command", default="scripts/reproduce_accuracy.sh OUT_DIR SEED",
+                    help="the command that trained the runs, as the results file names it")
+    ap.add_argument("--seed-file", default="accuracy_seed<N>.md", help="each run's own results file, as named")
     args = ap.parse_args()
     measured = json.loads(args.spacy.read_text())["test"] if args.spacy.is_file() else None
     runs = []
@@ -68,10 +72,10 @@ def main() -> None:
                      "selected": json.loads((d / "metrics.json").read_text()), "record": record,
                      "seed": json.loads((d / "config.json").read_text())["train"]["seed"]})
     seeds = [r["seed"] for r in runs]
-    lines = ["# Accuracy of the jmt recipe on the public corpora", "",
+    lines = [f"# {args.title}", "",
              f"Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `python scripts/summarize_accuracy.py` "
-             f"from {len(runs)} runs of the recipe that `scripts/reproduce_accuracy.sh OUT_DIR SEED` trains "
-             f"(seeds {', '.join(map(str, seeds))}); each run's own file (`accuracy_seed<N>.md`) has its machine, "
+             f"from {len(runs)} runs of the recipe that `{args.command}` trains "
+             f"(seeds {', '.join(map(str, seeds))}); each run's own file (`{args.seed_file}`) has its machine, "
              "versions, wall time, dev curve and how it was run.", "",
              "| test metric | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | spread | bar | met | "
              "spaCy recipe (issue) |" + (" spaCy recipe (rerun here) |" if measured else "")

@@ -1,6 +1,6 @@
 """How far is one model's chunk F1 from an ensemble of several?
 
-    python scripts/chunk_ensemble.py MODEL_DIR MODEL_DIR [MODEL_DIR ...] [--shared ../shared]
+    python analyses/chunk_ensemble.py MODEL_DIR MODEL_DIR [MODEL_DIR ...] [--shared ../shared]
 
 For models with a CRF chunker (``[model] chunk_crf = true``) trained on the same label set,
 chunk F1 is scored for each model alone and for every combination of two or more: the

@@ -1,6 +1,6 @@
 """Does averaging the weights of a run's last epochs beat its selected epoch?
 
-    python scripts/average_epochs.py RUN_DIR [--set dev|test] [--last 2 3 4] [--shared ../shared] [--threads 2]
+    python analyses/average_epochs.py RUN_DIR [--set dev|test] [--last 2 3 4] [--shared ../shared] [--threads 2]
 
 RUN_DIR is a recipe run trained with ``jmt train ... --keep-epochs`` (so it holds
 ``epochN/`` model directories). Scores the selected model (RUN_DIR itself) and the averages

@@ -1,6 +1,6 @@
 """Where are a trained model's chunking errors, and could its own states fix them?
 
-    python scripts/chunk_errors.py MODEL_DIR [--shared ../shared] [--epochs 8]
+    python analyses/chunk_errors.py MODEL_DIR [--shared ../shared] [--epochs 8]
 
 Two diagnostics on CoNLL-2000, for a model with the chunk and dep tasks:
 

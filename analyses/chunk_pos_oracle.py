@@ -1,6 +1,6 @@
 """How much would chunking gain from the CoNLL-2000 POS column as an input?
 
-    python scripts/chunk_pos_oracle.py MODEL_DIR [MODEL_DIR ...] [--shared ../shared]
+    python analyses/chunk_pos_oracle.py MODEL_DIR [MODEL_DIR ...] [--shared ../shared]
 
 For a model with the ``xpos2`` task (a classifier of the CoNLL-2000 POS column whose label
 embedding feeds the chunk layer), chunk F1 is scored twice on the same sentences: as the
