@@ -28,6 +28,10 @@ class ConfigError(ValueError):
 # the treebank's (the CoNLL-2000 chunking corpus beside UD EWT, say).
 TASK_DEPTH = {"upos": 1, "xpos": 1, "xpos2": 1, "chunk": 2, "dep": 3, "relatedness": 4, "entailment": 5}
 TASKS = tuple(TASK_DEPTH)
+# Each depth's BiLSTM layer by name: the weights are named after it (``layers.pos.*``), so a
+# task added at a new depth leaves the names of the others, and the saved models, as they are.
+LAYER_NAMES = {1: "pos", 2: "chunk", 3: "dep", 4: "relatedness", 5: "entailment"}
+LAYER_DEPTHS = {name: depth for depth, name in LAYER_NAMES.items()}
 DEP_SCORERS = ("bilinear", "biaffine")
 ENCODER_POOLINGS = ("mean", "first")
 SCHEDULES = ("jmt", "joint", "uncertainty")

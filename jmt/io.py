@@ -13,11 +13,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .config import Config, ConfigError, from_dict, to_dict
+from .config import LAYER_NAMES, Config, ConfigError, from_dict, to_dict
 from .data.vocab import Vocabularies
 from .model import JointManyTask
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: layers named (layers.pos.*); 1 numbered them by depth (layers.1.*), read through upgrade_v1
 TABLES = ("embed.words.weight", "embed.ngrams.weight", "embed.pretrained")  # the embedding tables
 
 
@@ -65,7 +65,7 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
     try:
         raw = json.loads(where.read_text(encoding="utf-8"))
         version = raw.pop("format_version", None)
-        if version != FORMAT_VERSION:
+        if version not in (1, FORMAT_VERSION):
             newer = isinstance(version, int) and version > FORMAT_VERSION
             raise ConfigError(f"{where}: model format version {version!r}; this jmt reads version {FORMAT_VERSION}"
                               + (" (the model was written by a newer jmt: upgrade jmt)" if newer else ""))
@@ -85,7 +85,7 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
             m, where = config.model, directory
             model.attach_encoder(load_encoder(m.encoder, m.encoder_sha256, m.encoder_pooling, str(directory), device))
         where = directory / "model.safetensors"
-        weights = read_weights(where, device, table_dtype)
+        weights = upgrade_v1(read_weights(where, device, table_dtype))
         moved = "heads.relatedness.calibration"
         if moved not in weights and "relatedness" in model.heads:  # written before the line moved to the weights
             weights[moved] = torch.tensor([float(v) for v in calibration], device=device)
@@ -115,6 +115,23 @@ def read_weights(path: Path, device: torch.device, table_dtype: torch.dtype) -> 
         return {**{key: _widen(f.get_tensor(key)) for key in f.keys() if key not in tables}, **tables}
 
 
+def upgrade_v1(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights of a format-1 model (or checkpoint) under format-2 names: its layers were
+    numbered by depth (``layers.3.*``, soft-sharing copies ``copies.3_1.*``); they are named
+    now (``layers.dep.*``, ``copies.dep_pos.*``). Format-2 names pass unchanged."""
+    def rename(key: str) -> str:
+        kind, _, rest = key.partition(".")
+        head, dot, tail = rest.partition(".")
+        if kind == "layers" and head.isdigit():
+            return f"layers.{LAYER_NAMES[int(head)]}.{tail}"
+        if kind == "copies" and "_" in head and head.replace("_", "").isdigit():
+            upto, below = head.split("_")
+            return f"copies.{LAYER_NAMES[int(upto)]}_{LAYER_NAMES[int(below)]}.{tail}"
+        return key
+
+    return {rename(key): value for key, value in state.items()}
+
+
 def replace_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
     """Set some tensors of a safetensors file, keeping the others (and their dtypes) as they
     are; written to a temporary name and renamed."""
@@ -129,7 +146,12 @@ def replace_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
 
 
 def _widen(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
+    if tensor.dtype in (torch.float16, torch.bfloat16):
+        return tensor.float()
+    # A tensor read from the file sits wherever the file put it; vectorised kernels may sum
+    # in another order at an unaligned address, so a loaded model would predict in the last
+    # digits unlike the model that was saved. A copy is aligned as torch allocates it.
+    return tensor.clone() if tensor.device.type == "cpu" and tensor.data_ptr() % 64 else tensor
 
 
 def save_weights(path: str | Path, model: torch.nn.Module, metadata: dict[str, str] | None = None) -> None:

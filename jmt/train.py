@@ -26,7 +26,8 @@ from torch.utils.data.distributed import DistributedSampler
 from .calibrate import MIN_PAIRS, calibrate_relatedness  # at import: a run's last step must not read newer code
 from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
                          training_record, write_record)
-from .config import TASK_DEPTH, Config, ConfigError, ModelConfig, corpus_paths, from_dict, to_dict
+from .config import (LAYER_DEPTHS, LAYER_NAMES, TASK_DEPTH, Config, ConfigError, ModelConfig, corpus_paths, from_dict,
+                     to_dict)
 from .data.batch import (EncodedPair, EncodedSentence, batch_indices, collate_pairs, collate_sentences,
                          encode_pair, encode_sentence)
 from .data.conllu import XPOS, conllu_column_is_empty
@@ -37,7 +38,7 @@ from .data.vocab import Vocabularies
 from .device import resolve_device
 from .distributed import Distributed
 from .errors import TrainingError
-from .io import average_weights, load_model, save_model, save_weights, write_json
+from .io import average_weights, load_model, save_model, save_weights, upgrade_v1, write_json
 from .model import JointManyTask
 from .model.embeddings import pretrain_ngrams
 from .predict import Predictor
@@ -216,9 +217,9 @@ def param_depth(name: str, depths: dict[str, int] | None = None) -> int:
     if kind in ("embed", "encoder_net"):  # the word representation, a trainable encoder with it
         return 0
     if kind == "layers":
-        return int(rest.split(".")[0])
-    if kind == "copies":  # "copies.<depth>_<layer>": used only by the tasks at <depth>
-        return int(rest.split("_")[0])
+        return LAYER_DEPTHS[rest.split(".")[0]]
+    if kind == "copies":  # "copies.<layer>_<layer below>": used only by the tasks at <layer>
+        return LAYER_DEPTHS[rest.split("_")[0]]
     if kind == "heads":
         return (depths or TASK_DEPTH)[rest.split(".")[0]]
     raise ValueError(f"parameter {name!r} belongs to no depth")
@@ -264,7 +265,7 @@ class Regularizer:
         if key not in self._own:
             own = []
             for name, p in self.model.named_parameters():
-                if name.startswith(f"layers.{depth}.") and "weight" in name:
+                if name.startswith(f"layers.{LAYER_NAMES[depth]}.") and "weight" in name:
                     own.append((p, self.t.l2_lstm))
                 elif name.startswith("heads.") and name.split(".")[1] in tasks:
                     own.append((p, self.t.l2_classifier))
@@ -598,7 +599,7 @@ class Trainer:
         if saved_cfg != to_dict(self.cfg):
             raise ConfigError(f"{self.out_dir / CHECKPOINT}: the checkpoint was written with another configuration; "
                               "resume with the same one (jmt train --resume DIR reads it from the checkpoint)")
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(upgrade_v1(state["model"]))  # a checkpoint of an older jmt too
         if self.loss_module.log_vars is not None:
             self.loss_module.log_vars.load_state_dict(state["task_weights"])
         self.optimizer.load_state_dict(state["optimizer"])

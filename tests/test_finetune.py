@@ -44,7 +44,8 @@ def test_frozen_depths_keep_their_weights_and_the_tasks_below_their_outputs(base
     assert before.keys() == after.keys()
     depths = {"relatedness": 4, "entailment": 5}
     frozen = [n for n in before if n.startswith(("embed.", "layers.", "heads.")) and param_depth(n, None) < 4]
-    trained = [n for n in before if n.startswith(("layers.4.", "layers.5.", "heads.relatedness.", "heads.entailment."))
+    trained = [n for n in before if n.startswith(("layers.relatedness.", "layers.entailment.",
+                                                  "heads.relatedness.", "heads.entailment."))
                and n.endswith("weight")]
     assert frozen and trained
     assert all(torch.equal(before[n], after[n]) for n in frozen)
@@ -74,7 +75,7 @@ def test_the_fine_tuned_model_records_where_it_started_and_is_calibrated_anew(ba
 def test_without_freezing_the_lower_layers_move_too(base, tmp_path):
     out = finetune(base, tmp_path / "ft", tasks=("upos",), freeze_below=0)
     before, after = load_file(str(base[0] / "model.safetensors")), load_file(str(out / "model.safetensors"))
-    assert not torch.equal(before["layers.1.lstm.weight_ih_l0"], after["layers.1.lstm.weight_ih_l0"])
+    assert not torch.equal(before["layers.pos.lstm.weight_ih_l0"], after["layers.pos.lstm.weight_ih_l0"])
 
 
 def test_a_fine_tuning_run_resumes(base, tmp_path):

@@ -172,7 +172,7 @@ def test_bf16_precision_predicts_nearly_the_same_and_fp32_restores_the_model(tra
     tags, scores = exact.tag(sentences), exact.pair(pairs)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     low = Predictor(model, trained.vocabs, batch_size=2, precision="bf16")
-    assert model.layers["1"].low["weight_ih_l0"].dtype == torch.bfloat16
+    assert model.layers["pos"].low["weight_ih_l0"].dtype == torch.bfloat16
     low_tags, low_scores = low.tag(sentences), low.pair(pairs)
     for field in ("upos", "xpos", "chunks", "heads", "deprels"):
         same = sum(a == b for e, t in zip(tags, low_tags) for a, b in zip(e[field], t[field]))
@@ -180,7 +180,7 @@ def test_bf16_precision_predicts_nearly_the_same_and_fp32_restores_the_model(tra
     assert [s["relatedness"] for s in low_scores] == pytest.approx([s["relatedness"] for s in scores], abs=0.05)
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())  # what is saved stays float32
     Predictor(model, trained.vocabs, batch_size=2, precision="fp32")
-    assert model.layers["1"].low is None
+    assert model.layers["pos"].low is None
     assert exact.tag(sentences) == tags and exact.pair(pairs) == scores
     with pytest.raises(ValueError, match="precision 'fp16'"):
         Predictor(model, trained.vocabs, precision="fp16")
@@ -193,11 +193,11 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units(trained, monke
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # auto never warns
         Predictor(model, trained.vocabs, precision="auto")
-    assert (model.layers["1"].low is not None) == units
+    assert (model.layers["pos"].low is not None) == units
     if not units:
         with pytest.warns(SlowPrecisionWarning, match="no bf16 units"):
             Predictor(model, trained.vocabs, precision="bf16")
-        assert model.layers["1"].low["weight_ih_l0"].dtype == torch.bfloat16  # still what was asked
+        assert model.layers["pos"].low["weight_ih_l0"].dtype == torch.bfloat16  # still what was asked
 
 
 def test_batched_pairs_equal_one_by_one(trained):
@@ -394,7 +394,7 @@ def test_successive_regularization_zero_after_snapshot_and_grows_with_lower_laye
 
     # it keeps growing as a lower parameter moves further from its snapshot
     with torch.no_grad():
-        weight = model.layers["1"].lstm.weight_ih_l0
+        weight = model.layers["pos"].lstm.weight_ih_l0
         values = []
         for _ in range(3):
             weight[0, 0] += 0.5
@@ -403,7 +403,7 @@ def test_successive_regularization_zero_after_snapshot_and_grows_with_lower_laye
     # only parameters below the depth count: moving layer 2 or the chunk head changes depth 3, not 2
     before2, before3 = reg.successive(2).item(), reg.successive(3).item()
     with torch.no_grad():
-        model.layers["2"].lstm.weight_hh_l0[0, 0] += 1.0
+        model.layers["chunk"].lstm.weight_hh_l0[0, 0] += 1.0
         model.heads["chunk"].hidden.bias[0] += 1.0
     assert reg.successive(2).item() == pytest.approx(before2)
     assert reg.successive(3).item() == pytest.approx(before3 + cfg.train.sr_delta + cfg.train.sr_delta_classifier,
@@ -415,12 +415,12 @@ def test_successive_regularization_has_gradient_toward_the_snapshot(tiny_files, 
     reg, model = trainer.regularizer, trainer.model
     reg.snapshot()
     with torch.no_grad():
-        model.layers["1"].lstm.bias_hh_l0[0] += 1.0
+        model.layers["pos"].lstm.bias_hh_l0[0] += 1.0
     model.zero_grad()
     reg.successive(2).backward()
-    grad = model.layers["1"].lstm.bias_hh_l0.grad
+    grad = model.layers["pos"].lstm.bias_hh_l0.grad
     assert grad[0].item() == pytest.approx(2 * trainer.cfg.train.sr_delta)  # d/dp delta (p - p')^2
-    assert model.layers["2"].lstm.bias_hh_l0.grad is None  # not below depth 2
+    assert model.layers["chunk"].lstm.bias_hh_l0.grad is None  # not below depth 2
 
 
 def test_a_training_pass_snapshots_its_parameters(tiny_files, tmp_path):
@@ -452,8 +452,8 @@ def test_each_switch_builds_a_model_that_trains(name, tiny_files, tmp_path, monk
     H2, Dx, L = 2 * cfg.model.hidden, model.embed.out_dim, cfg.model.label_dim
     vertical, shortcut, labels = cfg.model.vertical, cfg.model.shortcut, cfg.model.label_embeddings
     expected_dim2 = (H2 if vertical else 0) + (Dx if shortcut or not vertical else 0) + (L if labels else 0)
-    assert model.layers["2"].lstm.input_size == expected_dim2
-    assert model.layers["1"].lstm.input_size == Dx
+    assert model.layers["chunk"].lstm.input_size == expected_dim2
+    assert model.layers["pos"].lstm.input_size == Dx
 
     calls = []
     original = trainer.regularizer.successive
@@ -477,16 +477,48 @@ def test_each_switch_builds_a_model_that_trains(name, tiny_files, tmp_path, monk
     assert paired[0]["entailment"] in ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
 
 
+@pytest.mark.parametrize("sharing", ["hard", "soft"])
+def test_a_model_saved_with_numbered_layers_loads_under_their_names(tiny_files, tmp_path, sharing):
+    """Format 1 numbered the layers by depth (layers.3.*, copies.3_1.*); format 2 names them."""
+    from safetensors.torch import load_file, save_file
+
+    cfg = tiny_config(tiny_files, ["upos", "chunk", "dep"], model=small_model(sharing=sharing))
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    save_model(tmp_path / "new", trainer.model, trainer.vocabs, cfg)
+    weights = load_file(str(tmp_path / "new" / "model.safetensors"))
+    assert "layers.dep.lstm.weight_ih_l0" in weights
+    assert sharing == "hard" or "copies.dep_pos.lstm.weight_ih_l0" in weights
+    numbers = {"pos": "1", "chunk": "2", "dep": "3"}
+    old = {}
+    for key, value in weights.items():
+        kind, _, rest = key.partition(".")
+        head, _, tail = rest.partition(".")
+        if kind == "layers":
+            key = f"layers.{numbers[head]}.{tail}"
+        elif kind == "copies":
+            key = "copies." + "_".join(numbers[n] for n in head.split("_")) + f".{tail}"
+        old[key] = value
+    (tmp_path / "old").mkdir()
+    save_file(old, str(tmp_path / "old" / "model.safetensors"))
+    for name in ("vocab.json", "config.json"):
+        (tmp_path / "old" / name).write_text((tmp_path / "new" / name).read_text())
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    (tmp_path / "old" / "config.json").write_text(json.dumps({**config, "format_version": 1}))
+    sentences = [["The", "cat", "sleeps", "."], ["She", "saw", "a", "big", "bird", "today", "."]]
+    tagged = [Predictor(*load_model(tmp_path / d)[:2]).tag(sentences) for d in ("new", "old")]
+    assert tagged[0] == tagged[1]
+
+
 def test_pos_and_dep_alone_build_no_chunk_layer(tiny_files, tmp_path):
     cfg = tiny_config(tiny_files, ["upos", "dep"])
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)
     model = trainer.model
     assert model.tasks == ["upos", "dep"]
-    assert sorted(model.layers) == ["1", "3"]
+    assert sorted(model.layers) == ["dep", "pos"]
     assert sorted(model.heads) == ["dep", "upos"]
     assert not any(param_depth(n) == 2 for n, _ in model.named_parameters())
     # layer 3 reads layer 1's states, the shortcut and the POS label embedding
-    assert model.layers["3"].lstm.input_size == 2 * cfg.model.hidden + model.embed.out_dim + cfg.model.label_dim
+    assert model.layers["dep"].lstm.input_size == 2 * cfg.model.hidden + model.embed.out_dim + cfg.model.label_dim
     assert [p.tasks for p in trainer.passes] == [["upos"], ["dep"]]
     for p in trainer.passes:
         assert all(math.isfinite(v) for v in trainer.train_pass(p, 1).values())
@@ -496,14 +528,14 @@ def test_pos_and_dep_alone_build_no_chunk_layer(tiny_files, tmp_path):
 
 def test_pair_tasks_alone_build_only_their_layers(tiny_files, tmp_path):
     trainer = Trainer(tiny_config(tiny_files, ["relatedness", "entailment"]), tmp_path / "out", log=quiet)
-    assert sorted(trainer.model.layers) == ["4", "5"]
-    assert trainer.model.layers["4"].lstm.input_size == trainer.model.embed.out_dim
+    assert sorted(trainer.model.layers) == ["entailment", "relatedness"]
+    assert trainer.model.layers["relatedness"].lstm.input_size == trainer.model.embed.out_dim
     assert trainer.predictor.tag([["a", "b"]]) == [{}]
 
 
 def test_upos_and_xpos_share_one_layer_and_one_pass(tiny_files, tmp_path):
     trainer = Trainer(tiny_config(tiny_files, ["upos", "xpos"]), tmp_path / "out", log=quiet)
-    assert sorted(trainer.model.layers) == ["1"]
+    assert sorted(trainer.model.layers) == ["pos"]
     assert [p.tasks for p in trainer.passes] == [["upos", "xpos"]]
 
 

@@ -157,13 +157,13 @@ def test_soft_sharing_keeps_copies_tied_to_the_shared_layers(tiny_files, tmp_pat
                       dep_batch_size=2, soft_sharing_weight=0.01)
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)
     model = trainer.model
-    assert sorted(model.copies) == ["2_1", "3_1", "3_2"]  # chunk's layer 1; dep's layers 1 and 2
+    assert sorted(model.copies) == ["chunk_pos", "dep_chunk", "dep_pos"]  # chunk's copy of pos; dep's of pos and chunk
     assert model.soft_sharing_penalty(3).item() == 0.0  # copies start equal
     for epoch in (1, 2):
         for p in trainer.passes:
             trainer.train_pass(p, epoch)
     assert model.soft_sharing_penalty(3).item() > 0.0  # each task moved its own copy...
-    shared, copy_ = model.layers["1"].lstm.weight_ih_l0, model.copies["3_1"].lstm.weight_ih_l0
+    shared, copy_ = model.layers["pos"].lstm.weight_ih_l0, model.copies["dep_pos"].lstm.weight_ih_l0
     assert not torch.equal(shared, copy_)
     # ...and the penalty pulls them together: its gradient points from one to the other
     model.zero_grad(set_to_none=True)

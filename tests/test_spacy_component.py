@@ -171,7 +171,7 @@ def test_precision_config_reaches_the_model_and_survives_saving(model_dir, tmp_p
     nlp.add_pipe("jmt", config={"model": str(model_dir), "precision": "bf16"})
     doc = nlp("The cat sleeps on the mat .")
     assert all(t.pos_ and t.tag_ for t in doc) and doc.has_annotation("DEP")
-    assert nlp.get_pipe("jmt").jmt.model.layers["1"].low["weight_ih_l0"].dtype == torch.bfloat16
+    assert nlp.get_pipe("jmt").jmt.model.layers["pos"].low["weight_ih_l0"].dtype == torch.bfloat16
     nlp.to_disk(tmp_path / "pipeline")
     assert spacy.load(tmp_path / "pipeline").get_pipe("jmt").precision == "bf16"
     with pytest.raises(ValueError, match="unknown precision 'fp16'"):

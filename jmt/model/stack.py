@@ -17,12 +17,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import TASK_DEPTH, ModelConfig
+from ..config import LAYER_NAMES, TASK_DEPTH, ModelConfig
 from ..data.batch import PairBatch, TokenBatch
 from ..data.vocab import Vocabularies
 from ..tasks import build_head
 from .embeddings import WordRepresentation
 from .layers import BiLSTM, masked_max
+
+
+def copy_name(depth: int, below: int) -> str:
+    """The soft-sharing copy of layer ``below`` that the tasks at ``depth`` read."""
+    return f"{LAYER_NAMES[depth]}_{LAYER_NAMES[below]}"
 
 
 @dataclass
@@ -48,7 +53,7 @@ class JointManyTask(nn.Module):
         self.layers = nn.ModuleDict()
         self.heads = nn.ModuleDict()
         for i, depth in enumerate(self.depths):
-            self.layers[str(depth)] = BiLSTM(self._input_dim(i), cfg.hidden)
+            self.layers[LAYER_NAMES[depth]] = BiLSTM(self._input_dim(i), cfg.hidden)
             for task in self.tasks:
                 # Without growing depth every task sits on the top layer.
                 if (TASK_DEPTH[task] if cfg.growing_depth else self.depths[-1]) == depth:
@@ -57,13 +62,13 @@ class JointManyTask(nn.Module):
                     self.heads[task].depth = depth
         # Soft sharing: the tasks at each depth keep their own copy of every layer below,
         # starting equal to it and tied to it by an L2 penalty during training (see
-        # soft_sharing_penalty). "copies" holds them under "<depth>_<layer below>".
+        # soft_sharing_penalty). "copies" holds them under "<layer>_<layer below>" (dep_pos).
         self.copies = nn.ModuleDict()
         if cfg.sharing == "soft":
             for depth in self.depths:
                 for below in self.depths:
                     if below < depth and any(h.depth == depth for h in self.heads.values()):
-                        self.copies[f"{depth}_{below}"] = copy.deepcopy(self.layers[str(below)])
+                        self.copies[copy_name(depth, below)] = copy.deepcopy(self.layers[LAYER_NAMES[below]])
 
     def attach_encoder(self, encoder) -> None:
         """Give the model its pretrained encoder (:class:`jmt.model.encoder.Encoder`). A frozen
@@ -98,15 +103,16 @@ class JointManyTask(nn.Module):
 
     def layer(self, depth: int, upto: int) -> BiLSTM:
         """The layer at ``depth`` as the tasks at depth ``upto`` see it (their copy, if soft)."""
-        return self.copies[f"{upto}_{depth}"] if f"{upto}_{depth}" in self.copies else self.layers[str(depth)]
+        key = copy_name(upto, depth)
+        return self.copies[key] if key in self.copies else self.layers[LAYER_NAMES[depth]]
 
     def soft_sharing_penalty(self, upto: int) -> torch.Tensor:
         """sum over the layers below ``upto`` of ||copy - shared layer||^2 (0 with hard sharing)."""
         total = next(self.parameters()).new_zeros(())
         for depth in self.depths:
-            key = f"{upto}_{depth}"
+            key = copy_name(upto, depth)
             if key in self.copies:
-                for a, b in zip(self.copies[key].parameters(), self.layers[str(depth)].parameters()):
+                for a, b in zip(self.copies[key].parameters(), self.layers[LAYER_NAMES[depth]].parameters()):
                     total = total + (a - b).pow(2).sum()
         return total
 
