@@ -1,17 +1,13 @@
 """Train the full five-task stack on the public corpora and score it on their test sets.
 
     python scripts/train_real.py OUT_DIR [--config RECIPE.toml] [--shared ../shared] [--epochs N]
-        [--seed N] [--optimizer adam --lr 0.002] [--xpos2 [--ptb-pos]] [--results results/real_data.md]
+        [--seed N] [--optimizer adam --lr 0.002] [--xpos2] [--encoder NAME] [--results results/real_data.md]
 
 EWT train for upos/xpos/dep (EWT dev), CoNLL-2000 train for chunk (10 % of train held
 out as dev: the corpus has no dev split), SICK train for relatedness and entailment
 (SICK trial as dev), GloVe 6B vectors (``--vectors``: a file in ``../shared/vectors``, 50d by
 default). With ``--xpos2`` the CoNLL-2000 POS column also
-trains a second XPOS classifier (task ``xpos2``, the same hold-out as dev); ``--ptb-pos``
-adds the PTB sample's POS tags (WSJ 00-01) to its training data, prepared by
-``scripts/prepare_ptb_pos.py`` into ``OUT_DIR/ptb_pos.txt``, and xpos2 then has no dev set
-(a hold-out is taken from a single corpus). ``--no-holdout`` trains chunk and xpos2 on all of
-CoNLL-2000 train, with no dev set for either. It then runs
+trains a second XPOS classifier (task ``xpos2``, the same hold-out as dev). It then runs
 ``jmt evaluate`` on the test sets (EWT, CoNLL-2000, SICK test, and GUM test out of domain)
 and writes a results file with the scores, wall time, epochs, machine, versions and the
 exact command.
@@ -31,6 +27,7 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_VECTORS = "glove.6B.50d.txt.gz"
 
 
 def run(cmd: list[str]) -> None:
@@ -63,28 +60,18 @@ def main() -> None:
     ap.add_argument("--setup-seconds", type=float, default=0.0,
                     help="with --evaluate-only: time spent before the first epoch (reading, n-gram fitting)")
     ap.add_argument("--note", default="", help="a sentence added to the results file")
-    ap.add_argument("--vectors", default="glove.6B.50d.txt.gz",
+    ap.add_argument("--vectors", default=DEFAULT_VECTORS,
                     help="pretrained vectors: a file name in SHARED/vectors, or a path")
     ap.add_argument("--encoder", help="a pretrained encoder under the stack (jmt train --encoder), e.g. "
                                       "sentence-transformers/all-MiniLM-L6-v2")
     ap.add_argument("--xpos2", action="store_true",
                     help="also learn the CoNLL-2000 POS column with a classifier of its own (task xpos2)")
-    ap.add_argument("--no-holdout", action="store_true",
-                    help="train chunk (and xpos2) on all of CoNLL-2000 train; they then have no dev set")
-    ap.add_argument("--ptb-pos", action="store_true",
-                    help="with --xpos2: train xpos2 on the PTB sample's POS tags too (scripts/prepare_ptb_pos.py)")
     args = ap.parse_args()
 
     c = args.shared / "corpora"
     ewt, gum = c / "ud_english_ewt", c / "ud_english_gum"
     sick, chunk = c / "sick", c / "conll2000"
     jmt = [sys.executable, "-m", "jmt.cli"]
-    ptb_pos = args.out_dir / "ptb_pos.txt"
-    if args.ptb_pos and not args.xpos2:
-        ap.error("--ptb-pos trains xpos2: give --xpos2 too")
-    if args.ptb_pos and not args.evaluate_only:
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        run([sys.executable, str(REPO / "scripts" / "prepare_ptb_pos.py"), str(ptb_pos), "--shared", str(args.shared)])
     train_cmd = jmt + [
         "train", *([str(args.config)] if args.config else []), "-o", str(args.out_dir),
         "--train", f"upos={ewt / 'en_ewt-ud-train.conllu'}", "--train", f"xpos={ewt / 'en_ewt-ud-train.conllu'}",
@@ -92,11 +79,9 @@ def main() -> None:
         "--train", f"relatedness={sick / 'SICK_train.txt'}", "--train", f"entailment={sick / 'SICK_train.txt'}",
         "--dev", f"upos={ewt / 'en_ewt-ud-dev.conllu'}", "--dev", f"xpos={ewt / 'en_ewt-ud-dev.conllu'}",
         "--dev", f"dep={ewt / 'en_ewt-ud-dev.conllu'}",
-        *([] if args.no_holdout else ["--dev", "chunk=holdout:0.1"]),
+        "--dev", "chunk=holdout:0.1",
         "--dev", f"relatedness={sick / 'SICK_trial.txt'}", "--dev", f"entailment={sick / 'SICK_trial.txt'}",
-        *(["--train", f"xpos2={chunk / 'train.txt'}"] if args.xpos2 else []),
-        *(["--train", f"xpos2={ptb_pos}"] if args.xpos2 and args.ptb_pos else
-          ["--dev", "xpos2=holdout:0.1"] if args.xpos2 and not args.no_holdout else []),
+        *(["--train", f"xpos2={chunk / 'train.txt'}", "--dev", "xpos2=holdout:0.1"] if args.xpos2 else []),
         "--vectors", str(vectors_path(args)), *(["--encoder", args.encoder] if args.encoder else []),
         "--epochs", str(args.epochs), "--seed", str(args.seed),
         "--optimizer", args.optimizer, "--lr", str(args.lr), "--lower-lr-scale", str(args.lower_lr_scale),
@@ -179,8 +164,8 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
     shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", *config, "--epochs", str(args.epochs),
                             "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
                             "--lower-lr-scale", str(args.lower_lr_scale), *(["--xpos2"] if args.xpos2 else []),
-                            *(["--ptb-pos"] if args.ptb_pos else []),
-                            *(["--no-holdout"] if args.no_holdout else [])])
+                            *(["--vectors", args.vectors] if args.vectors != DEFAULT_VECTORS else []),
+                            *(["--encoder", args.encoder] if args.encoder else [])])
     lines = [
         f"# {args.title}",
         "",
@@ -197,14 +182,12 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         *([f"Recipe `{display_path(args.config)}`:", "", "```toml", args.config.read_text(encoding="utf-8").strip(),
             "```", ""] if args.config else []),
         "Data: EWT train (upos, xpos, dep; EWT dev), "
-        + ("all of CoNLL-2000 train (chunk; no dev set), " if args.no_holdout else
-           "CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), ")
+        + "CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
         + "SICK train (relatedness, entailment; SICK trial as dev), "
         + f"vectors {vectors_path(args).name}"
         + (f", encoder {args.encoder} (frozen, its states cached)" if args.encoder else "") + "."
         + (" The CoNLL-2000 POS column of the same training part also trains xpos2 (a second XPOS classifier; "
-           + ("with the PTB sample's POS tags of WSJ 00-01, `scripts/prepare_ptb_pos.py`; no dev set)."
-              if args.ptb_pos else "no dev set)." if args.no_holdout else "the same hold-out as dev).")
+           + "the same hold-out as dev)."
            if args.xpos2 else ""),
         "",
         "## Test scores (gold tokenization)",

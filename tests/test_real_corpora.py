@@ -98,19 +98,3 @@ def test_ptb_sample_dependencies():
     assert len(sentences) == 3914
     assert sum(len(s) for s in sentences) == 94084
     assert all(s.heads.count(0) == 1 and s.deprels is None and s.xpos for s in sentences)
-
-
-def test_prepared_ptb_pos_file_trains_xpos2_with_conll2000_brackets(tmp_path):
-    import subprocess
-    import sys
-
-    out = tmp_path / "ptb_pos.txt"
-    script = Path(__file__).resolve().parents[1] / "scripts" / "prepare_ptb_pos.py"
-    subprocess.run([sys.executable, str(script), str(out), "--shared", str(CORPORA.parent)], check=True,
-                   capture_output=True)
-    sentences = read_corpus(out, "xpos2")
-    assert (len(sentences), sum(len(s) for s in sentences)) == (3914, 94084)
-    tags = Counter(t for s in sentences for t in s.xpos)
-    conll_tags = {t for s in read_corpus(CORPORA / "conll2000" / "train.txt", "xpos2") for t in s.xpos}
-    assert tags["("] > 0 and "-LRB-" not in tags and "-RRB-" not in tags
-    assert set(tags) - conll_tags == {"LS"}  # list-item markers: in the treebank sample only
