@@ -19,7 +19,7 @@ import hashlib, json, os, sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 import torch
-from conftest import PAPER_TASKS, quiet, tiny_config
+from conftest import PAPER_TASKS, quiet, small_model, tiny_config
 from jmt.distributed import init_from_environment, shutdown
 from jmt.train import Trainer
 
@@ -27,7 +27,8 @@ from jmt.train import Trainer
 dist = init_from_environment()
 files = {{k: Path(v) for k, v in {files!r}.items()}}
 out = Path({out!r})
-trainer = Trainer(tiny_config(files, PAPER_TASKS, dev=True, epochs=6, seed=3, batch_size=2, dep_batch_size=2), out / "model", log=quiet, dist=dist)
+cfg = tiny_config(files, {tasks!r}, dev=True, epochs={epochs}, seed=3, batch_size=2, dep_batch_size=2, model={model})
+trainer = Trainer(cfg, out / "model", log=quiet, dist=dist)
 trainer.train()
 digest = hashlib.sha256()
 for name, tensor in sorted(trainer.model.state_dict().items()):
@@ -46,11 +47,17 @@ def torchrun(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
+def rank_script(files: dict, out: Path, tasks=None, epochs: int = 6, model: str = "None") -> str:
+    from conftest import PAPER_TASKS
+
+    return RANK_SCRIPT.format(tests=str(TESTS), files={k: str(v) for k, v in files.items()}, out=str(out),
+                              tasks=list(tasks or PAPER_TASKS), epochs=epochs, model=model)
+
+
 def test_two_processes_train_one_model_with_identical_parameters(tmp_path):
     files = write_tiny_corpora(tmp_path)
     script = tmp_path / "rank.py"
-    script.write_text(RANK_SCRIPT.format(tests=str(TESTS), files={k: str(v) for k, v in files.items()},
-                                         out=str(tmp_path)), encoding="utf-8")
+    script.write_text(rank_script(files, tmp_path), encoding="utf-8")
     proc = torchrun(str(script))
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
@@ -105,3 +112,23 @@ def test_the_process_group_backend_follows_the_device(device, gpu, backend, monk
     group = distributed.init_from_environment(device)
     assert joined == [backend]
     assert (group.rank, group.world_size, group.local_rank) == (1, 2, 1)
+
+
+@pytest.mark.parametrize("trainable", [False, True])
+def test_two_processes_train_with_a_pretrained_encoder(tmp_path, trainable):
+    pytest.importorskip("transformers")
+    from test_encoder import tiny_bert
+
+    files = write_tiny_corpora(tmp_path)
+    bert = tiny_bert(tmp_path / "bert")
+    script = tmp_path / "rank.py"
+    model = f"small_model(encoder={str(bert)!r}, encoder_trainable={trainable})"
+    script.write_text(rank_script(files, tmp_path, tasks=["upos", "dep"], epochs=3, model=model), encoding="utf-8")
+    env = {**ENV, "JMT_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["params"] == ranks[1]["params"]  # the fine-tuned encoder's weights too, when trainable
+    assert bool(list((tmp_path / "cache").rglob("*.safetensors"))) != trainable  # frozen: states cached
+
