@@ -9,6 +9,7 @@ average replaces the saved model unless it scores lower on dev.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -350,16 +351,26 @@ class Trainer:
         self.device = resolve_device(device, dist.local_rank if dist is not None else None)
         seed_everything(cfg.train.seed)
         self.corpora = load_corpora(cfg, self.log)
+        # What the data decide (the vectors' size, the encoder's identity, a fine-tuned model's
+        # own settings) goes into a resolved copy of the configuration, checked again; neither
+        # it nor the caller's configuration changes after that.
         if cfg.train.init_from is not None:
-            self.model, self.vocabs = self.load_initial(cfg)
+            self.model, self.vocabs, model_cfg = self.load_initial(cfg)
+            self.cfg = cfg = dataclasses.replace(cfg, model=model_cfg)
+            cfg.validate()
         else:
-            vectors, extra = None, []
+            vectors, extra, model_cfg = None, [], cfg.model
             if cfg.data.vectors:
                 wanted = {w.lower() for words in training_sentences(self.corpora) for w in words}
                 vectors, extra = load_vectors(cfg.data.vectors, wanted, cfg.model.max_pretrained_words)
-                cfg.model.word_dim = len(next(iter(vectors.values())))
+                model_cfg = dataclasses.replace(model_cfg, word_dim=len(next(iter(vectors.values()))))
+            encoder = self.load_encoder(model_cfg) if model_cfg.encoder else None
+            if encoder is not None:
+                model_cfg = dataclasses.replace(model_cfg, encoder_sha256=encoder.sha256,
+                                                encoder_layers=encoder.layers, encoder_dim=encoder.dim)
+            self.cfg = cfg = dataclasses.replace(cfg, model=model_cfg)
+            cfg.validate()
             self.vocabs = build_vocabs(cfg, self.corpora, extra)
-            encoder = self.load_encoder(cfg) if cfg.model.encoder else None
             self.model = JointManyTask(cfg.model, self.vocabs, list(self.corpora.train), vectors, cfg.train.decoder)
             self.model.to(self.device)
             if encoder is not None:
@@ -416,24 +427,22 @@ class Trainer:
         self.wall_before = 0.0  # seconds spent by the runs this one resumes
         self.resumed_order: list[int] | None = None  # pass order of the epoch a checkpoint stopped in
 
-    def load_encoder(self, cfg: Config):
-        """The pretrained encoder ``cfg.model.encoder`` names, its identity recorded in ``cfg``
-        (a resumed run checks it against the one it started with)."""
+    def load_encoder(self, m: ModelConfig):
+        """The pretrained encoder ``m.encoder`` names; a resumed run checks that it is the one
+        it started with (``m.encoder_sha256``)."""
         from .model.encoder import Encoder, load_encoder
 
-        m = cfg.model
         if m.encoder_sha256:
             encoder = load_encoder(m.encoder, m.encoder_sha256, m.encoder_pooling, str(self.out_dir), self.device)
         else:
             encoder = Encoder(m.encoder, m.encoder_pooling, self.device)
-        m.encoder_sha256, m.encoder_layers, m.encoder_dim = encoder.sha256, encoder.layers, encoder.dim
         self.log(f"encoder {m.encoder}: {encoder.layers} layers of {encoder.dim}, {m.encoder_pooling} of each word's "
                  f"pieces, {'trained' if m.encoder_trainable else 'frozen'}; weights sha256 {encoder.sha256[:12]}")
         return encoder
 
-    def load_initial(self, cfg: Config) -> tuple[JointManyTask, Vocabularies]:
-        """The model and vocabularies of ``cfg.train.init_from``, to fine-tune: its model
-        settings replace ``cfg.model``, and the tasks trained must be among its own."""
+    def load_initial(self, cfg: Config) -> tuple[JointManyTask, Vocabularies, ModelConfig]:
+        """The model, vocabularies and model settings of ``cfg.train.init_from``, to fine-tune:
+        its settings replace ``cfg.model``, and the tasks trained must be among its own."""
         model, vocabs, saved = load_model(cfg.train.init_from, self.device)
         missing = sorted(set(self.corpora.train) - set(model.heads))
         if missing:
@@ -449,8 +458,7 @@ class Trainer:
         if cfg.train.freeze_below <= TASK_DEPTH["relatedness"] and "relatedness" in model.heads:
             # The old calibration line fitted the old scores; train ends by fitting a new one.
             model.heads["relatedness"].set_calibration(1.0, 0.0)
-        cfg.model = saved.model
-        return model, vocabs
+        return model, vocabs, saved.model
 
     def lr(self, epoch: int) -> float:
         return self.cfg.train.lr / (1 + self.cfg.train.lr_decay * (epoch - 1))

@@ -362,7 +362,7 @@ def test_pretrained_vectors_are_loaded_and_cover_unseen_words(name, header, tiny
     cfg.data.vectors = str(path)
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)
     model, vocabs = trainer.model, trainer.vocabs
-    assert cfg.model.word_dim == DIM
+    assert trainer.cfg.model.word_dim == DIM and cfg.model.word_dim == 100  # resolved in a copy; the caller's stays
     assert model.embed.words.weight.shape[1] == DIM
 
     # words of the training data start from their (lowercased) vectors
