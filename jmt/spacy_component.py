@@ -329,15 +329,9 @@ def _head_words(pred: dict, owners: list[int]) -> tuple[dict, list[int]]:
 
 def _chunk_spans(doc: Doc, words: list[int], tags: list[str]) -> list[Span]:
     """IOB2 tags over the model positions ``words`` -> labelled spans of ``doc``."""
-    spans, start, label = [], None, None
-    for n, tag in enumerate(list(tags) + ["O"]):
-        prefix, _, kind = tag.partition("-")
-        if start is not None and (prefix != "I" or kind != label):
-            spans.append(Span(doc, words[start], words[n - 1] + 1, label=label))
-            start = None
-        if prefix == "B" or (prefix == "I" and start is None):
-            start, label = n, kind
-    return spans
+    from .tagging_io import chunk_spans
+
+    return [Span(doc, words[c["start"]], words[c["end"] - 1] + 1, label=c["label"]) for c in chunk_spans(tags)]
 
 
 def _find_component(nlp_or_component) -> JMTComponent:
