@@ -113,7 +113,7 @@ class Encoder:
                     self.net.config.max_position_embeddings)
         self.window = max(2, limit - len(self.front) - len(self.back))  # pieces per window
         self._pieces: dict[str, list[int]] = {}
-        self._lock = threading.Lock()  # a fast tokenizer is not safe to call from two threads
+        self._lock = threading.Lock()  # prediction runs batches in threads; a fast tokenizer is not thread-safe
 
     def _special_tokens(self) -> tuple[list[int], list[int]]:
         """The ids the tokenizer puts before and after a text ([CLS] and [SEP] for BERT)."""
@@ -134,15 +134,15 @@ class Encoder:
 
     def pieces(self, words: Sequence[str]) -> list[list[int]]:
         """Each word's piece ids (a word with none, such as a control character, is UNK)."""
-        new = [w for w in dict.fromkeys(words) if w not in self._pieces]
-        if new:
-            with self._lock:
+        with self._lock:  # one thread at a time: the tokenizer and the cache of words seen
+            new = [w for w in dict.fromkeys(words) if w not in self._pieces]
+            if new:
                 ids = self.tokenizer(new, add_special_tokens=False)["input_ids"]
-            unk = [self.tokenizer.unk_token_id if self.tokenizer.unk_token_id is not None else 0]
-            if len(self._pieces) > 200_000:  # bounded on endless streams
-                self._pieces.clear()
-            self._pieces.update((w, p or unk) for w, p in zip(new, ids))
-        return [self._pieces[w] for w in words]
+                unk = [self.tokenizer.unk_token_id if self.tokenizer.unk_token_id is not None else 0]
+                if len(self._pieces) > 200_000:  # bounded on endless streams
+                    self._pieces.clear()
+                self._pieces.update((w, p or unk) for w, p in zip(new, ids))
+            return [self._pieces[w] for w in words]
 
     def _windows(self, n: int) -> list[int]:
         """Start of each window over ``n`` pieces: half-overlapping, the last one flush with the end."""
