@@ -139,6 +139,9 @@ def test_the_loaded_model_tags_the_same_with_cached_and_live_states(trained):
     pairs = Predictor(model, vocabs).pair([__import__("jmt.data.types", fromlist=["Pair"]).Pair(
         ["A", "man", "is", "playing"], ["A", "man", "plays"])])
     assert 1.0 <= pairs[0]["relatedness"] <= 5.0
+    # batches in two threads at once give the same as one at a time
+    assert Predictor(model, vocabs, batch_size=1, workers=2).tag(SENTENCES) == \
+        Predictor(model, vocabs, batch_size=1, workers=1).tag(SENTENCES)
     # --tasks: the encoder runs for the lower tasks as well
     assert set(Predictor(model, vocabs).tag(SENTENCES, ["upos"])[0]) == {"upos"}
 
