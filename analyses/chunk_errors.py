@@ -39,7 +39,7 @@ from jmt.metrics import chunk_scores  # noqa: E402
 from jmt.model.layers import BiLSTM  # noqa: E402
 from jmt.predict import TABLE_DTYPE, Predictor  # noqa: E402
 from jmt.tasks.crf import LinearChainCRF  # noqa: E402
-from jmt.tasks.tagging import iob_transitions  # noqa: E402
+from jmt.tasks.tagger import iob_transitions  # noqa: E402
 from jmt.train import holdout_split  # noqa: E402
 
 CHUNK, DEP = 2, 3  # the depths of the chunk and dependency layers

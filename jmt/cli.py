@@ -10,20 +10,12 @@ from typing import List, Optional
 
 import typer
 
-from .config import TASKS, ConfigError, corpus_paths, guess_language, load_config, parse_overrides
+from .config import ConfigError, corpus_paths, guess_language, load_config, parse_overrides
 from .data.types import DataError
 from .errors import RulesWarning, SlowPrecisionWarning, TrainingError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="The Joint Many-Task model: tag, chunk, parse, relate and entail.")
-
-SAMPLE_FILES = {
-    "train": {"upos": "train.conllu", "xpos": "train.conllu", "dep": "train.conllu", "chunk": "chunk_train.txt",
-              "relatedness": "pairs_train.tsv", "entailment": "pairs_train.tsv"},
-    "dev": {"upos": "dev.conllu", "xpos": "dev.conllu", "dep": "dev.conllu", "chunk": "chunk_dev.txt",
-            "relatedness": "pairs_dev.tsv", "entailment": "pairs_dev.tsv"},
-}
-
 
 def fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
@@ -72,6 +64,8 @@ def parse_task_paths(values: list[str] | None, option: str, several: bool = Fals
         task, sep, path = value.partition("=")
         if not sep or not path:
             raise typer.BadParameter(f"expected TASK=PATH, got {value!r}", param_hint=option)
+        from .tasks import TASKS
+
         if task not in TASKS:
             raise typer.BadParameter(f"unknown task {task!r}; tasks are {', '.join(TASKS)}", param_hint=option)
         if task in out:
@@ -203,8 +197,11 @@ def train(
             if dev_map:
                 raise ConfigError("--dev given without --train")
             samples = sample_dir()  # the quickstart
-            cfg.data.train = {t: str(samples / f) for t, f in SAMPLE_FILES["train"].items()}
-            cfg.data.dev = {t: str(samples / f) for t, f in SAMPLE_FILES["dev"].items()}
+            from .tasks import TASKS
+
+            with_samples = {name: task.sample for name, task in TASKS.items() if task.sample}
+            cfg.data.train = {name: str(samples / train) for name, (train, _) in with_samples.items()}
+            cfg.data.dev = {name: str(samples / dev) for name, (_, dev) in with_samples.items()}
         if cfg.data.lang is None:
             cfg.data.lang = guess_language(p for v in cfg.data.train.values() for p in corpus_paths(v))
         from .train import train as run_training
@@ -301,10 +298,9 @@ def format_metrics(results: dict[str, dict]) -> str:
         lines.append(f"{task:<12} " + "  ".join(
             f"{k} {v:.4f}" if k in ("pearson", "spearman", "mse") else (f"{k} {v}" if isinstance(v, int) else f"{k} {v:.2f}")
             for k, v in flat.items()))
-        if task == "chunk":
-            for ctype, s in scores["per_type"].items():
-                lines.append(f"  {ctype:<10} f1 {s['f1']:.2f}  precision {s['precision']:.2f}  recall {s['recall']:.2f}  support {s['support']}")
-        if task == "entailment":
+        for ctype, s in scores.get("per_type", {}).items():  # span tasks
+            lines.append(f"  {ctype:<10} f1 {s['f1']:.2f}  precision {s['precision']:.2f}  recall {s['recall']:.2f}  support {s['support']}")
+        if "confusion" in scores:  # classifiers
             conf = scores["confusion"]
             lines.append("  confusion (rows gold, columns predicted): " + " ".join(label[:4] for label in conf["labels"]))
             for label, row in zip(conf["labels"], conf["matrix"]):

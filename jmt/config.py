@@ -22,16 +22,6 @@ class ConfigError(ValueError):
     """A configuration value or key that cannot be used."""
 
 
-# The depth of each task in the stack (the paper's order). Tasks that share a depth share
-# its BiLSTM layer: upos and xpos both sit at the bottom. "xpos2" is a second XPOS tag set
-# with its own classifier, for a corpus whose POS column follows other conventions than
-# the treebank's (the CoNLL-2000 chunking corpus beside UD EWT, say).
-TASK_DEPTH = {"upos": 1, "xpos": 1, "xpos2": 1, "chunk": 2, "dep": 3, "relatedness": 4, "entailment": 5}
-TASKS = tuple(TASK_DEPTH)
-# Each depth's BiLSTM layer by name: the weights are named after it (``layers.pos.*``), so a
-# task added at a new depth leaves the names of the others, and the saved models, as they are.
-LAYER_NAMES = {1: "pos", 2: "chunk", 3: "dep", 4: "relatedness", 5: "entailment"}
-LAYER_DEPTHS = {name: depth for depth, name in LAYER_NAMES.items()}
 DEP_SCORERS = ("bilinear", "biaffine")
 ENCODER_POOLINGS = ("mean", "first")
 SCHEDULES = ("jmt", "joint", "uncertainty")
@@ -140,12 +130,12 @@ class TrainConfig:
     # of a new model, and train only the tasks given (see freeze_below).
     init_from: str | None = None
     # Parameters below this depth keep their values: the word representation is depth 0,
-    # each task's layer and head its depth (TASK_DEPTH). 0 trains everything. Fine-tuning
+    # each task's layer and head its depth (jmt.tasks). 0 trains everything. Fine-tuning
     # relatedness and entailment with freeze_below = 4 leaves every lower task's output as
     # it was.
     freeze_below: int = 0
-    # Also train a segmenter for raw text (jmt.segment) on the CoNLL-U corpus of dep, upos
-    # or xpos, its dev corpus choosing the epoch, into the model directory.
+    # Also train a segmenter for raw text (jmt.segment) on the CoNLL-U corpus of a token
+    # task (upos, xpos, dep), its dev corpus choosing the epoch, into the model directory.
     segmenter: bool = False
     segmenter_epochs: int = 80
     encoder_lr: float = 5e-5  # of a trainable encoder (model.encoder_trainable), on the same schedule as lr
@@ -167,13 +157,15 @@ class DataConfig:
     lang: str | None = None
 
 
-SEGMENTER_TASKS = ("dep", "upos", "xpos")  # whose CoNLL-U corpus a segmenter learns from
-
-
 def segmenter_corpus(data: DataConfig) -> tuple[str, str | None] | None:
-    """The CoNLL-U training file (and its dev file, if any) that a segmenter learns from."""
-    for task in SEGMENTER_TASKS:
-        for path in corpus_paths(data.train.get(task, [])):
+    """The CoNLL-U training file (and its dev file, if any) that a segmenter learns from:
+    the first one given for a token task."""
+    from .tasks import TASKS
+
+    for task in data.train:
+        if task not in TASKS or TASKS[task].kind != "token":
+            continue
+        for path in corpus_paths(data.train[task]):
             if str(path).endswith(".conllu"):
                 dev = data.dev.get(task)
                 return str(path), dev if dev and str(dev).endswith(".conllu") else None
@@ -198,11 +190,14 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
 
     def validate(self) -> None:
-        if self.train.segmenter and segmenter_corpus(self.data) is None:
-            raise ConfigError("train.segmenter needs a CoNLL-U (.conllu) training corpus for dep, upos or xpos")
+        from .tasks import TASKS
+
         unknown = sorted(set(self.data.train) - set(TASKS))
         if unknown:
             raise ConfigError(f"unknown task {unknown[0]!r}; tasks are {', '.join(TASKS)}")
+        if self.train.segmenter and segmenter_corpus(self.data) is None:
+            raise ConfigError("train.segmenter needs a CoNLL-U (.conllu) training corpus for a token task "
+                              "(upos, xpos, dep)")
         extra = sorted(set(self.data.dev) - set(self.data.train))
         if extra:
             raise ConfigError(f"dev set given for {extra[0]!r}, which has no training corpus")
@@ -233,8 +228,9 @@ class Config:
             raise ConfigError(f"select_metric {metric!r} needs a dev set for {metric.split('.')[0]!r}")
         if self.train.average_last < 0:
             raise ConfigError(f"average_last must be 0 (off) or a number of epochs, not {self.train.average_last}")
-        if not 0 <= self.train.freeze_below <= max(TASK_DEPTH.values()):
-            raise ConfigError(f"freeze_below must be a depth from 0 to {max(TASK_DEPTH.values())}, "
+        top = max(task.depth for task in TASKS.values())
+        if not 0 <= self.train.freeze_below <= top:
+            raise ConfigError(f"freeze_below must be a depth from 0 to {top}, "
                               f"not {self.train.freeze_below}")
         if self.train.init_from is not None and self.data.vectors:
             raise ConfigError("vectors cannot be given with init_from: the model's word representation comes from it")
@@ -247,9 +243,10 @@ class Config:
             raise ConfigError("encoder_trainable needs an encoder (model.encoder, --encoder)")
         if self.train.encoder_lr <= 0:
             raise ConfigError(f"encoder_lr must be positive, not {self.train.encoder_lr}")
-        if self.train.init_from is None and "entailment" in self.data.train and "relatedness" not in self.data.train:
-            # The entailment layer reads the relatedness label embedding (spec, layer 5).
-            raise ConfigError("entailment needs relatedness too (it is fed its label embedding)")
+        for name in self.data.train:
+            missing = [need for need in TASKS[name].requires if need not in self.data.train]
+            if missing and self.train.init_from is None:
+                raise ConfigError(f"{name} needs {missing[0]} too ({TASKS[name].requires_why})")
 
 
 # Options that were measured, not adopted, and removed (results/experiments.md, "Removed

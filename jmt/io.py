@@ -13,7 +13,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .config import LAYER_NAMES, Config, ConfigError, from_dict, to_dict
+from .config import Config, ConfigError, from_dict, to_dict
 from .data.vocab import Vocabularies
 from .model import JointManyTask
 
@@ -119,14 +119,15 @@ def upgrade_v1(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Weights of a format-1 model (or checkpoint) under format-2 names: its layers were
     numbered by depth (``layers.3.*``, soft-sharing copies ``copies.3_1.*``); they are named
     now (``layers.dep.*``, ``copies.dep_pos.*``). Format-2 names pass unchanged."""
+    names = {1: "pos", 2: "chunk", 3: "dep", 4: "relatedness", 5: "entailment"}  # format 1's depths
     def rename(key: str) -> str:
         kind, _, rest = key.partition(".")
         head, dot, tail = rest.partition(".")
         if kind == "layers" and head.isdigit():
-            return f"layers.{LAYER_NAMES[int(head)]}.{tail}"
+            return f"layers.{names[int(head)]}.{tail}"
         if kind == "copies" and "_" in head and head.replace("_", "").isdigit():
             upto, below = head.split("_")
-            return f"copies.{LAYER_NAMES[int(upto)]}_{LAYER_NAMES[int(below)]}.{tail}"
+            return f"copies.{names[int(upto)]}_{names[int(below)]}.{tail}"
         return key
 
     return {rename(key): value for key, value in state.items()}

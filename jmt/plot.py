@@ -9,9 +9,6 @@ from pathlib import Path
 
 from .config import ConfigError
 
-# the score each task is drawn with, and whether lower is better
-PRIMARY = {"upos": ("accuracy", False), "xpos": ("accuracy", False), "xpos2": ("accuracy", False), "chunk": ("f1", False),
-           "dep": ("las", False), "relatedness": ("mse", True), "entailment": ("accuracy", False)}
 ABLATION_COLUMNS = [("POS", "upos", "accuracy"), ("chunk", "chunk", "f1"), ("UAS", "dep", "uas"),
                     ("LAS", "dep", "las"), ("rel. MSE", "relatedness", "mse"), ("ent. acc", "entailment", "accuracy")]
 
@@ -32,7 +29,9 @@ def plot_dev_curves(metrics_jsonl: Path, out: Path) -> Path:
     records = [json.loads(line) for line in metrics_jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not records:
         raise ConfigError(f"{metrics_jsonl}: no epochs logged yet")
-    tasks = [t for t in PRIMARY if t in records[0].get("dev", {})]
+    from .tasks import TASKS
+
+    tasks = [t for t in TASKS if t in records[0].get("dev", {})]
     if not tasks:
         raise ConfigError(f"{metrics_jsonl}: the run has no dev scores to plot")
     plt = _pyplot()
@@ -47,7 +46,7 @@ def plot_dev_curves(metrics_jsonl: Path, out: Path) -> Path:
     selected = [r["epoch"] for r in records if r.get("selected")]
     for ax, task in zip(axes.flat, tasks):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        key, lower = PRIMARY[task]
+        key, lower = TASKS[task].primary, TASKS[task].lower_is_better
         values = [r["dev"][task][key] for r in records]
         ax.plot(epochs, values, marker="o", markersize=3)
         if selected:

@@ -27,13 +27,13 @@ from torch.utils.data.distributed import DistributedSampler
 from .calibrate import MIN_PAIRS, calibrate_relatedness  # at import: a run's last step must not read newer code
 from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
                          training_record, write_record)
-from .config import (LAYER_DEPTHS, LAYER_NAMES, TASK_DEPTH, Config, ConfigError, ModelConfig, corpus_paths, from_dict,
+from .config import (Config, ConfigError, ModelConfig, corpus_paths, from_dict,
                      to_dict)
 from .data.batch import (EncodedPair, EncodedSentence, batch_indices, collate_pairs, collate_sentences,
                          encode_pair, encode_sentence)
 from .data.conllu import XPOS, conllu_column_is_empty
 from .data.corpus import check_trees, read_corpus, require_annotation
-from .data.types import ENTAILMENT_LABELS, TOKEN_LABELS, Pair
+from .data.types import ENTAILMENT_LABELS, Pair
 from .data.vectors import load_vectors
 from .data.vocab import Vocabularies
 from .device import resolve_device
@@ -43,6 +43,7 @@ from .io import average_weights, load_model, save_model, save_weights, upgrade_v
 from .model import JointManyTask
 from .model.embeddings import pretrain_ngrams
 from .predict import Predictor
+from .tasks import TASKS, layer_names
 
 HOLDOUT = "holdout:"
 
@@ -78,7 +79,7 @@ def load_corpora(cfg: Config, log: Callable[[str], None] = lambda message: None)
     for task, task_paths in paths.items():
         for path in task_paths:
             read(path, task)
-            if task == "dep":
+            if TASKS[task].field == "heads":
                 check_trees(cache[path], path)
     # A held-out part of a file is held out from every task that trains on that file.
     splits: dict[str, tuple[list, list, str]] = {}
@@ -135,8 +136,8 @@ def training_sentences(corpora: Corpora) -> Iterator[list[str]]:
 
 
 def build_vocabs(cfg: Config, corpora: Corpora, pretrained_words: list[str]) -> Vocabularies:
-    labels = {label_set: [lab for s in corpora.train[task] for lab in (getattr(s, field) or [])]
-              for task, (field, label_set, _) in TOKEN_LABELS.items() if task in corpora.train}
+    labels = {TASKS[task].labels: [lab for s in corpora.train[task] for lab in (getattr(s, TASKS[task].sentence_labels) or [])]
+              for task in corpora.train if TASKS[task].labels}
     m = cfg.model
     return Vocabularies.build(training_sentences(corpora), labels, (m.char_ngram_min, m.char_ngram_max), m.min_word_count,
                               m.min_ngram_count, pretrained_words)
@@ -167,12 +168,13 @@ class Pass:
 
 def make_passes(cfg: Config, corpora: Corpora, vocabs: Vocabularies,
                 depths: dict[str, int] | None = None) -> list[Pass]:
-    """One pass per (depth, corpus), bottom-up; ``depths``: each task's layer (default TASK_DEPTH).
+    """One pass per (depth, corpus), bottom-up; ``depths``: each task's layer (default its own).
     The tasks at one depth that train on one corpus share its pass; a task with several
     corpora has a pass on each."""
-    depths = depths or TASK_DEPTH
+    own = {name: task.depth for name, task in TASKS.items()}
+    depths = depths or own
     groups: dict[tuple[int, str], list[str]] = {}
-    for task in sorted(corpora.train, key=lambda t: (depths[t], TASK_DEPTH[t], t)):
+    for task in sorted(corpora.train, key=lambda t: (depths[t], own[t], t)):
         for path in corpora.train_paths[task]:
             groups.setdefault((depths[task], path), []).append(task)
     passes = []
@@ -183,7 +185,8 @@ def make_passes(cfg: Config, corpora: Corpora, vocabs: Vocabularies,
         encoded = [encode(vocabs, ex) for ex in examples]
         if pairs and cfg.train.swap_pairs:
             encoded += swapped_pairs(encoded, tasks)
-        size = cfg.train.dep_batch_size if "dep" in tasks else cfg.train.batch_size
+        own_size = sorted({TASKS[t].batch_size for t in tasks} - {"batch_size"})  # dep_batch_size, say
+        size = getattr(cfg.train, own_size[0] if own_size else "batch_size")
         passes.append(Pass(tasks, depth, encoded, size, pairs))
     return passes
 
@@ -213,16 +216,18 @@ def swapped_pairs(encoded: list[EncodedPair], tasks: list[str]) -> list[EncodedP
 
 def param_depth(name: str, depths: dict[str, int] | None = None) -> int:
     """The depth a parameter belongs to: 0 for the word representation; a head's is its
-    task's layer (``depths``, default TASK_DEPTH)."""
+    task's layer (``depths``, default its own)."""
+    layer_depths = {name: depth for depth, name in layer_names().items()}
     kind, _, rest = name.partition(".")
     if kind in ("embed", "encoder_net"):  # the word representation, a trainable encoder with it
         return 0
     if kind == "layers":
-        return LAYER_DEPTHS[rest.split(".")[0]]
+        return layer_depths[rest.split(".")[0]]
     if kind == "copies":  # "copies.<layer>_<layer below>": used only by the tasks at <layer>
-        return LAYER_DEPTHS[rest.split("_")[0]]
+        return layer_depths[rest.split("_")[0]]
     if kind == "heads":
-        return (depths or TASK_DEPTH)[rest.split(".")[0]]
+        task = rest.split(".")[0]
+        return depths[task] if depths else TASKS[task].depth
     raise ValueError(f"parameter {name!r} belongs to no depth")
 
 
@@ -266,7 +271,7 @@ class Regularizer:
         if key not in self._own:
             own = []
             for name, p in self.model.named_parameters():
-                if name.startswith(f"layers.{LAYER_NAMES[depth]}.") and "weight" in name:
+                if name.startswith(f"layers.{layer_names()[depth]}.") and "weight" in name:
                     own.append((p, self.t.l2_lstm))
                 elif name.startswith("heads.") and name.split(".")[1] in tasks:
                     own.append((p, self.t.l2_classifier))
@@ -455,7 +460,7 @@ class Trainer:
         if clash:
             raise ConfigError(f"model setting {clash[0]} = {given[clash[0]]!r} given, but the model in "
                               f"{cfg.train.init_from} has {have[clash[0]]!r}; a fine-tuned model keeps its own settings")
-        if cfg.train.freeze_below <= TASK_DEPTH["relatedness"] and "relatedness" in model.heads:
+        if "relatedness" in model.heads and cfg.train.freeze_below <= TASKS["relatedness"].depth:
             # The old calibration line fitted the old scores; train ends by fitting a new one.
             model.heads["relatedness"].set_calibration(1.0, 0.0)
         return model, vocabs, saved.model

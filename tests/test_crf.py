@@ -10,7 +10,7 @@ from conftest import no_dropout_model, quiet, tiny_config
 from jmt.io import load_model
 from jmt.predict import Predictor
 from jmt.tasks.crf import LinearChainCRF
-from jmt.tasks.tagging import iob_transitions
+from jmt.tasks.tagger import iob_transitions
 from jmt.train import Trainer
 
 

@@ -1,6 +1,7 @@
 """Encoded examples and the mini-batches the model reads."""
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -8,7 +9,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from .types import ENTAILMENT_LABELS, TOKEN_LABELS, Pair, Sentence
+from .types import ENTAILMENT_LABELS, Pair, Sentence
 from .vocab import IGNORE, EncodedWords, Vocabularies
 
 
@@ -31,9 +32,17 @@ class EncodedPair:
     entailment: int | None
 
 
+@functools.cache
+def label_fields() -> tuple[tuple[str, str, str], ...]:
+    """(Sentence field, label set, batch target) of every task with token labels."""
+    from ..tasks import TASKS
+
+    return tuple((t.sentence_labels, t.labels, t.target) for t in TASKS.values() if t.labels)
+
+
 def encode_sentence(vocabs: Vocabularies, sent: Sentence) -> EncodedSentence:
     targets = {}
-    for fld, label_set, target in TOKEN_LABELS.values():
+    for fld, label_set, target in label_fields():
         values = getattr(sent, fld)
         if values is not None and label_set in vocabs.labels:
             targets[target] = vocabs.encode_labels(label_set, values)

@@ -9,7 +9,7 @@ from pathlib import Path
 from .columns import read_columns
 from .conllu import read_conllu
 from .pairs import PairReadStats, read_nli_jsonl, read_sick
-from .types import PAIR_TASKS, TASK_FIELDS, TOKEN_TASKS, DataError, Pair, Sentence
+from .types import DataError, Pair, Sentence
 
 FORMATS = ("conllu", "columns", "sick", "nli", "hf")
 HF_PREFIX = "hf:"
@@ -57,6 +57,23 @@ def third_field_is_head(path: str | Path) -> bool:
     return False
 
 
+def task_kind(task: str) -> str:
+    """``"token"`` or ``"pair"``: what kind of examples ``task`` learns from."""
+    from ..tasks import TASKS  # the task files import this package
+
+    if task not in TASKS:
+        raise ValueError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    return TASKS[task].kind
+
+
+def task_field(task: str) -> str:
+    """The example field ``task`` learns from (``heads`` for dep)."""
+    from ..tasks import TASKS
+
+    task_kind(task)
+    return TASKS[task].field
+
+
 def read_corpus(path: str | Path, task: str, **options) -> list[Sentence] | list[Pair]:
     """Read a whole corpus for ``task`` and check that every example carries its annotation.
 
@@ -65,8 +82,7 @@ def read_corpus(path: str | Path, task: str, **options) -> list[Sentence] | list
     Raises :class:`DataError` naming the file for a missing file, an empty corpus, a format
     that does not fit the task, or examples lacking the task's annotation.
     """
-    if task not in TASK_FIELDS:
-        raise ValueError(f"task: expected one of {TOKEN_TASKS + PAIR_TASKS}, got {task!r}")
+    task_kind(task)
     text = str(path)
     with utf8_errors(path):
         examples = _read(path, text, task, options)
@@ -143,10 +159,10 @@ def _read(path, text: str, task: str, options: dict) -> list:
         examples = list(read_hf(**spec, task=task, **options))
     else:
         pair_format = fmt in ("sick", "nli")
-        if pair_format != (task in PAIR_TASKS):
+        if pair_format != (task_kind(task) == "pair"):
             kind = "sentence pairs" if pair_format else "tagged sentences"
             raise DataError(text, None, f"task {task!r} cannot be trained on {kind} ({fmt} format)")
-        if fmt == "columns" and (task == "dep" or third_field_is_head(path)):
+        if fmt == "columns" and (task_field(task) == "heads" or third_field_is_head(path)):
             options.setdefault("columns", DP_COLUMNS)
         if fmt == "nli":
             stats = options.setdefault("stats", PairReadStats())
@@ -159,8 +175,8 @@ def _read(path, text: str, task: str, options: dict) -> list:
 
 def require_annotation(examples: list[Sentence] | list[Pair], task: str, path: str) -> None:
     """Raise DataError unless every example carries the annotation ``task`` learns from."""
-    field = TASK_FIELDS[task]
-    if (task in PAIR_TASKS) != isinstance(examples[0], Pair):
+    field = task_field(task)
+    if (task_kind(task) == "pair") != isinstance(examples[0], Pair):
         raise DataError(path, None, f"task {task!r} cannot use this corpus: wrong kind of examples")
     for example in examples:
         if getattr(example, field) is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .pairs import PairReadStats, parse_label, parse_score, sentence_tokens
-from .types import PAIR_TASKS, TOKEN_TASKS, DataError, Pair, Sentence
+from .types import DataError, Pair, Sentence
 
 # example field -> dataset column names tried in order (the first present one is used)
 TOKEN_COLUMNS = {
@@ -49,14 +49,15 @@ def read_hf(
     relatedness, entailment, pair_id) to a dataset column, overriding the known names.
     For entailment, pairs whose label is -1 or missing are skipped and counted in ``stats.skipped``.
     """
-    if task not in TOKEN_TASKS + PAIR_TASKS:
-        raise ValueError(f"task: expected one of {TOKEN_TASKS + PAIR_TASKS}, got {task!r}")
+    from .corpus import task_kind
+
+    tokens = task_kind(task) == "token"
     dataset = _load(name_or_path, split, config)
-    known = TOKEN_COLUMNS if task in TOKEN_TASKS else PAIR_COLUMNS
+    known = TOKEN_COLUMNS if tokens else PAIR_COLUMNS
     mapping = _mapping(dataset.column_names, known, columns or {})
     where = f"{name_or_path}[{split}]"
     decoders = {field: _decoder(dataset.features[col]) for field, col in mapping.items()}
-    if task in TOKEN_TASKS:
+    if tokens:
         if "words" not in mapping:
             raise DataError(where, None, f"expected a tokens column, found {dataset.column_names}")
         for i, row in enumerate(dataset, start=1):

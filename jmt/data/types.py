@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 
 class DataError(ValueError):
@@ -49,41 +48,7 @@ class Sentence:
         return len(self.words)
 
 
-class TokenLabels(NamedTuple):
-    """Where a token task's labels come from and go: the gold :class:`Sentence` field, the
-    label set they are encoded with, and the name of the batch target and predicted field."""
-
-    field: str
-    label_set: str
-    target: str
-
-
-# Every labelled token task. "xpos2" reads a corpus's XPOS column again, learns it as a tag set
-# of its own and predicts it as "xpos2" (dep's heads are numbers, not labels: see TokenBatch).
-TOKEN_LABELS = {
-    "upos": TokenLabels("upos", "upos", "upos"),
-    "xpos": TokenLabels("xpos", "xpos", "xpos"),
-    "xpos2": TokenLabels("xpos", "xpos2", "xpos2"),
-    "chunk": TokenLabels("chunks", "chunk", "chunks"),
-    "dep": TokenLabels("deprels", "deprel", "deprels"),
-}
-
 ENTAILMENT_LABELS = ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
-
-TOKEN_TASKS = ("upos", "xpos", "xpos2", "chunk", "dep")
-PAIR_TASKS = ("relatedness", "entailment")
-
-# the example field each task learns from
-TASK_FIELDS = {
-    "upos": "upos",
-    "xpos": "xpos",
-    "xpos2": "xpos",  # the same column, learned as its own tag set
-    "chunk": "chunks",
-    "dep": "heads",  # deprels may be None: unlabeled parsing
-    "relatedness": "relatedness",
-    "entailment": "entailment",
-}
-
 
 @dataclass
 class Pair:

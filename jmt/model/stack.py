@@ -17,17 +17,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import LAYER_NAMES, TASK_DEPTH, ModelConfig
+from ..config import ModelConfig
 from ..data.batch import PairBatch, TokenBatch
 from ..data.vocab import Vocabularies
-from ..tasks import build_head
+from ..tasks import TASKS, build_head, layer_names
 from .embeddings import WordRepresentation
 from .layers import BiLSTM, masked_max
 
 
 def copy_name(depth: int, below: int) -> str:
     """The soft-sharing copy of layer ``below`` that the tasks at ``depth`` read."""
-    return f"{LAYER_NAMES[depth]}_{LAYER_NAMES[below]}"
+    names = layer_names()
+    return f"{names[depth]}_{names[below]}"
 
 
 @dataclass
@@ -43,8 +44,12 @@ class JointManyTask(nn.Module):
         if not tasks:
             raise ValueError("a model needs at least one task")
         self.cfg = cfg
-        self.tasks = sorted(tasks, key=lambda t: (TASK_DEPTH[t], t))
-        self.depths = sorted({TASK_DEPTH[t] for t in self.tasks})
+        self.tasks = sorted(tasks, key=lambda t: (TASKS[t].depth, t))
+        self.depths = sorted({TASKS[t].depth for t in self.tasks})
+        self.layer_names = layer_names()
+        # Layers that token tasks read get the word representation through embed_dropout; the
+        # sentence-pair layers above them through the vertical dropout.
+        self.token_top = max(t.depth for t in TASKS.values() if t.kind == "token")
         self.embed = WordRepresentation(cfg, vocabs, vectors)
         self.encoder = None  # the pretrained encoder (attach_encoder), when cfg.encoder names one
         self.embed_dropout = nn.Dropout(cfg.embed_dropout)
@@ -53,13 +58,14 @@ class JointManyTask(nn.Module):
         self.layers = nn.ModuleDict()
         self.heads = nn.ModuleDict()
         for i, depth in enumerate(self.depths):
-            self.layers[LAYER_NAMES[depth]] = BiLSTM(self._input_dim(i), cfg.hidden)
+            self.layers[self.layer_names[depth]] = BiLSTM(self._input_dim(i), cfg.hidden)
             for task in self.tasks:
                 # Without growing depth every task sits on the top layer.
-                if (TASK_DEPTH[task] if cfg.growing_depth else self.depths[-1]) == depth:
-                    extra = {"decoder": decoder} if task == "dep" else {}
-                    self.heads[task] = build_head(task, cfg=cfg, vocabs=vocabs, in_dim=state_dim, **extra)
+                if (TASKS[task].depth if cfg.growing_depth else self.depths[-1]) == depth:
+                    self.heads[task] = build_head(task, cfg=cfg, vocabs=vocabs, in_dim=state_dim)
                     self.heads[task].depth = depth
+                    if hasattr(self.heads[task], "decoder"):  # a tree decoder: the model's choice
+                        self.heads[task].decoder = decoder
         # Soft sharing: the tasks at each depth keep their own copy of every layer below,
         # starting equal to it and tied to it by an L2 penalty during training (see
         # soft_sharing_penalty). "copies" holds them under "<layer>_<layer below>" (dep_pos).
@@ -68,7 +74,7 @@ class JointManyTask(nn.Module):
             for depth in self.depths:
                 for below in self.depths:
                     if below < depth and any(h.depth == depth for h in self.heads.values()):
-                        self.copies[copy_name(depth, below)] = copy.deepcopy(self.layers[LAYER_NAMES[below]])
+                        self.copies[copy_name(depth, below)] = copy.deepcopy(self.layers[self.layer_names[below]])
 
     def attach_encoder(self, encoder) -> None:
         """Give the model its pretrained encoder (:class:`jmt.model.encoder.Encoder`). A frozen
@@ -104,7 +110,7 @@ class JointManyTask(nn.Module):
     def layer(self, depth: int, upto: int) -> BiLSTM:
         """The layer at ``depth`` as the tasks at depth ``upto`` see it (their copy, if soft)."""
         key = copy_name(upto, depth)
-        return self.copies[key] if key in self.copies else self.layers[LAYER_NAMES[depth]]
+        return self.copies[key] if key in self.copies else self.layers[self.layer_names[depth]]
 
     def soft_sharing_penalty(self, upto: int) -> torch.Tensor:
         """sum over the layers below ``upto`` of ||copy - shared layer||^2 (0 with hard sharing)."""
@@ -112,7 +118,7 @@ class JointManyTask(nn.Module):
         for depth in self.depths:
             key = copy_name(upto, depth)
             if key in self.copies:
-                for a, b in zip(self.copies[key].parameters(), self.layers[LAYER_NAMES[depth]].parameters()):
+                for a, b in zip(self.copies[key].parameters(), self.layers[self.layer_names[depth]].parameters()):
                     total = total + (a - b).pow(2).sum()
         return total
 
@@ -142,7 +148,7 @@ class JointManyTask(nn.Module):
         for depth in self.depths:
             if depth > upto:
                 break
-            drop_in = self.embed_dropout if depth <= TASK_DEPTH["dep"] else self.dropout
+            drop_in = self.embed_dropout if depth <= self.token_top else self.dropout
             parts = []
             if below is not None and cfg.vertical:
                 parts.append(self.dropout(below))

@@ -1,6 +1,8 @@
 """Dependency parsing by head selection with a learned root, plus a label classifier (depth 3)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import TASK_DEPTH, ModelConfig
 from ..data.batch import TokenBatch
 from ..data.types import Sentence
 from ..data.vocab import IGNORE, Vocabularies
@@ -16,7 +17,10 @@ from ..metrics import attachment_scores, punct_mask
 from ..decode import decode as decode_tree
 from ..decode import eisner_batch, is_tree_list
 from ..model.layers import linear, uniform_
-from . import register
+from . import Task, register
+
+if TYPE_CHECKING:
+    from ..config import ModelConfig
 
 NEG = -1e9  # score of an impossible head (self, padding); finite so softmax stays NaN-free
 PAIR_ROWS = 256  # words per block of the biaffine label scorer when predicting (5 MB each with 50 labels)
@@ -107,7 +111,6 @@ class Biaffine(nn.Module):
         return scores
 
 
-@register("dep")
 class DependencyHead(nn.Module):
     """Head selection with a learned root vector, then a label for each (word, head).
 
@@ -118,13 +121,10 @@ class DependencyHead(nn.Module):
     reads the gold head in training and the decoded head at test time.
     """
 
-    kind = "token"
-    primary = "las"
     fields = ("heads", "deprels")  # what decode() fills in
 
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int, decoder: str = "greedy+eisner"):
         super().__init__()
-        self.task, self.depth = task, TASK_DEPTH[task]
         self.decoder = decoder
         self.labels = vocabs.labels["deprel"].itos
         self.dropout = nn.Dropout(cfg.dropout)
@@ -257,3 +257,7 @@ class DependencyHead(nn.Module):
             [punct_mask(s.upos, s.deprels, s.words, s.xpos) for s in gold])
         scores["greedy_not_tree"] = sum(not p.get("greedy_was_tree", True) for p in pred)
         return scores
+
+
+register(Task("dep", depth=3, layer="dep", kind="token", field="heads", head=DependencyHead, labels="deprel",
+              label_field="deprels", target="deprels", primary="las", sample=("train.conllu", "dev.conllu"), batch_size="dep_batch_size"))

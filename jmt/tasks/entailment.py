@@ -1,30 +1,30 @@
 """Textual entailment of a premise and hypothesis: 3 classes (depth 5)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import TASK_DEPTH, ModelConfig
 from ..data.batch import PairBatch
 from ..data.types import ENTAILMENT_LABELS, Pair
 from ..data.vocab import Vocabularies
 from ..metrics import classification_scores
 from ..model.layers import Maxout, linear
-from . import register
+from . import Task, register
+
+if TYPE_CHECKING:
+    from ..config import ModelConfig
 
 
-@register("entailment")
 class EntailmentHead(nn.Module):
     """Features [a - b ; a * b] (premise first) plus the relatedness label embedding,
     three maxout layers, softmax over ENTAILMENT / NEUTRAL / CONTRADICTION."""
 
-    kind = "pair"
-    primary = "accuracy"
 
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__()
-        self.task, self.depth = task, TASK_DEPTH[task]
         self.use_relatedness = cfg.label_embeddings
         feat_dim = 2 * in_dim + (cfg.label_dim if self.use_relatedness else 0)
         self.dropout = nn.Dropout(cfg.dropout)
@@ -55,3 +55,8 @@ class EntailmentHead(nn.Module):
     def evaluate(self, gold: list[Pair], pred: list[dict]) -> dict:
         return classification_scores([g.entailment for g in gold], [p["entailment"] for p in pred],
                                      ENTAILMENT_LABELS)
+
+
+register(Task("entailment", depth=5, layer="entailment", kind="pair", field="entailment", head=EntailmentHead,
+              sample=("pairs_train.tsv", "pairs_dev.tsv"), requires=("relatedness",),
+              requires_why="it is fed relatedness's label embedding"))

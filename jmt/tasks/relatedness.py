@@ -1,17 +1,21 @@
 """Semantic relatedness of a sentence pair: KL over the scores 1..5 (depth 4)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import TASK_DEPTH, ModelConfig
 from ..data.batch import PairBatch
 from ..data.types import Pair
 from ..data.vocab import Vocabularies
 from ..metrics import relatedness_scores
 from ..model.layers import Maxout, linear, uniform_
-from . import register
+from . import Task, register
+
+if TYPE_CHECKING:
+    from ..config import ModelConfig
 
 N_BINS = 5
 
@@ -27,16 +31,12 @@ def score_distribution(scores: torch.Tensor) -> torch.Tensor:
     return target
 
 
-@register("relatedness")
 class RelatednessHead(nn.Module):
     """Pooled sentences [B, 2H] x 2 -> features [|a - b| ; a * b] -> maxout -> 5 bins."""
 
-    kind = "pair"
-    primary = "pearson"
 
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__()
-        self.task, self.depth = task, TASK_DEPTH[task]
         self.dropout = nn.Dropout(cfg.embed_dropout)
         self.maxout = Maxout(2 * in_dim, cfg.head_hidden, cfg.maxout_pieces)
         self.out = linear(cfg.head_hidden, N_BINS, zero=True)
@@ -76,3 +76,7 @@ class RelatednessHead(nn.Module):
 
     def evaluate(self, gold: list[Pair], pred: list[dict]) -> dict:
         return relatedness_scores([g.relatedness for g in gold], [p["relatedness"] for p in pred])
+
+
+register(Task("relatedness", depth=4, layer="relatedness", kind="pair", field="relatedness", head=RelatednessHead,
+              primary="pearson", sample=("pairs_train.tsv", "pairs_dev.tsv")))

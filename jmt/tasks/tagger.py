@@ -1,20 +1,22 @@
-"""Sequence tagging heads: UPOS, XPOS and a second XPOS tag set (depth 1), IOB chunking (depth 2)."""
+"""The heads of the tagging tasks: a tag per word (:class:`Tagger`), and IOB spans
+(:class:`SpanTagger`, with an optional linear-chain CRF) for chunks or any other span task."""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import TASK_DEPTH, ModelConfig
 from ..data.batch import TokenBatch
-from ..data.types import TOKEN_LABELS, Sentence
+from ..data.types import Sentence
 from ..data.vocab import IGNORE, Vocabularies
 from ..metrics import chunk_scores, tag_accuracy
 from ..model.layers import linear, uniform_
-from . import register
 from .crf import LinearChainCRF
 
-TAGGING = ("upos", "xpos", "xpos2", "chunk")  # the tasks of TOKEN_LABELS this head serves
+if TYPE_CHECKING:
+    from ..config import ModelConfig
 
 
 def repair_iob(tags: list[str]) -> list[str]:
@@ -38,27 +40,23 @@ def iob_transitions(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     return allowed, torch.tensor([not tag.startswith("I-") for tag in labels], device="cpu")
 
 
-@register(*TAGGING)
 class Tagger(nn.Module):
-    """ReLU hidden layer + softmax over tags: [B, T, 2H] -> logits [B, T, L]. With
-    ``chunk_crf`` the chunk logits are a CRF's emission scores (the label embedding stays
-    their softmax), decoded to valid IOB2 sequences."""
+    """ReLU hidden layer + softmax over tags: [B, T, 2H] -> logits [B, T, L]."""
 
-    kind = "token"
     has_labels = True  # feeds a label embedding upward
 
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__()
-        self.task, self.depth = task, TASK_DEPTH[task]
-        self.gold_field, self.label_set, self.field = TOKEN_LABELS[task]  # field: batch target and prediction
+        from . import get
+
+        spec = get(task)
+        self.gold_field, self.field = spec.sentence_labels, spec.target  # field: batch target and prediction
         self.fields = (self.field,)  # what decode() fills in
-        self.primary = "f1" if task == "chunk" else "accuracy"
-        self.labels = vocabs.labels[self.label_set].itos
+        self.labels = vocabs.labels[spec.labels].itos
         self.dropout = nn.Dropout(cfg.dropout)
         self.hidden = linear(in_dim, cfg.head_hidden)
         self.out = linear(cfg.head_hidden, len(self.labels), zero=True)
         self.label_vectors = nn.Parameter(uniform_(torch.empty(len(self.labels), cfg.label_dim)))
-        self.crf = LinearChainCRF(len(self.labels), *iob_transitions(self.labels)) if task == "chunk" and cfg.chunk_crf else None
 
     def forward(self, h: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
         return self.out(F.relu(self.hidden(self.dropout(h))))  # [B, T, L]
@@ -68,21 +66,42 @@ class Tagger(nn.Module):
 
     def loss(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
         gold = batch.targets[self.field]
-        if self.crf is not None:
-            return self.crf.nll(logits, gold, batch.mask)
         return F.cross_entropy(logits.flatten(0, 1), gold.flatten(), ignore_index=IGNORE, reduction="sum")
 
+    def best_ids(self, logits: torch.Tensor, batch: TokenBatch) -> list[list[int]]:
+        return logits.argmax(-1).tolist()
+
+    def tags(self, tags: list[str]) -> list[str]:
+        return tags
+
     def decode(self, logits: torch.Tensor, batch: TokenBatch) -> list[dict[str, list]]:
-        ids = (logits.argmax(-1) if self.crf is None else self.crf.decode(logits, batch.mask)).tolist()
-        out = []
-        for b, n in enumerate(batch.lengths.tolist()):
-            tags = [self.labels[i] for i in ids[b][:n]]
-            out.append({self.field: repair_iob(tags) if self.task == "chunk" else tags})
-        return out
+        ids = self.best_ids(logits, batch)
+        return [{self.field: self.tags([self.labels[i] for i in ids[b][:n]])}
+                for b, n in enumerate(batch.lengths.tolist())]
 
     def evaluate(self, gold: list[Sentence], pred: list[dict]) -> dict:
-        gold_tags = [getattr(s, self.gold_field) for s in gold]
-        pred_tags = [p[self.field] for p in pred]
-        if self.task == "chunk":
-            return chunk_scores(gold_tags, pred_tags)
-        return tag_accuracy(gold_tags, pred_tags)
+        return tag_accuracy([getattr(s, self.gold_field) for s in gold], [p[self.field] for p in pred])
+
+
+class SpanTagger(Tagger):
+    """IOB2 span tags (``B-NP``, ``I-NP``, ``O``), always decoded to valid sequences and scored
+    by span F1. With ``chunk_crf`` the logits are a CRF's emission scores (the label embedding
+    stays their softmax) and Viterbi decoding only follows allowed transitions."""
+
+    def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
+        super().__init__(task, cfg, vocabs, in_dim)
+        self.crf = LinearChainCRF(len(self.labels), *iob_transitions(self.labels)) if cfg.chunk_crf else None
+
+    def loss(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
+        if self.crf is None:
+            return super().loss(logits, batch)
+        return self.crf.nll(logits, batch.targets[self.field], batch.mask)
+
+    def best_ids(self, logits: torch.Tensor, batch: TokenBatch) -> list[list[int]]:
+        return super().best_ids(logits, batch) if self.crf is None else self.crf.decode(logits, batch.mask).tolist()
+
+    def tags(self, tags: list[str]) -> list[str]:
+        return repair_iob(tags)
+
+    def evaluate(self, gold: list[Sentence], pred: list[dict]) -> dict:
+        return chunk_scores([getattr(s, self.gold_field) for s in gold], [p[self.field] for p in pred])
