@@ -40,16 +40,18 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy
-from spacy.attrs import DEP, HEAD, POS, TAG
+from spacy.attrs import DEP, HEAD, LEMMA, MORPH, POS, TAG
 from spacy.language import Language
 from spacy.parts_of_speech import IDS as POS_IDS
 from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span, Token
 from spacy.util import minibatch, registry
 
+from .tasks import TASKS
+
 MODEL_FILES = ("config.json", "vocab.json", "model.safetensors", "metrics.json", "segmenter.json",
                "segmenter.safetensors")
-CHUNKS_KEY = "chunks"
+ATTRS = {"POS": POS, "TAG": TAG, "DEP": DEP, "MORPH": MORPH, "LEMMA": LEMMA}
 
 # id(vocab) -> the latest JMTComponent built on that vocab; the component holds the vocab,
 # so an id is never reused while its entry lives.
@@ -59,11 +61,8 @@ _REGISTRY: "weakref.WeakValueDictionary[int, JMTComponent]" = weakref.WeakValueD
 @Language.factory(
     "jmt",
     default_config={"model": None, "batch_size": 128, "tasks": None, "precision": "fp32"},
-    assigns=["token.tag", "token.pos", "token.head", "token.dep", "token.is_sent_start", "doc.spans",
-             "token._.jmt_xpos2"],
-    default_score_weights={"tag_acc": 0.2, "pos_acc": 0.2, "dep_uas": 0.1, "dep_las": 0.3, "chunks_f": 0.2,
-                           "dep_las_per_type": None, "chunks_p": None, "chunks_r": None,
-                           "chunks_per_type": None},
+    assigns=list(dict.fromkeys(a for task in TASKS.values() for a in task.spacy_assigns)),
+    default_score_weights={key: weight for task in TASKS.values() for key, weight in task.spacy_weights},
 )
 def make_jmt(nlp: Language, name: str, model: str | None, batch_size: int, tasks: list[str] | None,
              precision: str):
@@ -138,75 +137,30 @@ class JMTComponent:
         return out
 
     def set_annotations(self, docs: list[Doc], predictions) -> None:
-        strings = self.vocab.strings
+        from .tasks import TASKS
+
+        tasks = [TASKS[t] for t in self.token_tasks]
         for doc, sents in zip(docs, predictions):
             if not len(doc):
                 continue
-            fields = set().union(*(p.keys() for _, _, p in sents)) if sents else set()
-            attrs = []
-            if "heads" in fields:
-                attrs += [HEAD, DEP]
-            tag_field = "xpos" if "xpos" in fields else "xpos2"  # as `jmt tag` fills CoNLL-U's XPOS
-            if tag_field in fields:
-                attrs.append(TAG)
-            if "upos" in fields:
-                attrs.append(POS)
-            chunks = []
-            arr = numpy.zeros((len(doc), len(attrs)), dtype="uint64")
-            col = {a: n for n, a in enumerate(attrs)}
+            annotations = DocAnnotations(doc)
             for sent, owners, pred in sents:
                 spaces = [i for i in sent if doc[i].is_space]
                 if len(owners) != len(set(owners)):  # multiword tokens: each keeps its head word's annotations
                     pred, owners = _head_words(pred, owners)
-                words = owners  # model position -> doc index
-                if "xpos2" in pred:
-                    for i, tag in zip(words, pred["xpos2"]):
-                        doc[i]._.jmt_xpos2 = tag
-                    for i in spaces:
-                        doc[i]._.jmt_xpos2 = "_SP"
-                if TAG in col:
-                    for i, tag in zip(words, pred[tag_field]):
-                        arr[i, col[TAG]] = strings.add(tag)
-                    for i in spaces:
-                        arr[i, col[TAG]] = strings.add("_SP")
-                if POS in col:
-                    for i, upos in zip(words, pred["upos"]):
-                        arr[i, col[POS]] = POS_IDS.get(upos, POS_IDS["X"])
-                    for i in spaces:
-                        arr[i, col[POS]] = POS_IDS["SPACE"]
-                if HEAD in col:
-                    for i, head, rel in zip(words, pred["heads"], pred["deprels"]):
-                        target = i if head == 0 else pred.get("head_tokens", words)[head - 1]
-                        arr[i, col[HEAD]] = (target - i) % 2**64  # relative; negative offsets wrap in uint64
-                        arr[i, col[DEP]] = strings.add("ROOT" if target == i and (head != 0 or rel in ("root", "_")) else rel)
-                    for i in spaces:
-                        before = [w for w in words if w < i]
-                        target = before[-1] if before else (words[0] if words else sent[0])
-                        arr[i, col[HEAD]] = (target - i) % 2**64
-                        arr[i, col[DEP]] = strings.add("ROOT" if target == i else "dep")
-                if "chunks" in pred:
-                    chunks += _chunk_spans(doc, words, pred["chunks"])
-            if attrs:
-                doc.from_array(attrs, arr)
-            if "chunks" in fields:
-                doc.spans[CHUNKS_KEY] = chunks
+                for task in tasks:
+                    if task.predicted(pred):
+                        task.set_doc(annotations, owners, spaces, pred)
+            annotations.write()
 
     # -- evaluation --------------------------------------------------------------------------
     def score(self, examples, **kwargs) -> dict:
+        from .tasks import TASKS
+
         kwargs = {k: v for k, v in kwargs.items() if k not in ("getter", "has_annotation", "attr")}
-        tasks = set(self.token_tasks)
         scores: dict = {}
-        if "xpos" in tasks:
-            scores.update(Scorer.score_token_attr(examples, "tag", **kwargs))
-        if "upos" in tasks:
-            scores.update(Scorer.score_token_attr(examples, "pos", **kwargs))
-        if "dep" in tasks:
-            scores.update(Scorer.score_deps(examples, "dep", getter=lambda t, a: t.dep_.lower(),
-                                            ignore_labels=("p", "punct"), **kwargs))
-        if "chunk" in tasks:
-            scores.update(Scorer.score_spans(examples, CHUNKS_KEY,
-                                             getter=lambda doc, key: doc.spans.get(key, []),
-                                             has_annotation=lambda doc: CHUNKS_KEY in doc.spans, **kwargs))
+        for task in self.token_tasks:
+            scores.update(TASKS[task].spacy_score(examples, **kwargs))
         return scores
 
     # -- serialization -----------------------------------------------------------------------
@@ -227,6 +181,55 @@ class JMTComponent:
     def pair(self, premise: Doc, hypothesis: Doc) -> dict:
         words = lambda doc: [t.text for t in doc if not t.is_space]  # noqa: E731
         return self.jmt.pair([words(premise)], [words(hypothesis)])[0]
+
+
+class DocAnnotations:
+    """What the tasks set on one Doc (:meth:`jmt.tasks.Task.set_doc`), written at once: token
+    attributes with ``Doc.from_array``, spans into ``doc.spans``, extension attributes."""
+
+    def __init__(self, doc: Doc):
+        self.doc = doc
+        self.columns: dict[int, numpy.ndarray] = {}
+        self.span_groups: dict[str, list[Span]] = {}
+
+    def _column(self, attr: int) -> numpy.ndarray:
+        if attr not in self.columns:
+            self.columns[attr] = numpy.zeros(len(self.doc), dtype="uint64")
+        return self.columns[attr]
+
+    def tokens(self, attr: str, tokens: list[int], values: list[str]) -> None:
+        """``attr`` ("POS", "TAG", "DEP", "MORPH", "LEMMA") of each token in ``tokens``."""
+        column = self._column(ATTRS[attr])
+        if attr == "POS":
+            ids = [POS_IDS.get(value, POS_IDS["X"]) for value in values]
+        elif attr == "MORPH":
+            morphology = self.doc.vocab.morphology
+            ids = [morphology.add("" if value == "_" else value) for value in values]
+        else:
+            ids = [self.doc.vocab.strings.add(value) for value in values]
+        for i, value in zip(tokens, ids):
+            column[i] = value
+
+    def heads(self, tokens: list[int], targets: list[int]) -> None:
+        column = self._column(HEAD)
+        for i, target in zip(tokens, targets):
+            column[i] = (target - i) % 2**64  # relative; negative offsets wrap in uint64
+
+    def spans(self, key: str, tokens: list[int], spans: list[dict]) -> None:
+        """Spans over a sentence's words (``{"start", "end" (exclusive), "label"}``)."""
+        self.span_groups.setdefault(key, []).extend(
+            Span(self.doc, tokens[c["start"]], tokens[c["end"] - 1] + 1, label=c["label"]) for c in spans)
+
+    def extension(self, name: str, tokens: list[int], values: list) -> None:
+        for i, value in zip(tokens, values):
+            setattr(self.doc[i]._, name, value)
+
+    def write(self) -> None:
+        if self.columns:
+            attrs = list(self.columns)
+            self.doc.from_array(attrs, numpy.stack([self.columns[a] for a in attrs], axis=1))
+        for key, spans in self.span_groups.items():
+            self.doc.spans[key] = spans
 
 
 class JMTTokenizer:
@@ -325,13 +328,6 @@ def _head_words(pred: dict, owners: list[int]) -> tuple[dict, list[int]]:
            for field, values in pred.items()}
     out["head_tokens"] = owners
     return out, [owners[k] for k in chosen]
-
-
-def _chunk_spans(doc: Doc, words: list[int], tags: list[str]) -> list[Span]:
-    """IOB2 tags over the model positions ``words`` -> labelled spans of ``doc``."""
-    from .tagging_io import chunk_spans
-
-    return [Span(doc, words[c["start"]], words[c["end"] - 1] + 1, label=c["label"]) for c in chunk_spans(tags)]
 
 
 def _find_component(nlp_or_component) -> JMTComponent:

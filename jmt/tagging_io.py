@@ -56,37 +56,28 @@ def read_input(path: str | None, stream: TextIO | None, input_format: str, one_p
             handle.close()
 
 
-def chunk_spans(tags: list[str]) -> list[dict]:
-    """IOB2 tags -> ``[{"start", "end" (exclusive), "label"}]``."""
-    spans: list[dict] = []
-    for i, tag in enumerate(tags):
-        if tag.startswith("B-") or (tag.startswith("I-") and (not spans or spans[-1]["end"] != i
-                                                            or spans[-1]["label"] != tag[2:])):
-            spans.append({"start": i, "end": i + 1, "label": tag[2:]})
-        elif tag.startswith("I-"):
-            spans[-1]["end"] = i + 1
-    return spans
-
-
 def write_sentence(out: TextIO, fmt: str, sentence: Sentence, pred: dict, sent_id: str | None = None) -> None:
-    """One tagged sentence; ``sent_id`` names it in CoNLL-U where the input did not."""
+    """One tagged sentence; ``sent_id`` names it in CoNLL-U where the input did not. Each task
+    whose predictions ``pred`` holds writes them (``jmt.tasks.Task.conllu`` and ``json``)."""
     if fmt == "html":
         out.write(render_html(sentence, pred))
         return
+    from .tasks import TASKS
+
+    tasks = [task for task in TASKS.values() if task.kind == "token" and task.predicted(pred)]
     if fmt == "conllu":
-        # The XPOS column holds the first tag set, or the second where the model has only that.
-        write_conllu(sentence, out, upos=pred.get("upos"), xpos=pred.get("xpos", pred.get("xpos2")), heads=pred.get("heads"),
-                     deprels=pred.get("deprels"), chunks=pred.get("chunks"), sent_id=sent_id)
+        columns: dict[int, list] = {}
+        misc: dict[str, list] = {}
+        for task in tasks:
+            task.conllu(pred, columns, misc)
+        write_conllu(sentence, out, columns, misc, sent_id=sent_id)
         return
     record = {"tokens": sentence.words}
     text = sentence_text(sentence)
     if text is not None:
         record["text"] = text
-    for key in ("upos", "xpos", "xpos2", "heads", "deprels"):
-        if key in pred:
-            record[key] = pred[key]
-    if "chunks" in pred:
-        record["chunks"] = chunk_spans(pred["chunks"])
+    for task in tasks:
+        task.json(pred, record)
     out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
@@ -102,6 +93,8 @@ def render_html(sentence: Sentence, pred: dict) -> str:
     """
     from spacy import displacy
 
+    from .tasks.tagger import iob_spans
+
     words = sentence.words
     tags = pred.get("upos") or pred.get("xpos") or [""] * len(words)
     parts = []
@@ -116,7 +109,7 @@ def render_html(sentence: Sentence, pred: dict) -> str:
                                      style="dep", manual=True, page=False, options={"distance": 100, "compact": True}))
     if "chunks" in pred:
         spans = [{"start_token": s["start"], "end_token": s["end"], "label": s["label"]}
-                 for s in chunk_spans(pred["chunks"])]
+                 for s in iob_spans(pred["chunks"])]
         parts.append(displacy.render({"text": " ".join(words), "tokens": words, "spans": spans},
                                      style="span", manual=True, page=False))
     if not parts:

@@ -31,7 +31,7 @@ from .config import (Config, ConfigError, ModelConfig, corpus_paths, from_dict,
                      to_dict)
 from .data.batch import (EncodedPair, EncodedSentence, batch_indices, collate_pairs, collate_sentences,
                          encode_pair, encode_sentence)
-from .data.conllu import XPOS, conllu_column_is_empty
+from .data.conllu import COLUMN_NAMES, conllu_column_is_empty
 from .data.corpus import check_trees, read_corpus, require_annotation
 from .data.types import ENTAILMENT_LABELS, Pair
 from .data.vectors import load_vectors
@@ -61,8 +61,9 @@ class Corpora:
 def load_corpora(cfg: Config, log: Callable[[str], None] = lambda message: None) -> Corpora:
     """Read every task's train and dev corpus; a file shared by tasks is read once.
 
-    xpos asked of CoNLL-U treebanks whose XPOS column is ``_`` throughout (many UD treebanks
-    have none) is left out of the model, with a line to ``log``, rather than an error."""
+    A task asked of CoNLL-U treebanks whose column for it is ``_`` throughout (many UD
+    treebanks have no XPOS, some no FEATS) is left out of the model, with a line to ``log``,
+    rather than an error."""
     cache: dict[str, list] = {}
 
     def read(path: str, task: str) -> list:
@@ -73,9 +74,13 @@ def load_corpora(cfg: Config, log: Callable[[str], None] = lambda message: None)
         return cache[path]
 
     paths = {task: corpus_paths(value) for task, value in cfg.data.train.items()}
-    if "xpos" in paths and all(str(p).endswith(".conllu") and conllu_column_is_empty(p, XPOS) for p in paths["xpos"]):
-        log(f"xpos left out: the XPOS column of {', '.join(map(str, paths['xpos']))} is '_' throughout")
-        del paths["xpos"]
+    for task in list(paths):
+        column = TASKS[task].conllu_column
+        if column is not None and all(str(p).endswith(".conllu") and conllu_column_is_empty(p, column)
+                                      for p in paths[task]):
+            log(f"{task} left out: the {COLUMN_NAMES[column]} column of {', '.join(map(str, paths[task]))} "
+                "is '_' throughout")
+            del paths[task]
     for task, task_paths in paths.items():
         for path in task_paths:
             read(path, task)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from jmt.data.columns import read_columns
-from jmt.data.conllu import read_conllu, write_conllu
+from jmt.data.conllu import HEAD, UPOS, read_conllu, write_conllu
 from jmt.data.corpus import detect_format, read_corpus
 from jmt.data.pairs import PairReadStats, read_nli_jsonl, read_sick, tokenize
 from jmt.data.types import DataError, Sentence
@@ -88,12 +88,8 @@ def test_write_conllu_fills_predicted_columns(tmp_path):
     path = write(tmp_path, "a.conllu", CONLLU)
     sentence = next(read_conllu(path))
     out = io.StringIO()
-    write_conllu(
-        sentence, out,
-        upos=["X", "X", "X", "X", "X"],
-        heads=[0, 1, 1, 1, 1],
-        chunks=["B-NP", "I-NP", "I-NP", "B-VP", "O"],
-    )
+    write_conllu(sentence, out, {UPOS: ["X", "X", "X", "X", "X"], HEAD: [0, 1, 1, 1, 1]},
+                 {"Chunk": ["B-NP", "I-NP", "I-NP", "B-VP", "O"]})
     lines = out.getvalue().split("\n")
     assert lines[:4] == CONLLU.split("\n")[:4]  # comments and multiword range unchanged
     assert lines[4] == row("1", "Elena", "Elena", "X", "NNP", "Number=Sing", "0", "nmod:poss", "3:nmod:poss", "Chunk=B-NP")
@@ -104,14 +100,14 @@ def test_write_conllu_fills_predicted_columns(tmp_path):
     # an existing Chunk key is replaced, not duplicated
     again = next(read_conllu(write(tmp_path, "b.conllu", out.getvalue())))
     out2 = io.StringIO()
-    write_conllu(again, out2, chunks=["O"] * 5)
+    write_conllu(again, out2, misc={"Chunk": ["O"] * 5})
     assert "SpaceAfter=No|Chunk=O" in out2.getvalue() and "Chunk=B" not in out2.getvalue()
 
 
 def test_write_conllu_without_extras_writes_fresh_rows():
     sentence = Sentence(words=["Dogs", "bark"], xpos=["NNS", "VBP"], heads=[2, 0])
     out = io.StringIO()
-    write_conllu(sentence, out, upos=["NOUN", "VERB"], chunks=["B-NP", "B-VP"], sent_id="7")
+    write_conllu(sentence, out, {UPOS: ["NOUN", "VERB"]}, {"Chunk": ["B-NP", "B-VP"]}, sent_id="7")
     assert out.getvalue() == (
         "# sent_id = 7\n# text = Dogs bark\n"
         + row("1", "Dogs", "_", "NOUN", "NNS", "_", "2", "_", "_", "Chunk=B-NP") + "\n"
@@ -122,7 +118,7 @@ def test_write_conllu_without_extras_writes_fresh_rows():
 def test_write_conllu_rejects_wrong_prediction_length(tmp_path):
     sentence = next(read_conllu(write(tmp_path, "a.conllu", CONLLU)))
     with pytest.raises(ValueError, match="expected 5"):
-        write_conllu(sentence, io.StringIO(), upos=["X"])
+        write_conllu(sentence, io.StringIO(), {UPOS: ["X"]})
 
 
 def word(i, head="0", form="w"):

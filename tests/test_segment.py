@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE
-from jmt.data.conllu import read_conllu, write_conllu
+from jmt.data.conllu import UPOS, read_conllu, write_conllu
 from jmt.rawtext import RuleSegmenter, escape_spaces, read_text, rebuild_text, split_blocks, unescape_spaces
 from jmt.segment import (INSIDE, MWT, MWT_SENTENCE, SENTENCE, TOKEN, Segmenter, SegmenterConfig, SegmenterNet,
                          is_space, kept_whole, load_segmenter, score_segmentation, train_segmenter, treebank_example)
@@ -220,7 +220,7 @@ def test_conllu_from_raw_text_has_ids_text_multiword_lines_and_spacing(tmp_path)
 
     buf = io.StringIO()
     for n, sentence in enumerate(read_text(io.StringIO(text), Fixed(), "in.txt"), 1):
-        write_conllu(sentence, buf, upos=["X"] * len(sentence), sent_id=str(n))
+        write_conllu(sentence, buf, {UPOS: ["X"] * len(sentence)}, sent_id=str(n))
     conllu = buf.getvalue()
     assert conllu.startswith("# newdoc\n# sent_id = 1\n# text = I don't know.\n1\tI\t")
     assert "2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n2\tdo\t" in conllu

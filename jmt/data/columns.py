@@ -5,19 +5,20 @@ sentences are separated by blank lines. A ``columns`` mapping says which field i
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 from .types import DataError, Sentence
 
 DEFAULT_COLUMNS = {"words": 0, "xpos": 1, "chunks": 2}
-FIELDS = ("words", "upos", "xpos", "heads", "deprels", "chunks")
+FIELDS = tuple(f.name for f in dataclasses.fields(Sentence) if f.name not in ("source", "conllu"))
 
 
 def read_columns(path: str | Path, columns: dict[str, int] | None = None) -> Iterator[Sentence]:
     """Stream the sentences of a column file.
 
-    ``columns`` maps a :class:`Sentence` field (words, upos, xpos, heads, deprels, chunks)
+    ``columns`` maps a :class:`Sentence` field (words, upos, xpos, heads, deprels, chunks, ...)
     to a 0-based column index; the default is ``{"words": 0, "xpos": 1, "chunks": 2}``.
     A line with a tab is split on tabs, otherwise on runs of whitespace. Every token line
     must have the same number of fields. ``-DOCSTART-`` lines are skipped.

@@ -7,7 +7,7 @@ in :class:`ConlluExtras` so that :func:`write_conllu` can write the sentence bac
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -15,6 +15,7 @@ from .types import ConlluExtras, DataError, Sentence
 
 N_COLUMNS = 10
 ID, FORM, LEMMA, UPOS, XPOS, FEATS, HEAD, DEPREL, DEPS, MISC = range(N_COLUMNS)
+COLUMN_NAMES = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
 
 
 def read_conllu(path: str | Path, on_error: Callable[[DataError], None] | None = None) -> Iterator[Sentence]:
@@ -83,10 +84,12 @@ def _parse_sentence(path: str, block: list[tuple[int, str]]) -> Sentence:
         raise DataError(path, first_line, "expected at least one word row in the sentence")
     return Sentence(
         words=[row[FORM] for row in rows],
+        lemmas=_column(rows, LEMMA),
         upos=_column(rows, UPOS),
         xpos=_column(rows, XPOS),
         heads=_heads(path, rows, row_lines),
         deprels=_column(rows, DEPREL),
+        feats=[row[FEATS] for row in rows],  # "_" is a value here: a word without features
         source=f"{path}:{first_line}",
         conllu=extras,
     )
@@ -129,34 +132,29 @@ def _heads(path: str, rows: list[list[str]], row_lines: list[int]) -> list[int] 
 def write_conllu(
     sentence: Sentence,
     out: TextIO,
-    *,
-    upos: Sequence[str] | None = None,
-    xpos: Sequence[str] | None = None,
-    heads: Sequence[int] | None = None,
-    deprels: Sequence[str] | None = None,
-    chunks: Sequence[str] | None = None,
+    columns: Mapping[int, Sequence] | None = None,
+    misc: Mapping[str, Sequence[str]] | None = None,
     sent_id: str | None = None,
 ) -> None:
     """Write one sentence as CoNLL-U, followed by a blank line.
 
-    Only the given predicted columns are replaced; comments, multiword ranges, empty nodes
-    and every other column are written as read. Chunk tags go into MISC as ``Chunk=B-NP``.
-    A sentence not read from CoNLL-U gets fresh rows from its own annotations and ``_``, and
-    a ``# text`` of its words joined by spaces. ``sent_id`` is written as ``# sent_id``
-    unless the sentence has one.
+    ``columns`` maps a column index (``UPOS``, ``HEAD``, ...) to one predicted value per word,
+    ``misc`` a MISC key to one value per word (``{"Chunk": ["B-NP", ...]}`` gives
+    ``Chunk=B-NP``). Only those are replaced; comments, multiword ranges, empty nodes and
+    every other column are written as read. A sentence not read from CoNLL-U gets fresh rows
+    from its own annotations and ``_``, and a ``# text`` of its words joined by spaces.
+    ``sent_id`` is written as ``# sent_id`` unless the sentence has one.
     """
     n = len(sentence.words)
-    predictions = {UPOS: upos, XPOS: xpos, HEAD: heads, DEPREL: deprels}
-    for name, values in [*zip(("upos", "xpos", "heads", "deprels"), predictions.values()), ("chunks", chunks)]:
-        if values is not None and len(values) != n:
-            raise ValueError(f"{name}: expected {n} values for {sentence.source or 'sentence'}, got {len(values)}")
+    columns, misc = dict(columns or {}), dict(misc or {})
+    for name, values in [*columns.items(), *misc.items()]:
+        if len(values) != n:
+            raise ValueError(f"column {name}: expected {n} values for {sentence.source or 'sentence'}, got {len(values)}")
 
     extras = sentence.conllu
     if extras is None:
         extras = ConlluExtras(comments=["# text = " + " ".join(sentence.words)],
                               rows=[_fresh_row(sentence, i) for i in range(n)])
-        if chunks is None:
-            chunks = sentence.chunks
     elif len(extras.rows) != n:
         raise ValueError(f"{sentence.source or 'sentence'}: {n} words but {len(extras.rows)} CoNLL-U rows")
 
@@ -167,11 +165,10 @@ def write_conllu(
     for i, row in enumerate(extras.rows):
         lines.extend(extras.before.get(i, ()))
         row = list(row)
-        for col, values in predictions.items():
-            if values is not None:
-                row[col] = str(values[i])
-        if chunks is not None:
-            row[MISC] = _set_misc(row[MISC], "Chunk", chunks[i])
+        for col, values in columns.items():
+            row[col] = str(values[i])
+        for key, values in misc.items():
+            row[MISC] = _set_misc(row[MISC], key, values[i])
         lines.append("\t".join(row))
     lines.extend(extras.before.get(len(extras.rows), ()))
     out.write("\n".join(lines) + "\n\n")
@@ -183,8 +180,10 @@ def _fresh_row(sentence: Sentence, i: int) -> list[str]:
 
     row = ["_"] * N_COLUMNS
     row[ID], row[FORM] = str(i + 1), sentence.words[i]
-    row[UPOS], row[XPOS] = value(sentence.upos), value(sentence.xpos)
-    row[HEAD], row[DEPREL] = value(sentence.heads), value(sentence.deprels)
+    row[LEMMA], row[UPOS], row[XPOS] = value(sentence.lemmas), value(sentence.upos), value(sentence.xpos)
+    row[FEATS], row[HEAD], row[DEPREL] = value(sentence.feats), value(sentence.heads), value(sentence.deprels)
+    if sentence.chunks is not None:
+        row[MISC] = _set_misc(row[MISC], "Chunk", sentence.chunks[i])
     return row
 
 

@@ -20,6 +20,8 @@ TOKEN_COLUMNS = {
     "chunks": ("chunk_tags", "chunks"),
     "heads": ("head", "heads"),
     "deprels": ("deprel", "deprels"),
+    "lemmas": ("lemmas", "lemma"),
+    "feats": ("feats",),
 }
 PAIR_COLUMNS = {
     "premise": ("sentence_A", "premise", "sentence1"),

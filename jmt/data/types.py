@@ -31,7 +31,8 @@ class ConlluExtras:
 class Sentence:
     """One tokenized sentence; an annotation is ``None`` when the corpus lacks it.
 
-    ``heads`` are 1-based with 0 for the root; ``chunks`` are IOB tags (``B-NP``).
+    ``heads`` are 1-based with 0 for the root; ``chunks`` are IOB tags (``B-NP``); ``feats``
+    are UD FEATS strings (``Number=Sing|Person=3``, ``_`` for none).
     ``source`` is ``path:line`` of the sentence's first line, for error messages.
     """
 
@@ -41,6 +42,8 @@ class Sentence:
     heads: list[int] | None = None
     deprels: list[str] | None = None
     chunks: list[str] | None = None
+    lemmas: list[str] | None = None
+    feats: list[str] | None = None  # UD FEATS strings, "_" for none
     source: str | None = None
     conllu: ConlluExtras | None = None
 

@@ -22,12 +22,18 @@ from torch import nn
 
 @dataclass(frozen=True)
 class Task:
+    """A task and everything about it that is not its network (that is ``head``).
+
+    The methods below serve token tasks whose labels are one string per word (a tag in a
+    CoNLL-U column, a spaCy token attribute); a task that is more (trees, spans, pairs)
+    subclasses Task in its own file and overrides them."""
+
     name: str
     depth: int  # 1 = the bottom BiLSTM layer; tasks at one depth share its layer
     layer: str  # that layer's name: its weights are layers.<layer>.*
     kind: str  # "token": one sentence's hidden states; "pair": two pooled sentences
     field: str  # the Sentence or Pair field it learns from; a corpus without it is refused
-    head: Any  # the head's class: head(task_name, cfg=, vocabs=, in_dim=, **head_options)
+    head: Any  # the head's class: head(task_name, cfg=, vocabs=, in_dim=)
     labels: str | None = None  # token tasks with labels: the label set in the vocabularies
     label_field: str | None = None  # the Sentence field holding those labels (default: field)
     target: str | None = None  # the batch target and the predicted field they go to
@@ -37,10 +43,50 @@ class Task:
     batch_size: str = "batch_size"  # the [train] key that sizes its batches
     requires: tuple[str, ...] = ()  # tasks that must be trained with it (unless fine-tuning a model)
     requires_why: str = ""
+    # CoNLL-U: the column read and written (a treebank where it is "_" throughout leaves the task out)
+    conllu_column: int | None = None
+    # spaCy: the token attribute set from the labels ("POS", "TAG", "MORPH", "LEMMA"), the value
+    # whitespace tokens get, what the component assigns, and its score weights
+    spacy_attr: str | None = None
+    spacy_space: str = ""
+    spacy_assigns: tuple[str, ...] = ()
+    spacy_weights: tuple[tuple[str, float | None], ...] = ()
 
     @property
     def sentence_labels(self) -> str | None:
         return self.label_field or (self.field if self.labels else None)
+
+    def labels_of(self, sentence) -> list[str] | None:
+        """The labels the head learns for one sentence (None where it has none)."""
+        return getattr(sentence, self.sentence_labels)
+
+    def predicted(self, pred: dict) -> bool:
+        return self.target is not None and self.target in pred
+
+    def conllu(self, pred: dict, columns: dict[int, list], misc: dict[str, list]) -> None:
+        """Put the predictions into CoNLL-U ``columns`` (by index) or ``misc`` (by key)."""
+        if self.conllu_column is not None:
+            columns[self.conllu_column] = pred[self.target]
+
+    def json(self, pred: dict, record: dict) -> None:
+        """Put the predictions into a JSON-lines record."""
+        record[self.target] = pred[self.target]
+
+    def set_doc(self, doc, words: list[int], spaces: list[int], pred: dict) -> None:
+        """Set the predictions of one sentence on a spaCy Doc, through ``doc``
+        (:class:`jmt.spacy_component.DocAnnotations`): ``words`` are the token of each word,
+        ``spaces`` the sentence's whitespace tokens."""
+        if self.spacy_attr is not None:
+            doc.tokens(self.spacy_attr, words, pred[self.target])
+            doc.tokens(self.spacy_attr, spaces, [self.spacy_space] * len(spaces))
+
+    def spacy_score(self, examples, **kwargs) -> dict:
+        """spaCy's scores of this task on ``examples`` (keys as in ``spacy_weights``)."""
+        if self.spacy_attr is None:
+            return {}
+        from spacy.scorer import Scorer
+
+        return Scorer.score_token_attr(examples, self.spacy_attr.lower(), getter=lambda token, attr: str(getattr(token, attr + "_", getattr(token, attr))), **kwargs)
 
 
 TASKS: dict[str, Task] = {}

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.batch import TokenBatch
+from ..data.conllu import DEPREL, HEAD
 from ..data.types import Sentence
 from ..data.vocab import IGNORE, Vocabularies
 from ..metrics import attachment_scores, punct_mask
@@ -259,5 +260,45 @@ class DependencyHead(nn.Module):
         return scores
 
 
-register(Task("dep", depth=3, layer="dep", kind="token", field="heads", head=DependencyHead, labels="deprel",
-              label_field="deprels", target="deprels", primary="las", sample=("train.conllu", "dev.conllu"), batch_size="dep_batch_size"))
+@dataclass(frozen=True)
+class TreeTask(Task):
+    """Dependency trees: HEAD and DEPREL in CoNLL-U, ``token.head`` and ``token.dep_`` in spaCy."""
+
+    def predicted(self, pred: dict) -> bool:
+        return "heads" in pred
+
+    def conllu(self, pred: dict, columns: dict[int, list], misc: dict[str, list]) -> None:
+        columns[HEAD], columns[DEPREL] = pred["heads"], pred["deprels"]
+
+    def json(self, pred: dict, record: dict) -> None:
+        record["heads"], record["deprels"] = pred["heads"], pred["deprels"]
+
+    def set_doc(self, doc, words: list[int], spaces: list[int], pred: dict) -> None:
+        """A root is its own head with label ROOT, as spaCy has it; ``pred["head_tokens"]`` (set
+        for multiword tokens) gives the token of each head word. Whitespace tokens attach to
+        the token before them (or else the first) with label ``dep``."""
+        head_tokens = pred.get("head_tokens", words)
+        targets, labels = [], []
+        for i, head, rel in zip(words, pred["heads"], pred["deprels"]):
+            target = i if head == 0 else head_tokens[head - 1]
+            targets.append(target)
+            labels.append("ROOT" if target == i and (head != 0 or rel in ("root", "_")) else rel)
+        for i in spaces:
+            before = [w for w in words if w < i]
+            target = before[-1] if before else (words[0] if words else min(spaces))
+            targets.append(target)
+            labels.append("ROOT" if target == i else "dep")
+        doc.heads(words + spaces, targets)
+        doc.tokens("DEP", words + spaces, labels)
+
+    def spacy_score(self, examples, **kwargs) -> dict:
+        from spacy.scorer import Scorer
+
+        return Scorer.score_deps(examples, "dep", getter=lambda token, attr: token.dep_.lower(),
+                                 ignore_labels=("p", "punct"), **kwargs)
+
+
+register(TreeTask("dep", depth=3, layer="dep", kind="token", field="heads", head=DependencyHead, labels="deprel",
+                  label_field="deprels", target="deprels", primary="las", sample=("train.conllu", "dev.conllu"),
+                  batch_size="dep_batch_size", spacy_assigns=("token.head", "token.dep", "token.is_sent_start"),
+                  spacy_weights=(("dep_uas", 0.1), ("dep_las", 0.3), ("dep_las_per_type", None))))

@@ -40,6 +40,18 @@ def iob_transitions(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     return allowed, torch.tensor([not tag.startswith("I-") for tag in labels], device="cpu")
 
 
+def iob_spans(tags: list[str]) -> list[dict]:
+    """IOB2 tags -> ``[{"start", "end" (exclusive), "label"}]``."""
+    spans: list[dict] = []
+    for i, tag in enumerate(tags):
+        if tag.startswith("B-") or (tag.startswith("I-") and (not spans or spans[-1]["end"] != i
+                                                            or spans[-1]["label"] != tag[2:])):
+            spans.append({"start": i, "end": i + 1, "label": tag[2:]})
+        elif tag.startswith("I-"):
+            spans[-1]["end"] = i + 1
+    return spans
+
+
 class Tagger(nn.Module):
     """ReLU hidden layer + softmax over tags: [B, T, 2H] -> logits [B, T, L]."""
 
