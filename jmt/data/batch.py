@@ -33,19 +33,20 @@ class EncodedPair:
 
 
 @functools.cache
-def label_fields() -> tuple[tuple[str, str, str], ...]:
-    """(Sentence field, label set, batch target) of every task with token labels."""
+def labelled_tasks() -> tuple:
+    """Every task with token labels (:class:`jmt.tasks.Task`)."""
     from ..tasks import TASKS
 
-    return tuple((t.sentence_labels, t.labels, t.target) for t in TASKS.values() if t.labels)
+    return tuple(t for t in TASKS.values() if t.labels)
 
 
 def encode_sentence(vocabs: Vocabularies, sent: Sentence) -> EncodedSentence:
     targets = {}
-    for fld, label_set, target in label_fields():
-        values = getattr(sent, fld)
-        if values is not None and label_set in vocabs.labels:
-            targets[target] = vocabs.encode_labels(label_set, values)
+    for task in labelled_tasks():
+        if task.labels in vocabs.labels:
+            values = task.labels_of(sent)
+            if values is not None:
+                targets[task.target] = vocabs.encode_labels(task.labels, values)
     if sent.heads is not None:
         targets["heads"] = np.asarray(sent.heads, dtype=np.int64)
     return EncodedSentence(vocabs.encode(sent.words), targets, sent.words)

@@ -48,7 +48,7 @@ class Task:
     # spaCy: the token attribute set from the labels ("POS", "TAG", "MORPH", "LEMMA"), the value
     # whitespace tokens get, what the component assigns, and its score weights
     spacy_attr: str | None = None
-    spacy_space: str = ""
+    spacy_space: str | None = ""  # None: whitespace tokens keep theirs
     spacy_assigns: tuple[str, ...] = ()
     spacy_weights: tuple[tuple[str, float | None], ...] = ()
 
@@ -78,7 +78,8 @@ class Task:
         ``spaces`` the sentence's whitespace tokens."""
         if self.spacy_attr is not None:
             doc.tokens(self.spacy_attr, words, pred[self.target])
-            doc.tokens(self.spacy_attr, spaces, [self.spacy_space] * len(spaces))
+            if self.spacy_space is not None:
+                doc.tokens(self.spacy_attr, spaces, [self.spacy_space] * len(spaces))
 
     def spacy_score(self, examples, **kwargs) -> dict:
         """spaCy's scores of this task on ``examples`` (keys as in ``spacy_weights``)."""
