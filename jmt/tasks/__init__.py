@@ -131,4 +131,4 @@ def build_head(task: str, **kwargs) -> nn.Module:
 
 
 # Importing the task files registers them, bottom of the stack first.
-from . import pos, feats, chunk, dependency, relatedness, entailment  # noqa: E402,F401
+from . import pos, feats, lemma, chunk, dependency, relatedness, entailment  # noqa: E402,F401
