@@ -6,8 +6,8 @@
 For each gold file: its raw text (the ``# text`` of each sentence, sentences of a paragraph
 joined by a space, paragraphs by a blank line) is tagged by ``jmt tag MODEL`` and the output
 is scored against the gold file by ``udeval`` (the CoNLL 2018 shared task's scorer, from the
-``udtools`` package: Tokens, Sentences, Words, UPOS, XPOS, UAS, LAS F1; LAS on universal
-relations). The same file tagged on its gold tokens (``--input-format conllu``) gives the
+``udtools`` package: Tokens, Sentences, Words, UPOS, XPOS, UAS, LAS F1, and UFeats and
+Lemmas when the model predicts them; LAS on universal relations). The same file tagged on its gold tokens (``--input-format conllu``) gives the
 gold-token row. The raw-text output is checked with ``udvalidate --level 2`` and rebuilt
 into text (``jmt.rawtext.rebuild_text``), which must equal the input. With ``--results``
 the table, the commands, the machine and the versions go to a Markdown file.
@@ -25,7 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-METRICS = ("Tokens", "Sentences", "Words", "UPOS", "XPOS", "UAS", "LAS")
+METRICS = ("Tokens", "Sentences", "Words", "UPOS", "XPOS", "UFeats", "Lemmas", "UAS", "LAS")
+OPTIONAL = {"UFeats": 5, "Lemmas": 2}  # shown when the model fills that CoNLL-U column (FEATS, LEMMA)
+
+
+def fills(conllu: Path, column: int) -> bool:
+    with open(conllu, encoding="utf-8") as lines:
+        return any(len(cols) == 10 and cols[0].isdigit() and cols[column] != "_"
+                   for cols in (line.rstrip("\n").split("\t") for line in lines))
 
 
 def gold_text(gold: Path) -> str:
@@ -94,9 +101,10 @@ def main() -> None:
         rows[-2].update({"valid": valid.returncode == 0, "validator_errors": int(errors[0]) if errors else 0,
                          "rebuilt": rebuilt})
         print(json.dumps(rows[-2]), json.dumps(rows[-1]), sep="\n", flush=True)
-    table = ["| corpus | input | " + " | ".join(METRICS) + " |", "|---|---|" + "---:|" * len(METRICS)]
+    shown = [m for m in METRICS if m not in OPTIONAL or fills(raw_pred, OPTIONAL[m])]  # gold-token output keeps gold columns
+    table = ["| corpus | input | " + " | ".join(shown) + " |", "|---|---|" + "---:|" * len(shown)]
     for row in rows:
-        table.append(f"| {row['gold']} | {row['setting']} | " + " | ".join(f"{row.get(m, float('nan')):.2f}" for m in METRICS) + " |")
+        table.append(f"| {row['gold']} | {row['setting']} | " + " | ".join(f"{row.get(m, float('nan')):.2f}" for m in shown) + " |")
     print("\n".join(table))
     if args.results:
         import torch
