@@ -1,8 +1,12 @@
-"""Task-ordered training (the paper's schedule) with successive regularization.
+"""Training: the paper's task-ordered schedule with successive regularization, and the joint ones.
 
-Each epoch trains the tasks bottom-up, one pass over each task's own corpus with its own
-loss. Tasks at the same depth that read the same corpus (``upos`` and ``xpos`` from one
-treebank) train in one pass with their losses summed. After every epoch all tasks are
+A schedule (:meth:`Trainer.units`) yields what to train next; one loop
+(:meth:`Trainer.run_unit`) takes the steps, logs them and, after a pass of the task-ordered
+schedule, snapshots the parameters for successive regularization. In that schedule each
+epoch trains the tasks bottom-up, one pass over each task's own corpus with its own loss;
+tasks at the same depth that read the same corpus (``upos`` and ``xpos`` from one treebank)
+train in one pass with their losses summed. The joint schedules mix every pass's batches in
+one unit. A step's loss is the sum of named parts (:meth:`PassLoss.terms`). After every epoch all tasks are
 scored on their dev sets and the best epoch (by ``train.select_metric``) is saved. With
 ``train.average_last = N`` the weights of the last N epochs are then averaged, and the
 average replaces the saved model unless it scores lower on dev.
@@ -43,7 +47,7 @@ from .io import average_weights, load_model, save_model, save_weights, upgrade_v
 from .model import JointManyTask
 from .model.embeddings import pretrain_ngrams
 from .predict import Predictor
-from .tasks import TASKS, layer_names
+from .tasks import TASKS
 
 HOLDOUT = "holdout:"
 
@@ -196,6 +200,45 @@ def make_passes(cfg: Config, corpora: Corpora, vocabs: Vocabularies,
     return passes
 
 
+@dataclass
+class Unit:
+    """Training steps that a schedule yields together: one pass of the task-ordered schedule
+    (``depth`` its depth; a snapshot and a checkpoint follow it) or an epoch of a joint one
+    (``depth`` None)."""
+
+    name: str
+    steps: list[tuple[Pass, list[int]]]  # one optimizer step per (pass, example indices)
+    depth: int | None
+    after_pass: int  # the position in the epoch's pass order once it is done (for checkpoints)
+
+
+class LossMeter:
+    """Each task's summed loss and examples, and each pass's batches, words and seconds."""
+
+    def __init__(self):
+        self.loss: dict[str, float] = {}
+        self.examples: dict[str, int] = {}
+        self.passes: dict[str, list] = {}  # name -> [batches, words, seconds, pairs]
+
+    def add(self, p: Pass, idx: list[int], losses: dict[str, torch.Tensor], seconds: float) -> None:
+        for task, value in losses.items():
+            self.loss[task] = self.loss.get(task, 0.0) + value.item()
+            self.examples[task] = self.examples.get(task, 0) + len(idx)
+        record = self.passes.setdefault(p.name, [0, 0, 0.0, p])
+        record[0] += 1
+        record[1] += sum(p.lengths[k] for k in idx)
+        record[2] += seconds
+
+    def per_example(self) -> dict[str, float]:
+        return {task: total / max(1, self.examples[task]) for task, total in self.loss.items()}
+
+    def lines(self, epoch: int) -> list[str]:
+        per = self.per_example()
+        return [f"epoch {epoch} {name}: {batches} batches, {words / max(seconds, 1e-9):,.0f} words/s, loss per "
+                + ("pair " if p.pairs else "sentence ") + ", ".join(f"{t} {per[t]:.4f}" for t in p.tasks if t in per)
+                for name, (batches, words, seconds, p) in sorted(self.passes.items(), key=lambda kv: kv[1][3].depth)]
+
+
 def attach_states(encoder, sentences: list[EncodedSentence], log) -> None:
     """Give each sentence its frozen encoder's states, from the disk cache (one file per corpus)."""
     from .model.encoder import cached_states
@@ -219,23 +262,6 @@ def swapped_pairs(encoded: list[EncodedPair], tasks: list[str]) -> list[EncodedP
     return [EncodedPair(e.hypothesis, e.premise, e.relatedness, e.entailment) for e in encoded if keep(e)]
 
 
-def param_depth(name: str, depths: dict[str, int] | None = None) -> int:
-    """The depth a parameter belongs to: 0 for the word representation; a head's is its
-    task's layer (``depths``, default its own)."""
-    layer_depths = {name: depth for depth, name in layer_names().items()}
-    kind, _, rest = name.partition(".")
-    if kind in ("embed", "encoder_net"):  # the word representation, a trainable encoder with it
-        return 0
-    if kind == "layers":
-        return layer_depths[rest.split(".")[0]]
-    if kind == "copies":  # "copies.<layer>_<layer below>": used only by the tasks at <layer>
-        return layer_depths[rest.split("_")[0]]
-    if kind == "heads":
-        task = rest.split(".")[0]
-        return depths[task] if depths else TASKS[task].depth
-    raise ValueError(f"parameter {name!r} belongs to no depth")
-
-
 class Regularizer:
     """The L2 terms of the task losses.
 
@@ -247,7 +273,7 @@ class Regularizer:
 
     def __init__(self, model: JointManyTask, cfg: Config):
         self.model, self.t = model, cfg.train
-        self.depths = {task: head.depth for task, head in model.heads.items()}
+        self.param_depths = model.parameter_depths()
         self.anchor: dict[str, torch.Tensor] = {}  # empty until the first pass: nothing to keep yet
         # Which parameters each term covers, with their weights: decided once per pass kind,
         # not by matching names at every step.
@@ -264,7 +290,7 @@ class Regularizer:
         if depth not in self._below:
             self._below[depth] = [
                 (name, p, self.t.sr_delta_classifier if name.startswith("heads.") else self.t.sr_delta)
-                for name, p in self.model.named_parameters() if param_depth(name, self.depths) < depth]
+                for name, p in self.model.named_parameters() if self.param_depths[name] < depth]
         total = self.zero()
         for name, p, delta in self._below[depth]:
             if name in self.anchor:
@@ -275,10 +301,12 @@ class Regularizer:
         key = (depth, tuple(tasks))
         if key not in self._own:
             own = []
+            layer = f"layers.{self.model.layer_names[depth]}."
+            heads = tuple(f"heads.{task}." for task in tasks)
             for name, p in self.model.named_parameters():
-                if name.startswith(f"layers.{layer_names()[depth]}.") and "weight" in name:
+                if name.startswith(layer) and "weight" in name:
                     own.append((p, self.t.l2_lstm))
-                elif name.startswith("heads.") and name.split(".")[1] in tasks:
+                elif name.startswith(heads):
                     own.append((p, self.t.l2_classifier))
             self._own[key] = own
         total = self.zero()
@@ -303,18 +331,27 @@ class PassLoss(nn.Module):
             else None
 
     def forward(self, batch, depth: int, tasks: list[str], pairs: bool):
+        """(total loss, each task's loss): the sum of :meth:`terms`."""
+        losses, terms = self.terms(batch, depth, tasks, pairs)
+        return sum(terms.values()), losses
+
+    def terms(self, batch, depth: int, tasks: list[str], pairs: bool) -> tuple[dict, dict[str, torch.Tensor]]:
+        """Each task's loss, and the named parts of the total: ``tasks`` (their sum, or
+        weighted by learned uncertainty), ``l2`` (the task's own layer and heads),
+        ``soft_sharing`` (copies against shared layers) and ``successive`` (the parameters
+        below against their snapshot), the last two only where they apply."""
         out = self.model.forward_pairs(batch, depth) if pairs else self.model(batch, depth)
         losses = {task: self.model.heads[task].loss(out.scores[task], batch) for task in tasks}
         if self.log_vars is None:
             task_loss = sum(losses.values())
         else:
             task_loss = sum(torch.exp(-self.log_vars[t]) * value + self.log_vars[t] for t, value in losses.items())
-        loss = task_loss + self.regularizer.l2(depth, tasks)
+        terms = {"tasks": task_loss, "l2": self.regularizer.l2(depth, tasks)}
         if self.model.copies:
-            loss = loss + self.regularizer.t.soft_sharing_weight * self.model.soft_sharing_penalty(depth)
+            terms["soft_sharing"] = self.regularizer.t.soft_sharing_weight * self.model.soft_sharing_penalty(depth)
         if self.successive:
-            loss = loss + self.regularizer.successive(depth)
-        return loss, losses
+            terms["successive"] = self.regularizer.successive(depth)
+        return losses, terms
 
 
 def select_score(dev: dict[str, dict], metric: str, model: JointManyTask) -> float | None:
@@ -389,7 +426,7 @@ class Trainer:
                 pretrain_ngrams(self.model.embed, self.vocabs, cfg.data.vectors, cfg.train.ngram_pretrain_epochs,
                                 seed=cfg.train.seed, log=self.log)
         self.regularizer = Regularizer(self.model, cfg)
-        self.passes = make_passes(cfg, self.corpora, self.vocabs, self.regularizer.depths)
+        self.passes = make_passes(cfg, self.corpora, self.vocabs, {t: h.depth for t, h in self.model.heads.items()})
         frozen_encoder = self.model.encoder is not None and not cfg.model.encoder_trainable
         if frozen_encoder:
             for p in self.passes:
@@ -397,8 +434,9 @@ class Trainer:
                 attach_states(self.model.encoder, sentences, self.log)
         by_depth: dict[int, list[torch.nn.Parameter]] = {}
         encoder_params = []
+        depths = self.model.parameter_depths()
         for name, param in self.model.named_parameters():
-            depth = param_depth(name, self.regularizer.depths)
+            depth = depths[name]
             if depth < cfg.train.freeze_below:
                 param.requires_grad_(False)  # out of the optimizer, so Adam cannot move it either
             elif name.startswith("encoder_net."):
@@ -484,48 +522,71 @@ class Trainer:
             batches = [batches[i] for i in sampler]
         return batches
 
-    def train_joint_epoch(self, epoch: int) -> dict[str, float]:
-        """The joint schedules: every step one batch of one pass, drawn with probability
-        proportional to (its number of batches) ** (1 / joint_temperature); all layers train
-        at the full rate, without successive regularization. An epoch has as many steps as
-        all the passes have batches."""
+    def units(self, epoch: int, order: list[int], start: int) -> Iterator[Unit]:
+        """What to train in an epoch, in order. The task-ordered schedule ("jmt"): one unit per
+        pass, from pass ``start`` of ``order`` on, the layers below the pass's depth at
+        ``lower_lr_scale``. The joint schedules: one unit of every pass's batches, each step
+        one batch of one pass drawn with probability proportional to (its number of batches)
+        ** (1 / joint_temperature), every layer at the full rate."""
         t = self.cfg.train
-        self.model.train()
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.epoch_lr * group.get("scale", 1.0)
+        if t.schedule == "jmt":
+            for k in range(start, len(order)):
+                p = self.passes[order[k]]
+                yield Unit(p.name, [(p, idx) for idx in self.pass_batches(p)], p.depth, after_pass=k + 1)
+            return
         queues = [self.pass_batches(p) for p in self.passes]
         weights = [len(q) ** (1 / t.joint_temperature) for q in queues]
-        steps = sum(len(q) for q in queues)
-        totals = {task: 0.0 for p in self.passes for task in p.tasks}
-        seen = {task: 0 for task in totals}
-        batches, words, seconds = [0] * len(self.passes), [0] * len(self.passes), [0.0] * len(self.passes)
-        with progress_bar(f"epoch {epoch} {t.schedule}", steps, t.progress and self.is_main) as advance:
-            for step in range(1, steps + 1):
-                i = self.rng.choices(range(len(self.passes)), weights)[0]
-                if not queues[i]:
-                    queues[i] = self.pass_batches(self.passes[i])
-                p, idx = self.passes[i], queues[i].pop()
+        steps = []
+        for _ in range(sum(len(q) for q in queues)):
+            i = self.rng.choices(range(len(self.passes)), weights)[0]
+            if not queues[i]:
+                queues[i] = self.pass_batches(self.passes[i])
+            steps.append((self.passes[i], queues[i].pop()))
+        yield Unit(t.schedule, steps, None, after_pass=len(order))
+
+    def run_unit(self, unit: Unit, epoch: int) -> dict[str, float]:
+        """The training loop: set the learning rates, take the unit's steps, log what they did;
+        after a pass of the task-ordered schedule, snapshot the parameters for successive
+        regularization. Returns each task's loss per example."""
+        t = self.cfg.train
+        self.model.train()
+        bottom = self.model.depths[0]
+        for group in self.optimizer.param_groups:
+            # A pass trains the layers below its depth at lower_lr_scale, except the word
+            # representation (depth 0) in the bottom pass, whose own layer it is.
+            below = unit.depth is not None and group["depth"] < unit.depth and not (group["depth"] == 0
+                                                                                      and unit.depth == bottom)
+            group["lr"] = self.epoch_lr * group.get("scale", 1.0) * (t.lower_lr_scale if below else 1.0)
+        meter = LossMeter()
+        with progress_bar(f"epoch {epoch} {unit.name}", len(unit.steps), t.progress and self.is_main) as advance:
+            for n, (p, idx) in enumerate(unit.steps, 1):
                 start = time.perf_counter()
-                losses = self.train_step(p, idx, epoch, step, steps)
-                for task, value in losses.items():
-                    totals[task] += value.item()
-                    seen[task] += len(idx)
-                seconds[i] += time.perf_counter() - start
-                batches[i] += 1
-                words[i] += sum(p.lengths[k] for k in idx)
-                advance()
-        for i, p in enumerate(self.passes):  # each pass's own throughput, as the task-ordered epochs log it
-            if batches[i]:
-                self.log(f"epoch {epoch} {p.name}: {batches[i]} batches, {words[i] / seconds[i]:,.0f} words/s "
-                         f"({t.schedule})")
-        per_item = {task: totals[task] / max(1, seen[task]) for task in totals}
-        weights_note = ""
-        if self.loss_module.log_vars is not None:
-            weights_note = "; task weights exp(-s) " + ", ".join(
-                f"{task} {math.exp(-v.item()):.3g}" for task, v in self.loss_module.log_vars.items())
-        self.log(f"epoch {epoch} {t.schedule}: {steps} steps, loss per example "
-                 + ", ".join(f"{task} {v:.4f}" for task, v in per_item.items()) + weights_note)
-        return per_item
+                losses = self.train_step(p, idx, epoch, n, len(unit.steps))
+                meter.add(p, idx, losses, time.perf_counter() - start)
+                advance(lambda: f"loss per example {sum(v.item() for v in losses.values()) / len(idx):.3f}")
+        if unit.depth is not None:
+            self.regularizer.snapshot()
+        for line in meter.lines(epoch):
+            self.log(line)
+        if unit.depth is None:
+            weights = ""
+            if self.loss_module.log_vars is not None:
+                weights = "; task weights exp(-s) " + ", ".join(
+                    f"{task} {math.exp(-v.item()):.3g}" for task, v in self.loss_module.log_vars.items())
+            self.log(f"epoch {epoch} {unit.name}: {len(unit.steps)} steps" + weights)
+        return meter.per_example()
+
+    def train_pass(self, p: Pass, epoch: int) -> dict[str, float]:
+        """One pass on its own, as the task-ordered schedule trains it (for tests and tools)."""
+        return self.run_unit(Unit(p.name, [(p, idx) for idx in self.pass_batches(p)], p.depth, 0), epoch)
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One whole epoch of the schedule, without dev scores or checkpoints."""
+        self.epoch_lr = self.lr(epoch)
+        losses: dict[str, float] = {}
+        for unit in self.units(epoch, self.epoch_order(), 0):
+            losses.update(self.run_unit(unit, epoch))
+        return losses
 
     @property
     def is_main(self) -> bool:
@@ -546,32 +607,6 @@ class Trainer:
             raise self.non_finite("gradient norm", norm, p, epoch, step, steps)
         self.optimizer.step()
         return losses
-
-    def train_pass(self, p: Pass, epoch: int) -> dict[str, float]:
-        t = self.cfg.train
-        self.model.train()
-        bottom = self.model.depths[0]
-        for group in self.optimizer.param_groups:
-            # The word representation (depth 0) belongs to the bottom pass's own layers:
-            # the bottom task trains it at the full rate.
-            below = group["depth"] < p.depth and not (group["depth"] == 0 and p.depth == bottom)
-            group["lr"] = self.epoch_lr * group.get("scale", 1.0) * (t.lower_lr_scale if below else 1.0)
-        batches = self.pass_batches(p)
-        totals = {task: 0.0 for task in p.tasks}
-        words, start = 0, time.perf_counter()
-        with progress_bar(f"epoch {epoch} {p.name}", len(batches), t.progress and self.is_main) as advance:
-            for step, idx in enumerate(batches, 1):
-                words += sum(p.lengths[i] for i in idx)
-                losses = self.train_step(p, idx, epoch, step, len(batches))
-                for task, value in losses.items():
-                    totals[task] += value.item()
-                advance(lambda: f"loss per example {sum(v.item() for v in losses.values()) / len(idx):.3f}")
-        self.regularizer.snapshot()
-        seconds = time.perf_counter() - start
-        per_item = {task: total / max(1, len(p.examples)) for task, total in totals.items()}
-        self.log(f"epoch {epoch} {p.name}: {len(batches)} batches, {words / seconds:,.0f} words/s, loss per "
-                 + ("pair " if p.pairs else "sentence ") + ", ".join(f"{t} {v:.4f}" for t, v in per_item.items()))
-        return per_item
 
     def non_finite(self, what: str, value: torch.Tensor, p: Pass, epoch: int, step: int, steps: int) -> TrainingError:
         saved = (f"the best model so far in {self.out_dir} is intact" if (self.out_dir / "model.safetensors").is_file()
@@ -601,7 +636,7 @@ class Trainer:
     def epoch_order(self) -> list[int]:
         """The passes of an epoch: bottom-up (the paper), or shuffled with ``task_order = "random"``."""
         order = list(range(len(self.passes)))
-        if self.cfg.train.task_order == "random":
+        if self.cfg.train.task_order == "random" and self.cfg.train.schedule == "jmt":
             self.rng.shuffle(order)
         return order
 
@@ -688,16 +723,12 @@ class Trainer:
             while epoch <= cfg.train.epochs:
                 start = time.perf_counter()
                 lr = self.epoch_lr = self.lr(epoch)
-                if cfg.train.schedule == "jmt":
-                    order = self.resumed_order if next_pass and self.resumed_order else self.epoch_order()
-                    for k in range(next_pass, len(order)):
-                        p = self.passes[order[k]]
-                        losses.update(self.train_pass(p, epoch))
-                        if main:
-                            save_checkpoint(self.out_dir,
-                                            self.checkpoint_state(epoch, k + 1, losses, best, best_record, order))
-                else:
-                    losses = self.train_joint_epoch(epoch)
+                order = self.resumed_order if next_pass and self.resumed_order else self.epoch_order()
+                for unit in self.units(epoch, order, next_pass):
+                    losses.update(self.run_unit(unit, epoch))
+                    if main and unit.depth is not None:  # a checkpoint after each pass
+                        save_checkpoint(self.out_dir,
+                                        self.checkpoint_state(epoch, unit.after_pass, losses, best, best_record, order))
                 train_seconds = time.perf_counter() - start
                 if main:
                     best, best_record = self.end_epoch(epoch, lr, losses, best, best_record, train_seconds, start)

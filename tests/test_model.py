@@ -20,7 +20,7 @@ from jmt.io import load_model, save_model
 from jmt.model.layers import BiLSTM
 from jmt.errors import SlowPrecisionWarning
 from jmt.predict import Predictor
-from jmt.train import Trainer, param_depth
+from jmt.train import Trainer
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -357,8 +357,9 @@ def test_load_model_of_a_directory_without_config_is_an_error(tmp_path):
 def _expected_successive(trainer: Trainer, depth: int) -> float:
     t = trainer.cfg.train
     total = 0.0
+    depths = trainer.model.parameter_depths()
     for name, p in trainer.model.named_parameters():
-        if param_depth(name) < depth:
+        if depths[name] < depth:
             delta = t.sr_delta_classifier if name.startswith("heads.") else t.sr_delta
             total += delta * (p.detach() - trainer.regularizer.anchor[name]).pow(2).sum().item()
     return total
@@ -516,7 +517,7 @@ def test_pos_and_dep_alone_build_no_chunk_layer(tiny_files, tmp_path):
     assert model.tasks == ["upos", "dep"]
     assert sorted(model.layers) == ["dep", "pos"]
     assert sorted(model.heads) == ["dep", "upos"]
-    assert not any(param_depth(n) == 2 for n, _ in model.named_parameters())
+    assert 2 not in model.parameter_depths().values()
     # layer 3 reads layer 1's states, the shortcut and the POS label embedding
     assert model.layers["dep"].lstm.input_size == 2 * cfg.model.hidden + model.embed.out_dim + cfg.model.label_dim
     assert [p.tasks for p in trainer.passes] == [["upos"], ["dep"]]

@@ -15,6 +15,7 @@ from jmt.cli import app
 from jmt.config import ConfigError
 from jmt.data.types import Pair
 from jmt.io import load_model
+from jmt.tasks import TASKS
 from jmt.train import Trainer
 
 pytestmark = pytest.mark.slow  # subprocesses and multi-epoch runs: `pytest -m "not slow"` skips them
@@ -52,7 +53,7 @@ def test_each_schedule_and_switch_trains_on_the_samples(name, tmp_path):
         assert math.isfinite(records[-1]["train_loss"][task]), task
     assert sum(records[-1]["train_loss"].values()) < sum(records[0]["train_loss"].values())
     model, vocabs, cfg = load_model(out)
-    assert set(model.tasks) == set(PAPER_TASKS)
+    assert set(model.tasks) == {name for name, task in TASKS.items() if task.sample}  # every task with samples
     assert cfg.model.chunk_crf == (name == "chunk CRF")
 
 
@@ -64,7 +65,7 @@ def test_joint_schedule_draws_batches_of_every_task_by_corpus_size(tiny_files, t
     monkeypatch.setattr(trainer, "train_step", lambda p, *a: drawn.append(p.name) or original(p, *a))
     sr_calls = []
     monkeypatch.setattr(trainer.regularizer, "successive", lambda d: sr_calls.append(d) or torch.zeros(()))
-    trainer.train_joint_epoch(1)
+    trainer.train_epoch(1)
     sizes = {p.name: math.ceil(len(p.examples) / p.batch_size) for p in trainer.passes}
     assert len(drawn) == sum(sizes.values())  # an epoch: as many steps as batches
     assert set(drawn) == set(sizes)
@@ -77,7 +78,7 @@ def test_a_joint_epoch_logs_each_pass_s_batches_and_words_per_second(tiny_files,
     logged = []
     trainer = Trainer(tiny_config(tiny_files, PAPER_TASKS, schedule="joint", batch_size=2, dep_batch_size=2),
                       tmp_path / "out", log=logged.append)
-    trainer.train_joint_epoch(1)
+    trainer.train_epoch(1)
     # the same line as a task-ordered pass logs (scripts/bench_gpu.py reads it)
     lines = [m for m in map(re.compile(r"^epoch 1 (\S+): (\d+) batches, ([\d,]+) words/s").match, logged) if m]
     assert {m[1] for m in lines} == {p.name for p in trainer.passes}
@@ -95,7 +96,7 @@ def test_temperature_flattens_the_task_distribution(tiny_files, tmp_path):
         drawn = []
         trainer.train_step = lambda p, *a: drawn.append(p.name) or {t: torch.zeros(()) for t in p.tasks}
         for epoch in range(1, 30):
-            trainer.train_joint_epoch(epoch)
+            trainer.train_epoch(epoch)
         counts[temperature] = drawn.count("upos") / len(drawn)
     # 6 upos sentences against 5 chunk sentences: proportional ~ 6/11, flat ~ 1/2
     assert abs(counts[1.0] - 6 / 11) < 0.06 and abs(counts[1000.0] - 0.5) < 0.06

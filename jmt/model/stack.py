@@ -47,6 +47,7 @@ class JointManyTask(nn.Module):
         self.tasks = sorted(tasks, key=lambda t: (TASKS[t].depth, t))
         self.depths = sorted({TASKS[t].depth for t in self.tasks})
         self.layer_names = layer_names()
+        self.layer_depths = {name: depth for depth, name in self.layer_names.items()}
         # Layers that token tasks read get the word representation through embed_dropout; the
         # sentence-pair layers above them through the vertical dropout.
         self.token_top = max(t.depth for t in TASKS.values() if t.kind == "token")
@@ -106,6 +107,21 @@ class JointManyTask(nn.Module):
         for module in self.modules():
             if module is not self and hasattr(module, "set_precision"):
                 module.set_precision(dtype)
+
+    def parameter_depths(self) -> dict[str, int]:
+        """The depth of every parameter by name: 0 for the word representation (and a
+        trainable encoder), a layer's own depth, a soft-sharing copy's reader's depth, a
+        head's depth. Freezing, learning rates and the regularization terms go by it."""
+        depths = {}
+        for prefix, module, depth in [("embed", self.embed, 0),
+                                      *(("encoder_net", m, 0) for m in [getattr(self, "encoder_net", None)] if m),
+                                      *((f"layers.{name}", m, self.layer_depths[name]) for name, m in self.layers.items()),
+                                      *((f"copies.{key}", m, self.layer_depths[key.split("_")[0]])
+                                        for key, m in self.copies.items()),
+                                      *((f"heads.{task}", m, m.depth) for task, m in self.heads.items())]:
+            for name, _ in module.named_parameters():
+                depths[f"{prefix}.{name}"] = depth
+        return depths
 
     def layer(self, depth: int, upto: int) -> BiLSTM:
         """The layer at ``depth`` as the tasks at depth ``upto`` see it (their copy, if soft)."""
