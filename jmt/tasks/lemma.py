@@ -1,4 +1,5 @@
-"""Lemmas (the LEMMA column) at the POS depth, by edit-script classification as UDPipe and
+"""Lemmas (the LEMMA column) at depth 2, above the POS layer (results/experiments.md, row
+53), by edit-script classification as UDPipe and
 Stanza do it: each word is tagged with the rule that rewrites it into its lemma (``cats`` ->
 ``cat``: lowercase, cut one character from the end), learned from the pairs in the treebank,
 so a rule seen on ``cats`` also lemmatizes ``dogs``. Scored as UD's scorer scores Lemmas on
@@ -83,6 +84,6 @@ class LemmaTask(Task):
         return [edit_script(form, lemma) for form, lemma in zip(sentence.words, sentence.lemmas)]
 
 
-register(LemmaTask("lemma", depth=1, layer="pos", kind="token", field="lemmas", head=Lemmatizer, labels="lemma",
+register(LemmaTask("lemma", depth=2, layer="chunk", kind="token", field="lemmas", head=Lemmatizer, labels="lemma",
                    target="lemmas", sample=("train.conllu", "dev.conllu"), conllu_column=LEMMA, spacy_attr="LEMMA",
                    spacy_space=None, spacy_assigns=("token.lemma",), spacy_weights=(("lemma_acc", 0.1),)))
