@@ -162,6 +162,8 @@ def train(
     with errors_to_exit():
         # the flags above are shorthands for config keys; both beat the config file
         settings = {**parse_overrides(set_values or []), **flag_settings(ctx.params)}
+    from .train import train as run_training
+
     if resume is not None:
         others = [name for name, value in (("CONFIG", config), ("--train", train_paths), ("--dev", dev_paths),
                                            ("--no-vectors", no_vectors), ("--keep-epochs", keep_epochs)) if value]
@@ -175,8 +177,6 @@ def train(
         with errors_to_exit():
             from .checkpoint import load_checkpoint
             from .config import Config, apply_settings, from_dict
-
-            from .train import train as run_training
 
             cfg = from_dict(Config, apply_settings(json.loads(load_checkpoint(resume)["config"]), settings))
             run_distributed(lambda dist: run_training(cfg, resume, resume=True, dist=dist, device=device), resume, device)
@@ -204,8 +204,6 @@ def train(
             cfg.data.dev = {name: str(samples / dev) for name, (_, dev) in with_samples.items()}
         if cfg.data.lang is None:
             cfg.data.lang = guess_language(p for v in cfg.data.train.values() for p in corpus_paths(v))
-        from .train import train as run_training
-
         run_distributed(lambda dist: run_training(cfg, output, dist=dist, device=device), output, device)
 
 

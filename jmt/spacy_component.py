@@ -43,7 +43,6 @@ import numpy
 from spacy.attrs import DEP, HEAD, LEMMA, MORPH, POS, TAG
 from spacy.language import Language
 from spacy.parts_of_speech import IDS as POS_IDS
-from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span, Token
 from spacy.util import minibatch, registry
 
