@@ -147,9 +147,10 @@ def training_sentences(corpora: Corpora) -> Iterator[list[str]]:
 def build_vocabs(cfg: Config, corpora: Corpora, pretrained_words: list[str]) -> Vocabularies:
     labels = {TASKS[task].labels: [lab for s in corpora.train[task] for lab in (TASKS[task].labels_of(s) or [])]
               for task in corpora.train if TASKS[task].labels}
+    tables = {name: table for task in corpora.train for name, table in TASKS[task].tables(corpora.train[task]).items()}
     m = cfg.model
     return Vocabularies.build(training_sentences(corpora), labels, (m.char_ngram_min, m.char_ngram_max), m.min_word_count,
-                              m.min_ngram_count, pretrained_words)
+                              m.min_ngram_count, pretrained_words, tables)
 
 
 @dataclass

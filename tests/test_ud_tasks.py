@@ -134,3 +134,22 @@ def test_a_treebank_without_feats_leaves_the_task_out(tmp_path):
     trainer = Trainer(cfg, tmp_path / "out", log=messages.append)
     assert "feats" not in trainer.model.heads and "upos" in trainer.model.heads
     assert any(m.startswith("feats left out: the FEATS column") for m in messages)
+
+
+def test_the_lexicon_holds_the_forms_training_saw_with_one_lemma():
+    from jmt.tasks import TASKS
+    from jmt.tasks.lemma import LEXICON
+
+    sentences = [Sentence(["saw", "cats", "saw"], lemmas=["see", "cat", "saw"]), Sentence(["cats"], lemmas=["cat"])]
+    assert TASKS["lemma"].tables(sentences) == {LEXICON: ["cats\tcat"]}  # "saw" is ambiguous
+
+
+@pytest.mark.slow
+def test_a_form_in_the_lexicon_takes_its_lemma_whatever_the_classifier_says(ud_model):
+    model_dir, _ = ud_model
+    model, vocabs, _ = load_model(model_dir)
+    head = model.heads["lemma"]
+    assert head.lexicon["cats"] == "cat" and head.lexicon["were"] == "be"
+    head.lexicon["sleep"] = "slumber"  # a lexicon entry wins over the edit script
+    assert Predictor(model, vocabs).tag([["The", "cats", "sleep", "."]], ["lemma"])[0]["lemmas"] == ["the", "cat",
+                                                                                                    "slumber", "."]

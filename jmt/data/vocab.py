@@ -54,23 +54,26 @@ class Vocabularies:
     Words are looked up lowercased. ``words`` (with counts, for word dropout) are trained;
     ``pretrained`` holds extra words that only have a frozen pretrained vector, so a word
     unseen in training still gets its vector. ``labels`` maps a label set name (``upos``,
-    ``xpos``, ``chunk``, ``deprel``) to its labels.
+    ``xpos``, ``chunk``, ``deprel``) to its labels. ``tables`` holds string tables that a
+    task learns from its training data besides labels (:meth:`jmt.tasks.Task.tables`).
     """
 
     def __init__(self, words: list[str], word_counts: list[int], ngrams: list[str],
-                 pretrained: list[str], labels: dict[str, list[str]], ngram_range: tuple[int, int]):
+                 pretrained: list[str], labels: dict[str, list[str]], ngram_range: tuple[int, int],
+                 tables: dict[str, list[str]] | None = None):
         self.words = Vocab(words)
         self.word_counts = word_counts
         self.ngrams = Vocab(ngrams)
         self.pretrained = Vocab(pretrained)
         self.labels = {name: Vocab(items) for name, items in labels.items()}
         self.ngram_range = ngram_range
+        self.tables = dict(tables or {})
         self._ngram_cache: dict[str, list[int]] = {}
 
     @classmethod
     def build(cls, sentences: Iterable[list[str]], labels: dict[str, Iterable[str]],
               ngram_range: tuple[int, int], min_word_count: int = 1, min_ngram_count: int = 1,
-              pretrained: Iterable[str] = ()) -> "Vocabularies":
+              pretrained: Iterable[str] = (), tables: dict[str, list[str]] | None = None) -> "Vocabularies":
         counts: Counter[str] = Counter()
         raw: Counter[str] = Counter()
         for words in sentences:
@@ -91,6 +94,7 @@ class Vocabularies:
             pretrained=[PAD] + [w for w in pretrained if w not in known],
             labels={name: sorted(set(items)) for name, items in labels.items()},
             ngram_range=ngram_range,
+            tables=tables,
         )
 
     def word_ngram_ids_uncached(self, word: str) -> list[int]:
@@ -124,9 +128,10 @@ class Vocabularies:
             "pretrained": self.pretrained.itos,
             "labels": {k: v.itos for k, v in self.labels.items()},
             "ngram_range": list(self.ngram_range),
+            **({"tables": self.tables} if self.tables else {}),
         }
 
     @classmethod
     def from_json(cls, data: dict) -> "Vocabularies":
         return cls(data["words"], data["word_counts"], data["ngrams"], data["pretrained"],
-                   data["labels"], tuple(data["ngram_range"]))
+                   data["labels"], tuple(data["ngram_range"]), data.get("tables"))

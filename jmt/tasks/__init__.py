@@ -60,6 +60,11 @@ class Task:
         """The labels the head learns for one sentence (None where it has none)."""
         return getattr(sentence, self.sentence_labels)
 
+    def tables(self, sentences: list) -> dict[str, list[str]]:
+        """String tables learned from the training sentences besides the labels (a lexicon,
+        say), saved with the vocabularies; the head finds them in ``vocabs.tables``."""
+        return {}
+
     def predicted(self, pred: dict) -> bool:
         return self.target is not None and self.target in pred
 

@@ -1,21 +1,27 @@
 """Lemmas (the LEMMA column) at depth 2, above the POS layer (results/experiments.md, row
-53), by edit-script classification as UDPipe and
-Stanza do it: each word is tagged with the rule that rewrites it into its lemma (``cats`` ->
-``cat``: lowercase, cut one character from the end), learned from the pairs in the treebank,
-so a rule seen on ``cats`` also lemmatizes ``dogs``. Scored as UD's scorer scores Lemmas on
+53), by edit-script classification as UDPipe and Stanza do it: each word is tagged with the
+rule that rewrites it into its lemma (``cats`` -> ``cat``: lowercase, cut one character from
+the end), learned from the pairs in the treebank, so a rule seen on ``cats`` also lemmatizes
+``dogs``. A form that training saw with one lemma only takes it from a lexicon. Scored as UD's scorer scores Lemmas on
 gold tokens (the lemma right); spaCy gets ``token.lemma_``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..data.batch import TokenBatch
 from ..data.conllu import LEMMA
+from ..data.vocab import Vocabularies
 from . import Task, register
 from .tagger import Tagger
 
+if TYPE_CHECKING:
+    from ..config import ModelConfig
+
 SAME = "="  # the lemma is the word as it is
+LEXICON = "lemma.lexicon"  # the vocabularies' table of forms with one lemma in training
 
 
 def edit_script(form: str, lemma: str) -> str:
@@ -68,16 +74,32 @@ def _longest_common(word: str, lemma: str) -> tuple[int, int]:
 
 
 class Lemmatizer(Tagger):
-    """A tagger over edit scripts whose output is the lemmas they give."""
+    """A tagger over edit scripts whose output is the lemmas they give; a word that training
+    saw with one lemma only takes that lemma (the lexicon, as Stanza's lemmatizer keeps one)."""
+
+    def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
+        super().__init__(task, cfg, vocabs, in_dim)
+        self.lexicon = dict(entry.split("\t", 1) for entry in vocabs.tables.get(LEXICON, []))
 
     def decode(self, logits: torch.Tensor, batch: TokenBatch) -> list[dict[str, list]]:
         ids = self.best_ids(logits, batch)
-        return [{self.field: [apply_script(form, self.labels[i]) for form, i in zip(forms, ids[b])]}
+        lexicon = self.lexicon
+        return [{self.field: [lexicon[form] if form in lexicon else apply_script(form, self.labels[i])
+                              for form, i in zip(forms, ids[b])]}
                 for b, forms in enumerate(batch.forms)]
 
 
 @dataclass(frozen=True)
 class LemmaTask(Task):
+    def tables(self, sentences: list) -> dict[str, list[str]]:
+        """The lexicon: each word form that the training sentences give one lemma only."""
+        seen: dict[str, set[str]] = {}
+        for sentence in sentences:
+            for form, lemma in zip(sentence.words, sentence.lemmas or ()):
+                seen.setdefault(form, set()).add(lemma)
+        return {LEXICON: sorted(f"{form}\t{next(iter(lemmas))}" for form, lemmas in seen.items()
+                                if len(lemmas) == 1 and "\t" not in form)}
+
     def labels_of(self, sentence) -> list[str] | None:
         if sentence.lemmas is None:
             return None
