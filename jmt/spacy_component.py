@@ -7,8 +7,12 @@ has (and the ``tasks`` config, default all):
 - ``token.tag_`` (xpos), ``token.pos_`` (upos),
 - ``token._.jmt_xpos2`` (xpos2, a second XPOS tag set such as the CoNLL-2000 POS column's;
   ``token.tag_`` too when the model has no xpos),
+- ``token.morph`` (feats) and ``token.lemma_`` (lemma),
 - ``token.head`` / ``token.dep_`` (dep); sentence boundaries follow from the roots,
 - ``doc.spans["chunks"]`` (chunk), one span per IOB2 chunk, labelled with the chunk type.
+
+Each task sets its own (:meth:`jmt.tasks.Task.set_doc`) and scores its own
+(:meth:`jmt.tasks.Task.spacy_score`); the factory's ``assigns`` and score weights are theirs.
 
 A Doc whose sentence boundaries are already set (e.g. by the ``sentencizer``) is tagged sentence
 by sentence; otherwise the whole Doc is one sentence. Whitespace tokens are not shown to the
