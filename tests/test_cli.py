@@ -121,7 +121,8 @@ def test_train_without_corpus_uses_the_samples(corpora, tmp_path):
     result = invoke("train", corpora["config"], "-o", out, "--epochs", "1")
     assert result.exit_code == 0, (result.stderr, result.exception)
     config = json.loads((out / "config.json").read_text())
-    assert config["tasks"] == ["upos", "xpos", "chunk", "dep", "relatedness", "entailment"]
+    # every task with sample corpora, bottom-up (feats and lemma sit at depth 2 beside chunk)
+    assert config["tasks"] == ["upos", "xpos", "chunk", "feats", "lemma", "dep", "relatedness", "entailment"]
     for task, path in config["data"]["train"].items():
         assert Path(path).resolve().parent == SAMPLE.resolve(), (task, path)
     assert set(config["data"]["dev"]) == set(config["data"]["train"])
