@@ -392,8 +392,12 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
         typer.echo(f"vocabulary {len(vocabs.words):,} words trained, {len(vocabs.pretrained) - 1:,} pretrained only, "
                    f"{len(vocabs.ngrams):,} character n-grams")
         for name, labels in vocabs.labels.items():
-            shown = " ".join(labels.itos[:60]) + (" ..." if len(labels) > 60 else "")
-            typer.echo(f"labels     {name} ({len(labels)}): {shown}")
+            shown: list[str] = []
+            for label in labels.itos[:60]:  # up to 60, and a line's worth of long ones (FEATS strings)
+                if shown and sum(len(x) + 1 for x in shown) + len(label) > 400:
+                    break
+                shown.append(label)
+            typer.echo(f"labels     {name} ({len(labels)}): {' '.join(shown)}" + (" ..." if len(shown) < len(labels) else ""))
         metrics = load_metrics(model_dir)
         if metrics:
             typer.echo(f"dev scores of epoch {metrics.get('epoch')}:")
