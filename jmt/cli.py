@@ -268,9 +268,11 @@ def set_decoder(model, decoder: str | None) -> None:
 
     if decoder not in DECODERS:
         raise ConfigError(f"--decoder must be one of {', '.join(DECODERS)}, not {decoder!r}")
-    if "dep" not in model.heads:
+    parsers = [head for head in model.heads.values() if hasattr(head, "decoder")]
+    if not parsers:
         raise ConfigError("--decoder: the model has no dependency parser")
-    model.heads["dep"].decoder = decoder
+    for head in parsers:
+        head.decoder = decoder
 
 
 def run_distributed(run, output: Path, device: str = "auto") -> None:

@@ -25,9 +25,9 @@ from .embeddings import WordRepresentation
 from .layers import BiLSTM, masked_max
 
 
-def copy_name(depth: int, below: int) -> str:
-    """The soft-sharing copy of layer ``below`` that the tasks at ``depth`` read."""
-    names = layer_names()
+def copy_name(names: dict[int, str], depth: int, below: int) -> str:
+    """The soft-sharing copy of layer ``below`` that the tasks at ``depth`` read (``names``:
+    each depth's layer name)."""
     return f"{names[depth]}_{names[below]}"
 
 
@@ -75,7 +75,7 @@ class JointManyTask(nn.Module):
             for depth in self.depths:
                 for below in self.depths:
                     if below < depth and any(h.depth == depth for h in self.heads.values()):
-                        self.copies[copy_name(depth, below)] = copy.deepcopy(self.layers[self.layer_names[below]])
+                        self.copies[copy_name(self.layer_names, depth, below)] = copy.deepcopy(self.layers[self.layer_names[below]])
 
     def attach_encoder(self, encoder) -> None:
         """Give the model its pretrained encoder (:class:`jmt.model.encoder.Encoder`). A frozen
@@ -125,14 +125,14 @@ class JointManyTask(nn.Module):
 
     def layer(self, depth: int, upto: int) -> BiLSTM:
         """The layer at ``depth`` as the tasks at depth ``upto`` see it (their copy, if soft)."""
-        key = copy_name(upto, depth)
+        key = copy_name(self.layer_names, upto, depth)
         return self.copies[key] if key in self.copies else self.layers[self.layer_names[depth]]
 
     def soft_sharing_penalty(self, upto: int) -> torch.Tensor:
         """sum over the layers below ``upto`` of ||copy - shared layer||^2 (0 with hard sharing)."""
         total = next(self.parameters()).new_zeros(())
         for depth in self.depths:
-            key = copy_name(upto, depth)
+            key = copy_name(self.layer_names, upto, depth)
             if key in self.copies:
                 for a, b in zip(self.copies[key].parameters(), self.layers[self.layer_names[depth]].parameters()):
                     total = total + (a - b).pow(2).sum()
