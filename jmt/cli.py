@@ -237,11 +237,20 @@ def train_segmenter_command(
     epochs: int = typer.Option(80, "--epochs", min=1),
     seed: int = typer.Option(1, "--seed"),
     lang: Optional[str] = typer.Option(None, "--lang", help="Its language (ISO 639); default: read from UD file names."),
+    tables_only: bool = typer.Option(
+        False, "--tables-only", help="Keep the model's trained segmenter network; only learn its tables "
+                                     "(multiword splits, forms split or kept whole) again from --train."),
 ):
     """Train a segmenter for raw text (sentences, tokens, multiword tokens) into a model directory."""
     with errors_to_exit():
-        from .segment import SegmenterConfig, train_segmenter
+        from .segment import SegmenterConfig, relearn_tables, train_segmenter
 
+        if tables_only:
+            scores = relearn_tables(model_dir, train_path, dev_path)
+            typer.echo(f"segmenter tables of {model_dir} learned from {train_path}"
+                       + (f"; dev F1 (exact spans): tokens {scores['tokens']:.2f}, words {scores['words']:.2f}, "
+                          f"sentences {scores['sentences']:.2f}" if scores else ""), err=True)
+            return
         lang = lang or guess_language([str(train_path)])
         scores = train_segmenter(train_path, dev_path, model_dir, SegmenterConfig(epochs=epochs, seed=seed), lang=lang,
                                  log=lambda line: typer.echo(line, err=True))

@@ -46,6 +46,7 @@ WEIGHTS, META = "segmenter.safetensors", "segmenter.json"
 ROW_CHARS = 50_000  # characters (texts and the gaps between them) run through the network at once
 MIN_BATCHES = 10  # training steps per epoch at least
 ALWAYS_SPLIT = 0.6  # a form split this often in training is split whatever the network says (chosen on EWT dev)
+WORD_AND_MARK = re.compile(r"[^\W_]+[.,;:!?]")  # "border.", "said,": left to the network (token_lexicon)
 
 
 def is_space(ch: str) -> bool:
@@ -239,6 +240,8 @@ class Segmenter:
         self.meta = meta or {}
         self.always_split = set(self.meta.get("always_split", ()))
         self.kept_whole = set(self.meta.get("kept_whole", ()))
+        splits = self.meta.get("token_splits")
+        self.token_splits = None if splits is None else {form: list(cuts) for form, cuts in splits.items()}
 
     @property
     def lang(self) -> str | None:
@@ -347,18 +350,37 @@ class Segmenter:
                     out[t].append(current)
                 current, t, base = [], k, text_starts[k]
             form = joined[begin:end]
-            if form == "." and current and current[-1].end == begin - base and len(current[-1].words) == 1 \
+            if current and current[-1].end == begin - base and len(current[-1].words) == 1 \
                     and joined[current[-1].start + base : end].lower() in kept:  # "Inc" + "." -> "Inc."
-                current[-1] = Token(current[-1].start, end - base, [joined[current[-1].start + base : end]])
+                whole = joined[current[-1].start + base : end]
+                current[-1] = Token(current[-1].start, end - base, self.split(whole) if whole.lower() in always else [whole])
+            elif lab in split or form.lower() in always:
+                current.append(Token(begin - base, end - base, self.split(form)))
             else:
-                current.append(Token(begin - base, end - base,
-                                     self.split(form) if lab in split or form.lower() in always else [form]))
+                for cut_begin, cut_end in self.pieces(form):  # "alot" -> "a" "lot", "too." -> "too" "."
+                    piece = form[cut_begin:cut_end]
+                    current.append(Token(begin - base + cut_begin, begin - base + cut_end,
+                                         self.split(piece) if piece.lower() in always else [piece]))
             if lab in ends_sentence and not one_sentence:
                 out[t].append(current)
                 current = []
         if current:
             out[t].append(current)
         return out
+
+    def pieces(self, form: str) -> list[tuple[int, int]]:
+        """Where a token the network did not split as a multiword token falls into tokens of
+        its own, as (start, end) in the form: as training mostly tokenized it
+        (``token_splits``: "alot" -> "a" "lot"), or with a final full stop of its own where
+        training never kept the form whole with it ("too." -> "too" "."); else the form."""
+        if self.token_splits is None:  # a segmenter saved before these tables: as it was
+            return [(0, len(form))]
+        key = form.lower()
+        cuts = self.token_splits.get(key)
+        if cuts is None and len(form) > 1 and form.endswith(".") and form.count(".") == 1 and key not in self.kept_whole:
+            cuts = [len(form) - 1]
+        bounds = [0, *(cuts or ()), len(form)]
+        return list(zip(bounds, bounds[1:]))
 
     def split(self, form: str) -> list[str]:
         """The words of a multiword token: the training data's most frequent split of the
@@ -471,7 +493,8 @@ def train_segmenter(train_path: str | Path, dev_path: str | Path | None, out_dir
     sizes = {"char_dim": cfg.char_dim, "category_dim": cfg.category_dim, "channels": cfg.channels,
              "dilations": list(cfg.dilations), "kernel": cfg.kernel, "dropout": cfg.dropout}
     net = SegmenterNet(len(chars), **sizes)
-    meta = {"lang": lang, "sizes": sizes, "always_split": always, "kept_whole": kept_whole(train_path),
+    token_splits, whole = token_lexicon(train_path)
+    meta = {"lang": lang, "sizes": sizes, "always_split": always, "kept_whole": whole, "token_splits": token_splits,
             "train": str(Path(train_path).name),
             "dev": str(Path(dev_path).name) if dev_path else None}
     segmenter = Segmenter(net, chars, splits, suffixes, meta)
@@ -518,6 +541,24 @@ def train_segmenter(train_path: str | Path, dev_path: str | Path | None, out_dir
     return segmenter.meta["dev_scores"]
 
 
+def relearn_tables(directory: str | Path, train_path: str | Path, dev_path: str | Path | None = None) -> dict | None:
+    """Learn a saved segmenter's tables (:func:`split_table`, :func:`token_lexicon`) again from
+    a CoNLL-U file, its network unchanged; return its dev scores with them, if ``dev_path``."""
+    segmenter = load_segmenter(directory)
+    _, counts, _ = treebank_example(train_path)
+    segmenter.splits, segmenter.suffixes, always = split_table(counts)
+    token_splits, whole = token_lexicon(train_path)
+    segmenter.meta.update(always_split=always, kept_whole=whole, token_splits=token_splits,
+                          train=Path(train_path).name)
+    segmenter = Segmenter(segmenter.net, segmenter.chars, segmenter.splits, segmenter.suffixes, segmenter.meta)
+    scores = None
+    if dev_path is not None:
+        scores = score_segmentation(segmenter, list(read_conllu(dev_path)))
+        segmenter.meta["dev_scores"] = {**segmenter.meta.get("dev_scores", {}), **scores}  # the epoch stays
+    segmenter.save(directory, weights=False)
+    return scores
+
+
 def split_table(counts: Counter) -> tuple[dict[str, list[str]], list[str], list[str]]:
     """From the token counts of :func:`treebank_example`: the most frequent split of each
     multiword form; the word endings that training multiword tokens end with (longest
@@ -540,23 +581,37 @@ def split_table(counts: Counter) -> tuple[dict[str, list[str]], list[str], list[
     return {form: list(words) for form, (_, words) in sorted(best.items())}, suffixes, always
 
 
-def kept_whole(path: str | Path) -> list[str]:
-    """Forms that end in a full stop and that a CoNLL-U file keeps as one token (``Inc.``,
-    ``a.m.``) at least ``ALWAYS_SPLIT`` of the times it writes them, and 3 times or more:
-    where the network cuts such a form before its full stop, the two are joined again."""
-    whole, cut = Counter(), Counter()
+def token_lexicon(path: str | Path) -> tuple[dict[str, list[int]], list[str]]:
+    """How a CoNLL-U file tokenizes text that has no space in it, for the segmenter to follow
+    where its network goes another way: (1) ``token_splits``, forms that the file cuts into
+    tokens ``ALWAYS_SPLIT`` of the times it writes them or more, with the cuts ("alot" ->
+    [1], "a/c" -> [1, 2]); (2) ``kept_whole``, forms with a character that is not a letter or
+    digit that it keeps as one token as often ("inc.", "a.m.", "e-mail"), joined again where
+    the network cuts them. A form is a run of up to three tokens with no space between them,
+    lowercased. Forms of a word and one closing mark ("border.", "said,") are left to the
+    network and to the full-stop rule of :meth:`Segmenter.pieces`, which keeps the table small."""
+    seen: dict[str, Counter] = {}
     for sentence in read_conllu(path):
         aligned = aligned_tokens(sentence)
         if aligned is None:
             continue
         text, tokens = aligned
-        for k, (start, end, words) in enumerate(tokens):
-            form = text[start:end].lower()
-            if len(form) > 1 and form.endswith(".") and len(words) == 1:
-                whole[form] += 1
-            if form == "." and k and tokens[k - 1][1] == start and len(tokens[k - 1][2]) == 1:
-                cut[text[tokens[k - 1][0] : end].lower()] += 1
-    return sorted(f for f, n in whole.items() if n >= 3 and n >= ALWAYS_SPLIT * (n + cut[f]))
+        for i, (start, _, _) in enumerate(tokens):
+            for j in range(i, min(i + 3, len(tokens))):
+                if j > i and tokens[j][0] != tokens[j - 1][1]:
+                    break
+                cuts = tuple(tokens[k][1] - start for k in range(i, j))
+                seen.setdefault(text[start : tokens[j][1]].lower(), Counter())[cuts] += 1
+    splits, whole = {}, []
+    for form, counts in seen.items():
+        cuts, n = counts.most_common(1)[0]
+        if n < ALWAYS_SPLIT * sum(counts.values()):
+            continue
+        if cuts and not WORD_AND_MARK.fullmatch(form):
+            splits[form] = list(cuts)
+        elif not cuts and len(form) > 1 and not form.isalnum():
+            whole.append(form)
+    return dict(sorted(splits.items())), sorted(whole)
 
 
 # --------------------------------------------------------------------------- scoring

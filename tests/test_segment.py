@@ -15,7 +15,8 @@ from conftest import SAMPLE
 from jmt.data.conllu import UPOS, read_conllu, write_conllu
 from jmt.rawtext import RuleSegmenter, escape_spaces, read_text, rebuild_text, split_blocks, unescape_spaces
 from jmt.segment import (INSIDE, MWT, MWT_SENTENCE, SENTENCE, TOKEN, Segmenter, SegmenterConfig, SegmenterNet,
-                         is_space, kept_whole, load_segmenter, score_segmentation, train_segmenter, treebank_example)
+                         is_space, load_segmenter, score_segmentation, token_lexicon, train_segmenter,
+                         treebank_example)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
@@ -90,7 +91,7 @@ def test_a_form_the_treebank_keeps_whole_is_joined_again_before_its_full_stop(tm
     rows = "".join("# text = Acme Inc. sells.\n1\tAcme\t_\t_\t_\t_\t0\troot\t_\t_\n2\tInc.\t_\t_\t_\t_\t1\tflat\t_\t_\n"
                    "3\tsells\t_\t_\t_\t_\t1\tdep\t_\tSpaceAfter=No\n4\t.\t_\t_\t_\t_\t1\tpunct\t_\t_\n\n" for _ in range(3))
     rows += "# text = Acme Inc.\n1\tAcme\t_\t_\t_\t_\t0\troot\t_\t_\n2\tInc\t_\t_\t_\t_\t1\tflat\t_\tSpaceAfter=No\n3\t.\t_\t_\t_\t_\t1\tpunct\t_\t_\n\n"
-    assert kept_whole(write(tmp_path, rows)) == ["inc."]  # whole 3 times of 4
+    assert token_lexicon(write(tmp_path, rows)) == ({}, ["inc."])  # whole 3 times of 4; "sells." left to the network
     seg = untrained()
     seg.kept_whole = {"inc."}
     text = "Acme INC. sells. Ok."
@@ -100,6 +101,29 @@ def test_a_form_the_treebank_keeps_whole_is_joined_again_before_its_full_stop(tm
     sentences = seg.decode([text], [labels])[0]
     assert [[text[t.start : t.end] for t in s] for s in sentences] == [["Acme", "INC."], ["sells", "."], ["Ok", "."]]
     assert sentences[0][1].words == ["INC."]
+
+
+def test_forms_that_training_cuts_into_tokens_are_cut_and_a_full_stop_goes_unless_kept(tmp_path):
+    row = "{}\t{}\t_\t_\t_\t_\t0\troot\t_\t{}\n"
+    rows = ("# text = alot of a/c\n" + row.format(1, "a", "SpaceAfter=No") + row.format(2, "lot", "_")
+            + row.format(3, "of", "_") + row.format(4, "a", "SpaceAfter=No") + row.format(5, "/", "SpaceAfter=No")
+            + row.format(6, "c", "_") + "\n")
+    rows = rows * 2 + "# text = alot\n" + row.format(1, "alot", "_") + "\n"  # whole once in three: still cut
+    rows += "# text = e.g.\n" + row.format(1, "e.g.", "_") + "\n"
+    splits, whole = token_lexicon(write(tmp_path, rows))
+    assert splits == {"/c": [1], "a/": [1], "a/c": [1, 2], "alot": [1]} and whole == ["e.g."]
+    seg = untrained()
+    seg.token_splits, seg.kept_whole = splits, set(whole)
+    text = "Alot of A/C, e.g. too."
+    labels = np.zeros(len(text), dtype=np.int64)
+    for end in (3, 6, 10, 11, 16):  # the network leaves "Alot", "A/C" and "too." whole
+        labels[end] = TOKEN
+    labels[21] = SENTENCE
+    tokens = seg.decode([text], [labels])[0][0]
+    assert [text[t.start : t.end] for t in tokens] == ["A", "lot", "of", "A", "/", "C", ",", "e.g.", "too", "."]
+    assert [t.words for t in tokens][:2] == [["A"], ["lot"]]
+    seg.token_splits = None  # a segmenter saved before the tables: tokens as the network gives them
+    assert [text[t.start : t.end] for t in seg.decode([text], [labels])[0][0]] == ["Alot", "of", "A/C", ",", "e.g.", "too."]
 
 
 def test_a_sentence_whose_forms_do_not_match_its_text_is_skipped(tmp_path):
@@ -249,6 +273,28 @@ def test_a_segmenter_learns_the_sample_treebank_saves_and_loads(tmp_path):
     assert seg.lang == "en" and seg.meta["dev_scores"] == scores
     dev = list(read_conllu(SAMPLE / "dev.conllu"))
     assert score_segmentation(seg, dev) == pytest.approx({k: scores[k] for k in ("tokens", "words", "sentences")})
+
+
+def test_tables_only_learns_the_tables_again_and_keeps_the_network(tmp_path):
+    from typer.testing import CliRunner
+
+    from jmt.cli import app
+
+    seg = untrained()
+    seg.meta = {"sizes": {"channels": 8, "dilations": [1, 2]}, "lang": "en", "dev_scores": {"epoch": 7}}
+    seg.save(tmp_path / "m")  # saved before the tables: no token_splits
+    weights = (tmp_path / "m" / "segmenter.safetensors").read_bytes()
+    row = "{}\t{}\t_\t_\t_\t_\t0\troot\t_\t{}\n"
+    train = write(tmp_path, TREEBANK + "\n# text = a/b\n" + row.format(1, "a", "SpaceAfter=No")
+                  + row.format(2, "/", "SpaceAfter=No") + row.format(3, "b", "_") + "\n")
+    result = CliRunner().invoke(app, ["train-segmenter", str(tmp_path / "m"), "--train", str(train), "--dev", str(train),
+                                      "--tables-only"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m" / "segmenter.safetensors").read_bytes() == weights
+    meta = json.loads((tmp_path / "m" / "segmenter.json").read_text(encoding="utf-8"))
+    assert meta["token_splits"] == {"/b": [1], "a/": [1], "a/b": [1, 2]} and meta["splits"]["don't"] == ["do", "n't"]
+    assert meta["dev_scores"]["epoch"] == 7 and "words" in meta["dev_scores"]
+    assert load_segmenter(tmp_path / "m").token_splits["a/b"] == [1, 2]
 
 
 def test_a_damaged_segmenter_is_one_error_naming_the_file(tmp_path):
