@@ -9,10 +9,6 @@ from pathlib import Path
 
 from .config import ConfigError
 
-ABLATION_COLUMNS = [("POS", "upos", "accuracy"), ("chunk", "chunk", "f1"), ("UAS", "dep", "uas"),
-                    ("LAS", "dep", "las"), ("rel. MSE", "relatedness", "mse"), ("ent. acc", "entailment", "accuracy")]
-
-
 def _pyplot():
     try:
         import matplotlib
@@ -76,11 +72,23 @@ def plot_ablations(table_json: Path, out: Path) -> Path:
     return out
 
 
+def ablation_columns(variants: list[dict]) -> list[tuple[str, str, bool]]:
+    """A panel per task that some variant has dev scores for, in depth order: (task, its
+    primary score, whether lower is better), as the task registry says."""
+    from .tasks import TASKS
+
+    present = {task for v in variants for task in v["dev"]}
+    return [(name, spec.primary, spec.lower_is_better) for name, spec in TASKS.items() if name in present]
+
+
 def ablation_figure(table: dict, plt):
     variants = table["variants"]
-    fig, axes = plt.subplots(1, len(ABLATION_COLUMNS), figsize=(3.0 * len(ABLATION_COLUMNS), 3.6), squeeze=False)
+    columns = ablation_columns(variants)
+    if not columns:
+        raise ConfigError("the ablation table has no dev scores to plot")
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.0 * len(columns), 3.6), squeeze=False)
     names = [v["name"] for v in variants]
-    for ax, (label, task, key) in zip(axes[0], ABLATION_COLUMNS):
+    for ax, (task, key, lower) in zip(axes[0], columns):
         values = [v["dev"].get(task, {}).get(key) for v in variants]
         shown = [(i, x) for i, x in enumerate(values) if x is not None]
         ax.barh([i for i, _ in shown], [x for _, x in shown], color="tab:blue")
@@ -91,7 +99,7 @@ def ablation_figure(table: dict, plt):
         ax.set_yticks(range(len(names)))
         ax.set_yticklabels(names if ax is axes[0][0] else [""] * len(names), fontsize=7)
         ax.set_ylim(len(names) - 0.5, -0.5)  # every variant's row, top down, bars or not
-        ax.set_title(f"{label} (dev)" + (", lower is better" if key == "mse" else ""), fontsize=9)
+        ax.set_title(f"{task} {key} (dev)" + (", lower is better" if lower else ""), fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(table.get("title", "ablations"), fontsize=9)
