@@ -356,13 +356,15 @@ class PassLoss(nn.Module):
 
 
 def select_score(dev: dict[str, dict], metric: str, model: JointManyTask) -> float | None:
-    """The model selection score: ``task.metric`` or, for ``auto``, dep LAS or the mean;
-    None (every epoch replaces the saved model) for ``last`` or without dev sets."""
+    """The model selection score: ``task.metric`` or, for ``auto``, the primary score of a
+    task that the registry says selects (the parser's LAS) or else the mean of the tasks'
+    primary scores; None (every epoch replaces the saved model) for ``last`` or without dev sets."""
     if not dev or metric == "last":
         return None
     if metric == "auto":
-        if "dep" in dev:
-            return dev["dep"]["las"]
+        chosen = [task for task in dev if TASKS[task].selects]
+        if chosen:
+            return dev[chosen[0]][model.heads[chosen[0]].primary]
         values = []
         for task, scores in dev.items():
             value = scores[model.heads[task].primary]

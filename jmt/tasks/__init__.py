@@ -39,6 +39,7 @@ class Task:
     target: str | None = None  # the batch target and the predicted field they go to
     primary: str = "accuracy"  # the score that selects the model and is plotted
     lower_is_better: bool = False
+    selects: bool = False  # select_metric "auto": this task's primary alone picks the epoch when it is trained
     sample: tuple[str, str] | None = None  # train and dev files in corpora/sample
     batch_size: str = "batch_size"  # the [train] key that sizes its batches
     requires: tuple[str, ...] = ()  # tasks that must be trained with it (unless fine-tuning a model)
