@@ -487,3 +487,16 @@ def test_swap_pairs_reverses_relatedness_pairs_and_only_symmetric_entailment_pai
     first, reversed_first = rel.examples[0], rel.examples[len(pairs)]
     assert reversed_first.premise is first.hypothesis and reversed_first.hypothesis is first.premise
     assert reversed_first.relatedness == first.relatedness
+
+
+def test_auto_selection_takes_the_parser_las_where_it_is_trained_and_else_the_mean():
+    from types import SimpleNamespace
+
+    from jmt.train import select_score
+
+    heads = {"upos": SimpleNamespace(primary="accuracy"), "dep": SimpleNamespace(primary="las"),
+             "relatedness": SimpleNamespace(primary="pearson")}
+    model = SimpleNamespace(heads=heads)
+    assert select_score({"upos": {"accuracy": 90.0}, "dep": {"las": 80.0, "uas": 85.0}}, "auto", model) == 80.0
+    assert select_score({"upos": {"accuracy": 90.0}, "relatedness": {"pearson": 0.8}}, "auto", model) == 85.0
+    assert select_score({"upos": {"accuracy": 90.0}}, "last", model) is None
