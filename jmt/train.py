@@ -37,7 +37,7 @@ from .data.batch import (EncodedPair, EncodedSentence, batch_indices, collate_pa
                          encode_pair, encode_sentence)
 from .data.conllu import COLUMN_NAMES, conllu_column_is_empty
 from .data.corpus import check_trees, read_corpus, require_annotation
-from .data.types import ENTAILMENT_LABELS, Pair
+from .data.types import Pair
 from .data.vectors import load_vectors
 from .data.vocab import Vocabularies
 from .device import resolve_device
@@ -249,18 +249,12 @@ def attach_states(encoder, sentences: list[EncodedSentence], log) -> None:
         sent.encoder = states
 
 
-SYMMETRIC = {ENTAILMENT_LABELS.index("NEUTRAL"), ENTAILMENT_LABELS.index("CONTRADICTION")}
-
-
 def swapped_pairs(encoded: list[EncodedPair], tasks: list[str]) -> list[EncodedPair]:
-    """Extra training pairs with premise and hypothesis exchanged, where the gold stays true.
-
-    Relatedness is symmetric, so every pair is reversed for a relatedness pass. For
-    entailment only NEUTRAL and CONTRADICTION survive the swap (that A entails B says
-    nothing about B entailing A), so only those pairs are reversed.
-    """
-    keep = (lambda e: e.entailment in SYMMETRIC) if "entailment" in tasks else (lambda e: True)
-    return [EncodedPair(e.hypothesis, e.premise, e.relatedness, e.entailment) for e in encoded if keep(e)]
+    """Extra training pairs with premise and hypothesis exchanged, where every task's gold
+    stays true (``Task.swappable``: relatedness is symmetric; entailment keeps NEUTRAL and
+    CONTRADICTION only)."""
+    return [EncodedPair(e.hypothesis, e.premise, e.relatedness, e.entailment) for e in encoded
+            if all(TASKS[task].swappable(e) for task in tasks)]
 
 
 class Regularizer:

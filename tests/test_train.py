@@ -500,3 +500,15 @@ def test_auto_selection_takes_the_parser_las_where_it_is_trained_and_else_the_me
     assert select_score({"upos": {"accuracy": 90.0}, "dep": {"las": 80.0, "uas": 85.0}}, "auto", model) == 80.0
     assert select_score({"upos": {"accuracy": 90.0}, "relatedness": {"pearson": 0.8}}, "auto", model) == 85.0
     assert select_score({"upos": {"accuracy": 90.0}}, "last", model) is None
+
+
+def test_reversed_pairs_keep_only_what_stays_true_for_every_task_trained():
+    from jmt.data.batch import EncodedPair
+    from jmt.data.types import ENTAILMENT_LABELS
+    from jmt.train import swapped_pairs
+
+    pairs = [EncodedPair([1], [2], 4.0, ENTAILMENT_LABELS.index(label)) for label in ENTAILMENT_LABELS]
+    assert len(swapped_pairs(pairs, ["relatedness"])) == 3
+    kept = swapped_pairs(pairs, ["relatedness", "entailment"])
+    assert sorted(ENTAILMENT_LABELS[e.entailment] for e in kept) == ["CONTRADICTION", "NEUTRAL"]
+    assert (kept[0].premise, kept[0].hypothesis) == ([2], [1])

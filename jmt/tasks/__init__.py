@@ -66,6 +66,11 @@ class Task:
         say), saved with the vocabularies; the head finds them in ``vocabs.tables``."""
         return {}
 
+    def swappable(self, pair) -> bool:
+        """A pair task: whether an (encoded) pair's gold stays true with its two sentences
+        exchanged; ``train.swap_pairs`` adds those reversed pairs as training data."""
+        return True
+
     def predicted(self, pred: dict) -> bool:
         return self.target is not None and self.target in pred
 

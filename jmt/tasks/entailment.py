@@ -57,6 +57,16 @@ class EntailmentHead(nn.Module):
                                      ENTAILMENT_LABELS)
 
 
-register(Task("entailment", depth=5, layer="entailment", kind="pair", field="entailment", head=EntailmentHead,
-              sample=("pairs_train.tsv", "pairs_dev.tsv"), requires=("relatedness",),
-              requires_why="it is fed relatedness's label embedding"))
+SYMMETRIC = {ENTAILMENT_LABELS.index("NEUTRAL"), ENTAILMENT_LABELS.index("CONTRADICTION")}
+
+
+class EntailmentTask(Task):
+    def swappable(self, pair) -> bool:
+        """That A entails B says nothing about B entailing A: only NEUTRAL and CONTRADICTION
+        pairs survive the swap."""
+        return pair.entailment in SYMMETRIC
+
+
+register(EntailmentTask("entailment", depth=5, layer="entailment", kind="pair", field="entailment",
+                        head=EntailmentHead, sample=("pairs_train.tsv", "pairs_dev.tsv"), requires=("relatedness",),
+                        requires_why="it is fed relatedness's label embedding"))
