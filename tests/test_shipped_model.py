@@ -100,3 +100,13 @@ def test_jmt_tag_en_works_from_a_fresh_virtualenv(tmp_path):
     assert "# text = The shipped model tags this." in tagged.stdout and "# text = It needs no training!" in tagged.stdout
     where = run(str(python), "-c", "import jmt; print(jmt.__file__)", cwd=tmp_path).stdout
     assert where.startswith(str(venv))  # jmt came from the wheel, not from this checkout
+
+
+@pytest.mark.slow
+def test_the_accurate_model_tags_raw_text_with_its_encoder():
+    needs_encoder("en-accurate")
+    nlp = jmt.load("en-accurate")
+    assert nlp.config.model.encoder == "sentence-transformers/all-MiniLM-L6-v2"
+    sentences = nlp.tag("I don't like it. It's raining!")
+    assert [s["words"] for s in sentences] == [["I", "do", "n't", "like", "it", "."], ["It", "'s", "raining", "!"]]
+    assert sentences[0]["upos"] == ["PRON", "AUX", "PART", "VERB", "PRON", "PUNCT"]
