@@ -125,7 +125,7 @@ def main() -> None:
     ap.add_argument("--corpus")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--results", type=Path, default=REPO / "results" / "speed.md")
-    ap.add_argument("--model-name", default="the model of `results/accuracy_seed1.md`",
+    ap.add_argument("--model-name", default="the model of `results/accuracy_runs.md#seed-1`",
                     help="how the results file names the model measured")
     ap.add_argument("--also", action="append", default=[], metavar="NAME=MODEL_DIR",
                     help="another jmt model whose full stack is measured in the same run (repeatable)")

@@ -41,6 +41,25 @@ def write_with_notes(path: Path, text: str) -> None:
     path.write_text(text.rstrip() + "\n" + ("\n" + notes if notes else ""), encoding="utf-8")
 
 
+def write_section(path: Path, heading: str, text: str, title: str) -> None:
+    """Put one run's text into a file of runs as the section ``## heading`` (its own headings
+    one level down), replacing a section of that heading or else appended; a new file gets
+    ``# title``. One file keeps every seed of a recipe instead of a file per seed."""
+    body = "\n".join("#" + line if line.startswith("## ") else line for line in text.strip().splitlines())
+    section = f"## {heading}\n\n{body}\n"
+    old = path.read_text(encoding="utf-8") if path.is_file() else f"# {title}\n"
+    parts = old.split("\n## ")
+    head, sections = parts[0], ["## " + part for part in parts[1:]]
+    for i, existing in enumerate(sections):
+        if existing.split("\n", 1)[0] == f"## {heading}":
+            sections[i] = section
+            break
+    else:
+        sections.append(section)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(head.rstrip() + "\n\n" + "\n".join(s.rstrip() + "\n" for s in sections), encoding="utf-8")
+
+
 def chunk_analysis_args(doc: str, min_models: int = 1) -> tuple[argparse.Namespace, dict[str, list]]:
     """The command line of a chunking analysis (MODEL_DIR ... [--shared DIR]) and the
     sentences it scores: the recipe's hold-out of CoNLL-2000 train, and CoNLL-2000 test.

@@ -5,10 +5,10 @@
 #
 # Needs ../shared (UD EWT and GUM, CoNLL-2000, SICK, GloVe 6B 50d) beside the repository.
 # OUT_DIR becomes a model directory that `jmt evaluate`, `jmt tag` and `jmt pair` accept;
-# the scores, wall time, machine and versions go to results/accuracy_seed<SEED>.md. With
-# ENCODER (a pretrained transformer, see scripts/reproduce_encoder.sh) they go to
-# results/accuracy_encoder_seed<SEED>.md. EPOCHS defaults to 16; the weights of the last four
-# epochs are averaged (scripts/accuracy.toml).
+# the scores, wall time, machine and versions go to the section "Seed SEED" of
+# results/accuracy_runs.md (replacing an earlier run of that seed). With ENCODER (a pretrained
+# transformer, see scripts/reproduce_encoder.sh) they go to results/accuracy_encoder_runs.md.
+# EPOCHS defaults to 16; the weights of the last four epochs are averaged (scripts/accuracy.toml).
 set -euo pipefail
 if [ $# -lt 1 ] || [ $# -gt 4 ]; then
     echo "usage: $0 OUT_DIR [SEED] [ENCODER] [EPOCHS]" >&2
@@ -23,11 +23,11 @@ cd "$repo"
 if [ -n "$encoder" ]; then
     extra=(--encoder "$encoder")
     title="jmt accurate model ($encoder encoder) on the public corpora, seed $seed"
-    results="results/accuracy_encoder_seed$seed.md"
+    results="results/accuracy_encoder_runs.md"
 else
     extra=()
     title="jmt accuracy recipe on the public corpora, seed $seed"
-    results="results/accuracy_seed$seed.md"
+    results="results/accuracy_runs.md"
 fi
 python scripts/train_real.py "$out" --config scripts/accuracy.toml --seed "$seed" \
-    --epochs "$epochs" --xpos2 ${extra[@]+"${extra[@]}"} --title "$title" --results "$results"
+    --epochs "$epochs" --xpos2 ${extra[@]+"${extra[@]}"} --title "$title" --results "$results" --section "Seed $seed"

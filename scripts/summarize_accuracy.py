@@ -66,7 +66,7 @@ def main() -> None:
     ap.add_argument("--title", default="Accuracy of the jmt recipe on the public corpora")
     ap.add_argument("--command", default="scripts/reproduce_accuracy.sh OUT_DIR SEED",
                     help="the command that trained the runs, as the results file names it")
-    ap.add_argument("--seed-file", default="accuracy_seed<N>.md", help="each run's own results file, as named")
+    ap.add_argument("--runs-file", default="accuracy_runs.md", help="the file with a section per run, as named")
     ap.add_argument("--bars", choices=("fast", "encoder"), default="fast",
                     help="the fast recipe's bars, or the accurate model's (a pretrained encoder under the stack)")
     args = ap.parse_args()
@@ -82,7 +82,7 @@ def main() -> None:
     lines = [f"# {args.title}", "",
              f"Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `python scripts/summarize_accuracy.py` "
              f"from {len(runs)} runs of the recipe that `{args.command}` trains "
-             f"(seeds {', '.join(map(str, seeds))}); each run's own file (`{args.seed_file}`) has its machine, "
+             f"(seeds {', '.join(map(str, seeds))}); each run's section of [{args.runs_file}]({args.runs_file}) has its machine, "
              "versions, wall time, dev curve and how it was run.", "",
              "| test metric | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | spread | bar | met | "
              "spaCy recipe (issue) |" + (" spaCy recipe (rerun here) |" if measured else "")

@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--setup-seconds", type=float, default=0.0,
                     help="with --evaluate-only: time spent before the first epoch (reading, n-gram fitting)")
     ap.add_argument("--note", default="", help="a sentence added to the results file")
+    ap.add_argument("--section", help="write the run as the section of this heading (replaced if there) in "
+                                      "--results, a file that keeps every run, instead of a file of its own")
     ap.add_argument("--vectors", default=DEFAULT_VECTORS,
                     help="pretrained vectors: a file name in SHARED/vectors, or a path")
     ap.add_argument("--encoder", help="a pretrained encoder under the stack (jmt train --encoder), e.g. "
@@ -156,6 +158,9 @@ def calibration_note(selected: dict) -> str:
             f"{fit['dev_mse_after']:.4f}, fitted on those pairs); the test scores below use it.")
 
 
+RUNS_TITLE = "Each run of the recipe on the public corpora: its machine, command, test scores and dev curve"
+
+
 def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epochs_log) -> None:
     from report import machine
 
@@ -233,8 +238,14 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
               "| | " + " | ".join(conf["labels"]) + " |", "|---" * (len(conf["labels"]) + 1) + "|"]
     for label, row in zip(conf["labels"], conf["matrix"]):
         lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if args.section:
+        from report import write_section
+
+        lines[0] = f"{args.title}."
+        write_section(args.results, args.section, "\n".join(lines), RUNS_TITLE)
+    else:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.results}", file=sys.stderr)
 
 
