@@ -253,3 +253,18 @@ def test_a_word_representation_needs_one_part():
     cfg = Config(model=small_model(word_embeddings=False, char_ngrams=False))
     with pytest.raises(ConfigError, match="needs word embeddings, character n-grams or an encoder"):
         cfg.validate()
+
+
+def test_rows_go_through_the_encoder_in_groups_and_come_back_in_order(bert, monkeypatch):
+    import jmt.model.encoder as encoder_module
+
+    tiny_encoder = Encoder(str(bert), "mean")
+    sentences = [["a"] * n for n in (1, 30, 2, 17, 5)]
+    whole = tiny_encoder.states(sentences)
+    calls = []
+    forward = tiny_encoder.net.forward
+    monkeypatch.setattr(tiny_encoder.net, "forward", lambda *a, **k: calls.append(k["input_ids"].shape) or forward(*a, **k))
+    monkeypatch.setattr(encoder_module, "BATCH_PIECES", 40)  # at most 40 padded pieces per encoder call
+    grouped = tiny_encoder.states(sentences)
+    assert len(calls) > 1 and all(rows * width <= 40 or rows == 1 for rows, width in calls)
+    assert torch.allclose(whole, grouped, atol=1e-5)

@@ -186,19 +186,9 @@ class Encoder:
         out = torch.zeros(B * T, self.layers, self.dim, device=self.device)
         if not rows:
             return out.view(B, T, self.layers, self.dim)
-        width = max(len(r) for r in rows)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros(len(rows), width, dtype=torch.long)
-        for r, row in enumerate(rows):
-            ids[r, : len(row)] = torch.tensor(row)
-            mask[r, : len(row)] = 1
-        hidden = self.net(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                          output_hidden_states=True).hidden_states[1:]
-        stacked = torch.stack(hidden, dim=2)  # [R, P, L, D]
         row_t, pos_t = torch.tensor(row_of, device=self.device), torch.tensor(pos_of, device=self.device)
         word_t = torch.tensor(word_of, device=self.device)
-        per_piece = stacked[row_t, pos_t]  # [N, L, D]
+        per_piece = self._piece_states(rows, row_t, pos_t)  # [N, L, D]
         if self.pooling == "first":
             keep = torch.tensor(firsts, device=self.device)
             out = out.index_copy(0, word_t[keep], per_piece[keep])
@@ -208,6 +198,40 @@ class Encoder:
             counts = torch.zeros(B * T, device=self.device).index_add(0, word_t, ones)
             out = out / counts.clamp(min=1)[:, None, None]
         return out.view(B, T, self.layers, self.dim)
+
+    def _piece_states(self, rows: list[list[int]], row_t: torch.Tensor, pos_t: torch.Tensor) -> torch.Tensor:
+        """The states [N, L, D] of the pieces at (``row_t``, ``pos_t``) of the encoder's input
+        rows. The rows go through in groups of similar length of at most :data:`BATCH_PIECES`
+        padded pieces, so that one long sentence does not pad a whole batch to its length."""
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        order = sorted(range(len(rows)), key=lambda r: len(rows[r]))
+        group_of = torch.empty(len(rows), dtype=torch.long)
+        slot_of = torch.empty(len(rows), dtype=torch.long)
+        groups: list[list[int]] = [[]]
+        for r in order:
+            if groups[-1] and (len(groups[-1]) + 1) * len(rows[r]) > BATCH_PIECES:
+                groups.append([])
+            group_of[r], slot_of[r] = len(groups) - 1, len(groups[-1])
+            groups[-1].append(r)
+        piece_group = group_of.to(self.device)[row_t]
+        values, index = [], []
+        for g, members in enumerate(groups):
+            width = len(rows[members[-1]])
+            ids = torch.full((len(members), width), pad, dtype=torch.long)
+            mask = torch.zeros(len(members), width, dtype=torch.long)
+            for k, r in enumerate(members):
+                ids[k, : len(rows[r])] = torch.tensor(rows[r])
+                mask[k, : len(rows[r])] = 1
+            hidden = self.net(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                              output_hidden_states=True).hidden_states[1:]
+            mine = torch.nonzero(piece_group == g).squeeze(1)
+            slots = slot_of.to(self.device)[row_t[mine]]
+            values.append(torch.stack([h[slots, pos_t[mine]] for h in hidden], dim=1))  # [n, L, D]
+            index.append(mine)
+        inverse = torch.empty(len(row_t), dtype=torch.long, device=self.device)
+        joined = torch.cat(index)
+        inverse[joined] = torch.arange(len(joined), device=self.device)
+        return torch.cat(values)[inverse]
 
     @torch.inference_mode()
     def corpus_states(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
