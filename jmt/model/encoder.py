@@ -213,7 +213,7 @@ class Encoder:
                 groups.append([])
             group_of[r], slot_of[r] = len(groups) - 1, len(groups[-1])
             groups[-1].append(r)
-        piece_group = group_of.to(self.device)[row_t]
+        piece_group, piece_slot = group_of.to(self.device)[row_t], slot_of.to(self.device)[row_t]
         values, index = [], []
         for g, members in enumerate(groups):
             width = len(rows[members[-1]])
@@ -225,8 +225,7 @@ class Encoder:
             hidden = self.net(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                               output_hidden_states=True).hidden_states[1:]
             mine = torch.nonzero(piece_group == g).squeeze(1)
-            slots = slot_of.to(self.device)[row_t[mine]]
-            values.append(torch.stack([h[slots, pos_t[mine]] for h in hidden], dim=1))  # [n, L, D]
+            values.append(torch.stack([h[piece_slot[mine], pos_t[mine]] for h in hidden], dim=1))  # [n, L, D]
             index.append(mine)
         inverse = torch.empty(len(row_t), dtype=torch.long, device=self.device)
         joined = torch.cat(index)
