@@ -193,7 +193,7 @@ class Predictor:
         def run(idx: list[int]) -> tuple[list[int], list[list[dict]]]:
             batch = collate([encoded[i] for i in idx]).to(device)
             out = forward(batch)
-            return idx, [self.model.heads[task].decode(out.scores[task], batch) for task in tasks]
+            return idx, [self.model.heads[task].decode(out.scores[task], batch, out.scores) for task in tasks]
 
         threads = torch.get_num_threads()
         workers = self.workers or min(threads, MAX_WORKERS)

@@ -144,6 +144,17 @@ def test_the_lexicon_holds_the_forms_training_saw_with_one_lemma():
     assert TASKS["lemma"].tables(sentences) == {LEXICON: ["cats\tcat"]}  # "saw" is ambiguous
 
 
+def test_the_pos_lexicon_tells_a_form_s_lemmas_apart_by_upos():
+    from jmt.tasks import TASKS
+    from jmt.tasks.lemma import LEXICON, POS_LEXICON
+
+    sentences = [Sentence(["I", "saw", "a", "saw"], upos=["PRON", "VERB", "DET", "NOUN"], lemmas=["I", "see", "a", "saw"]),
+                 Sentence(["saw", "it"], upos=["VERB", "PRON"], lemmas=["saw", "it"])]  # sawing: VERB is ambiguous
+    tables = TASKS["lemma"].tables(sentences)
+    assert tables[LEXICON] == ["I\tI", "a\ta", "it\tit"]
+    assert tables[POS_LEXICON] == ["I\tPRON\tI", "a\tDET\ta", "it\tPRON\tit", "saw\tNOUN\tsaw"]
+
+
 @pytest.mark.slow
 def test_a_form_in_the_lexicon_takes_its_lemma_whatever_the_classifier_says(ud_model):
     model_dir, _ = ud_model
@@ -151,5 +162,48 @@ def test_a_form_in_the_lexicon_takes_its_lemma_whatever_the_classifier_says(ud_m
     head = model.heads["lemma"]
     assert head.lexicon["cats"] == "cat" and head.lexicon["were"] == "be"
     head.lexicon["sleep"] = "slumber"  # a lexicon entry wins over the edit script
+    head.pos_lexicon.pop(("sleep", "VERB"), None)
     assert Predictor(model, vocabs).tag([["The", "cats", "sleep", "."]], ["lemma"])[0]["lemmas"] == ["the", "cat",
                                                                                                     "slumber", "."]
+
+
+@pytest.mark.slow
+def test_the_lemma_comes_from_the_pos_lexicon_then_the_form_lexicon_then_the_edit_script(ud_model):
+    model_dir, _ = ud_model
+    model, vocabs, _ = load_model(model_dir)
+    head = model.heads["lemma"]
+    assert head.pos_lexicon[("cats", "NOUN")] == "cat"
+    tagged = Predictor(model, vocabs).tag([["The", "cats", "sleep", "."]], ["upos", "lemma"])[0]
+    assert tagged["upos"][2] == "VERB"
+    head.pos_lexicon[("sleep", "VERB")], head.lexicon["sleep"] = "doze", "slumber"
+    assert Predictor(model, vocabs).tag([["The", "cats", "sleep", "."]], ["lemma"])[0]["lemmas"][2] == "doze"
+    head.pos_lexicon, head.lexicon = {("Guy", "NOUN"): "guy"}, {"Guy": "guy", "saw": "see"}
+    assert head.lemma("Guy", "PROPN", "=") == "Guy"  # a new tag, and differs in case only: the edit script's case
+    assert head.lemma("Guy", None, "=") == "guy"  # no UPOS: the form lexicon as it is
+    assert head.lemma("Guy", "NOUN", "=") == "guy"
+    assert head.lemma("saw", "NOUN", "=") == "see"  # differs otherwise: the lexicon
+    assert head.lemma("dogs", None, "l:0:1:0:") == "dog"  # unknown: the edit script
+
+
+@pytest.mark.slow
+def test_ufeats_and_lemmas_are_scored_as_ud_s_scorer_scores_them(ud_model, tmp_path):
+    udeval = pytest.importorskip("udtools.udeval")
+    model_dir, path = ud_model
+    model, vocabs, _ = load_model(model_dir)
+    # Gold: a feature outside UD's universal list, and a word whose lemma is "_".
+    gold_text = treebank_text().replace("Definite=Def", "Definite=Def|ExtPos=DET").replace(
+        "\tbark\t", "\t_\t").replace("\tgame\t", "\tgames\t")
+    (tmp_path / "gold.conllu").write_text(gold_text, encoding="utf-8")
+    gold = list(read_conllu(tmp_path / "gold.conllu"))
+    pred = Predictor(model, vocabs).tag([s.words for s in gold], ["feats", "lemma"])
+    pred[1]["feats"][2] = "Tense=Past|Typo=Yes"  # right on its universal features
+    pred[2]["feats"][0] = "Number=Sing"  # wrong
+    with open(tmp_path / "pred.conllu", "w", encoding="utf-8") as out:
+        for sentence, p in zip(gold, pred):
+            write_sentence(out, "conllu", sentence, {**p, "heads": sentence.heads, "deprels": sentence.deprels,
+                                                     "upos": sentence.upos})
+    ud = udeval.evaluate(udeval.load_conllu_file(str(tmp_path / "gold.conllu")),
+                         udeval.load_conllu_file(str(tmp_path / "pred.conllu")))
+    ours = {task: model.heads[task].evaluate(gold, pred) for task in ("feats", "lemma")}
+    assert ours["feats"]["accuracy"] == pytest.approx(100 * ud["UFeats"].aligned_accuracy) == pytest.approx(100 * 14 / 15)
+    assert ours["lemma"]["accuracy"] == pytest.approx(100 * ud["Lemmas"].aligned_accuracy) == pytest.approx(100 * 14 / 15)

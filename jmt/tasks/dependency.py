@@ -210,7 +210,7 @@ class DependencyHead(nn.Module):
                                    reduction="sum")
         return arc_loss + rel_loss
 
-    def decode(self, scores: DepScores, batch: TokenBatch) -> list[dict[str, list]]:
+    def decode(self, scores: DepScores, batch: TokenBatch, others: dict | None = None) -> list[dict[str, list]]:
         logp_t = scores.arcs.log_softmax(-1)  # [B, T, T+1]; self-loops and padding sit at about -1e9
         # Greedy heads of the whole batch at once: the same argmax the per-sentence decoder
         # takes, so a greedy output that is already a tree needs no per-sentence work.

@@ -47,7 +47,7 @@ class EntailmentHead(nn.Module):
     def loss(self, logits: torch.Tensor, batch: PairBatch) -> torch.Tensor:
         return F.cross_entropy(logits, batch.entailment, reduction="sum")
 
-    def decode(self, logits: torch.Tensor, batch: PairBatch) -> list[dict]:
+    def decode(self, logits: torch.Tensor, batch: PairBatch, scores: dict | None = None) -> list[dict]:
         probs = logits.softmax(-1).tolist()
         return [{"entailment": ENTAILMENT_LABELS[max(range(3), key=p.__getitem__)],
                  "probabilities": dict(zip(ENTAILMENT_LABELS, p))} for p in probs]

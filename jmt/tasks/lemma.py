@@ -2,8 +2,11 @@
 53), by edit-script classification as UDPipe and Stanza do it: each word is tagged with the
 rule that rewrites it into its lemma (``cats`` -> ``cat``: lowercase, cut one character from
 the end), learned from the pairs in the treebank, so a rule seen on ``cats`` also lemmatizes
-``dogs``. A form that training saw with one lemma only takes it from a lexicon. Scored as UD's scorer scores Lemmas on
-gold tokens (the lemma right); spaCy gets ``token.lemma_``."""
+``dogs``. A word that training saw with one lemma only takes that lemma from a lexicon, as
+Stanza's lemmatizer keeps one: first by its form and predicted UPOS (``saw`` VERB -> ``see``,
+NOUN -> ``saw``), then by its form alone (rows 54 and 59 of results/experiments.md). Scored as
+UD's scorer scores Lemmas on gold tokens (the lemma right, any lemma where the gold one is
+``_``); spaCy gets ``token.lemma_``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +16,9 @@ import torch
 
 from ..data.batch import TokenBatch
 from ..data.conllu import LEMMA
+from ..data.types import Sentence
 from ..data.vocab import Vocabularies
+from ..metrics import tag_accuracy
 from . import Task, register
 from .tagger import Tagger
 
@@ -22,6 +27,8 @@ if TYPE_CHECKING:
 
 SAME = "="  # the lemma is the word as it is
 LEXICON = "lemma.lexicon"  # the vocabularies' table of forms with one lemma in training
+POS_LEXICON = "lemma.lexicon_upos"  # and of (form, UPOS) pairs with one lemma
+UPOS = "upos"  # the task whose predicted tags key POS_LEXICON
 
 
 def edit_script(form: str, lemma: str) -> str:
@@ -74,31 +81,69 @@ def _longest_common(word: str, lemma: str) -> tuple[int, int]:
 
 
 class Lemmatizer(Tagger):
-    """A tagger over edit scripts whose output is the lemmas they give; a word that training
-    saw with one lemma only takes that lemma (the lexicon, as Stanza's lemmatizer keeps one)."""
+    """A tagger over edit scripts whose output is the lemmas they give, unless the lexicons
+    know the word: a (form, predicted UPOS) pair that training saw with one lemma takes it;
+    otherwise a form that training saw with one lemma takes it, in the case the edit script
+    gave where the two differ only in case and training never gave the form this tag (``Guy``
+    seen as a noun, lemma ``guy``, and tagged a name now keeps ``Guy``). A model without UPOS
+    or saved before the POS lexicon uses the form lexicon alone."""
 
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__(task, cfg, vocabs, in_dim)
         self.lexicon = dict(entry.split("\t", 1) for entry in vocabs.tables.get(LEXICON, []))
+        self.pos_lexicon = {tuple(entry.split("\t", 2)[:2]): entry.split("\t", 2)[2]
+                            for entry in vocabs.tables.get(POS_LEXICON, [])}
+        self.upos_labels = vocabs.labels[UPOS].itos if self.pos_lexicon and UPOS in vocabs.labels else None
 
-    def decode(self, logits: torch.Tensor, batch: TokenBatch) -> list[dict[str, list]]:
+    def decode(self, logits: torch.Tensor, batch: TokenBatch, scores: dict | None = None) -> list[dict[str, list]]:
         ids = self.best_ids(logits, batch)
-        lexicon = self.lexicon
-        return [{self.field: [lexicon[form] if form in lexicon else apply_script(form, self.labels[i])
-                              for form, i in zip(forms, ids[b])]}
-                for b, forms in enumerate(batch.forms)]
+        upos = scores.get(UPOS) if scores and self.upos_labels else None
+        upos_ids = upos.argmax(-1).tolist() if upos is not None else None
+        out = []
+        for b, forms in enumerate(batch.forms):
+            tags = [self.upos_labels[i] for i in upos_ids[b][:len(forms)]] if upos_ids else [None] * len(forms)
+            out.append({self.field: [self.lemma(form, tag, self.labels[i]) for form, tag, i in zip(forms, tags, ids[b])]})
+        return out
+
+    def lemma(self, form: str, upos: str | None, script: str) -> str:
+        """The lemma of ``form`` tagged ``upos`` (None: no UPOS or no POS lexicon) whose edit
+        script scored best."""
+        if upos is not None and (form, upos) in self.pos_lexicon:
+            return self.pos_lexicon[form, upos]
+        known = self.lexicon.get(form)
+        if known is None:
+            return apply_script(form, script)
+        if upos is not None:  # a tag that training never gave this form: its case may differ (NOUN, PROPN)
+            predicted = apply_script(form, script)
+            if known.lower() == predicted.lower():
+                return predicted
+        return known
+
+    def evaluate(self, gold: list[Sentence], pred: list[dict]) -> dict:
+        """Accuracy as UD's scorer counts Lemmas: a word whose gold lemma is ``_`` is right."""
+        golds = [getattr(s, self.gold_field) for s in gold]
+        return tag_accuracy(golds, [[g if g == "_" else p for g, p in zip(gs, ps)]
+                                    for gs, ps in zip(golds, (p[self.field] for p in pred))])
 
 
 @dataclass(frozen=True)
 class LemmaTask(Task):
     def tables(self, sentences: list) -> dict[str, list[str]]:
-        """The lexicon: each word form that the training sentences give one lemma only."""
+        """The lexicons: each word form, and each (form, UPOS) pair where the sentences have
+        UPOS, that the training sentences give one lemma only."""
         seen: dict[str, set[str]] = {}
+        seen_pos: dict[tuple[str, str], set[str]] = {}
         for sentence in sentences:
-            for form, lemma in zip(sentence.words, sentence.lemmas or ()):
+            for i, (form, lemma) in enumerate(zip(sentence.words, sentence.lemmas or ())):
                 seen.setdefault(form, set()).add(lemma)
-        return {LEXICON: sorted(f"{form}\t{next(iter(lemmas))}" for form, lemmas in seen.items()
-                                if len(lemmas) == 1 and "\t" not in form)}
+                if sentence.upos is not None:
+                    seen_pos.setdefault((form, sentence.upos[i]), set()).add(lemma)
+        tables = {LEXICON: sorted(f"{form}\t{next(iter(lemmas))}" for form, lemmas in seen.items()
+                                  if len(lemmas) == 1 and "\t" not in form)}
+        if seen_pos:
+            tables[POS_LEXICON] = sorted(f"{form}\t{tag}\t{next(iter(lemmas))}" for (form, tag), lemmas in seen_pos.items()
+                                         if len(lemmas) == 1 and "\t" not in form)
+        return tables
 
     def labels_of(self, sentence) -> list[str] | None:
         if sentence.lemmas is None:

@@ -69,7 +69,7 @@ class RelatednessHead(nn.Module):
         target = score_distribution(batch.relatedness)
         return F.kl_div(logits.log_softmax(-1), target, reduction="sum")
 
-    def decode(self, logits: torch.Tensor, batch: PairBatch) -> list[dict]:
+    def decode(self, logits: torch.Tensor, batch: PairBatch, scores: dict | None = None) -> list[dict]:
         expected = logits.softmax(-1) @ self.bins  # in [1, 5]
         scores = (self.calibration[0] * expected + self.calibration[1]).clamp(1, N_BINS).tolist()
         return [{"relatedness": s} for s in scores]

@@ -86,7 +86,7 @@ class Tagger(nn.Module):
     def tags(self, tags: list[str]) -> list[str]:
         return tags
 
-    def decode(self, logits: torch.Tensor, batch: TokenBatch) -> list[dict[str, list]]:
+    def decode(self, logits: torch.Tensor, batch: TokenBatch, scores: dict | None = None) -> list[dict[str, list]]:
         ids = self.best_ids(logits, batch)
         return [{self.field: self.tags([self.labels[i] for i in ids[b][:n]])}
                 for b, n in enumerate(batch.lengths.tolist())]
