@@ -372,11 +372,13 @@ def calibrate(
 ):
     """Fit the model's relatedness scores to held-out pairs (a least-squares line; `jmt train` does it on the dev pairs)."""
     with errors_to_exit():
-        from .calibrate import calibrate_relatedness
+        from .calibrate import calibrate as fit_line, calibrated_tasks
         from .data.corpus import read_corpus
+        from .tasks import TASKS
 
-        fit = calibrate_relatedness(model_dir, read_corpus(pairs_path, "relatedness"), batch_size, min_pairs)
-        typer.echo(f"relatedness = {fit['scale']:.4f} x expected score + {fit['shift']:.4f} on {fit['pairs']} pairs: "
+        task = next(iter(calibrated_tasks(TASKS)))
+        fit = fit_line(model_dir, read_corpus(pairs_path, task), batch_size, min_pairs)
+        typer.echo(f"{fit['task']} = {fit['scale']:.4f} x expected score + {fit['shift']:.4f} on {fit['pairs']} pairs: "
                    f"MSE {fit['dev_mse_before']:.4f} -> {fit['dev_mse_after']:.4f} on these pairs; "
                    f"written to {Path(model_dir) / 'model.safetensors'}")
 
@@ -426,7 +428,7 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
             typer.echo("segmenter  none: raw text is split by spaCy's English rules")
         fit = metrics.get("calibration")
         if fit:
-            typer.echo(f"relatedness calibrated on {fit['pairs']} dev pairs: {fit['scale']:.4f} x expected score "
+            typer.echo(f"{fit.get('task', 'relatedness')} calibrated on {fit['pairs']} dev pairs: {fit['scale']:.4f} x expected score "
                        f"+ {fit['shift']:.4f}")
 
 
@@ -531,32 +533,32 @@ def pair(
         raise typer.BadParameter("expected tsv or jsonl", param_hint="--format")
     with errors_to_exit():
         from .api import load
-        from .data.types import ENTAILMENT_LABELS
         from .memory import fix_malloc_thresholds, frozen_objects
         from .tagging_io import batched, read_pairs
+        from .tasks import TASKS, names
 
         fix_malloc_thresholds()
         nlp = load(model_dir, batch_size, device, precision)
         try:  # before any output is opened
-            nlp.predictor.pair_tasks()
+            has = set(nlp.predictor.pair_tasks())
         except ValueError as err:
             raise ConfigError(f"{nlp.path}: {err}; it tags and parses: jmt tag") from None
         out = open(output, "w", encoding="utf-8") if output else sys.stdout
         try:
+            columns = [TASKS[t] for t in names("pair")]  # every pair task's, "_" where the model lacks it
             if output_format == "tsv":
-                out.write("\t".join(["pair_ID", "relatedness", "entailment", *(f"p_{lab}" for lab in ENTAILMENT_LABELS)]) + "\n")
+                out.write("\t".join(["pair_ID", *(c for task in columns for c in task.tsv_columns())]) + "\n")
             n = 0
             with frozen_objects():
                 for chunk in batched(read_pairs(pairs_path), 1000):
                     for p, r in zip(chunk, nlp.predictor.pair(chunk)):
                         n += 1
                         pid = p.pair_id or str(n)
-                        probs = r.get("probabilities", {})
                         if output_format == "jsonl":
                             out.write(json.dumps({"pair_id": pid, **r}) + "\n")
                         else:
-                            out.write("\t".join([pid, f"{r['relatedness']:.4f}", r.get("entailment", "_"),
-                                                  *(f"{probs[lab]:.4f}" if probs else "_" for lab in ENTAILMENT_LABELS)]) + "\n")
+                            out.write("\t".join([pid, *(v for task in columns
+                                                         for v in task.tsv(r if task.name in has else None))]) + "\n")
                     out.flush()
         finally:
             if output:

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.utils.data.distributed import DistributedSampler
 
-from .calibrate import MIN_PAIRS, calibrate_relatedness  # at import: a run's last step must not read newer code
+from .calibrate import MIN_PAIRS, calibrate, calibrated_tasks  # at import: a run's last step must not read newer code
 from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
                          training_record, write_record)
 from .config import (Config, ConfigError, ModelConfig, corpus_paths, from_dict,
@@ -518,9 +518,10 @@ class Trainer:
         if clash:
             raise ConfigError(f"model setting {clash[0]} = {given[clash[0]]!r} given, but the model in "
                               f"{cfg.train.init_from} has {have[clash[0]]!r}; a fine-tuned model keeps its own settings")
-        if "relatedness" in model.heads and cfg.train.freeze_below <= TASKS["relatedness"].depth:
-            # The old calibration line fitted the old scores; train ends by fitting a new one.
-            model.heads["relatedness"].set_calibration(1.0, 0.0)
+        for task in calibrated_tasks(model.heads):
+            if cfg.train.freeze_below <= TASKS[task].depth:
+                # The old calibration line fitted the old scores; train ends by fitting a new one.
+                model.heads[task].set_calibration(1.0, 0.0)
         return model, vocabs, saved.model
 
     def lr(self, epoch: int) -> float:
@@ -831,17 +832,19 @@ class Trainer:
         return record if kept else best_record
 
     def calibrate(self, best_record: dict | None) -> dict | None:
-        """Fit the saved model's relatedness scale and shift on the relatedness dev pairs."""
-        dev = self.corpora.dev.get("relatedness")
-        if not (self.cfg.train.calibrate and dev and (self.out_dir / "model.safetensors").is_file()):
+        """Fit the saved model's scale and shift of each calibrated task on its dev pairs."""
+        if not (self.cfg.train.calibrate and (self.out_dir / "model.safetensors").is_file()):
             return best_record
-        if len(dev) < MIN_PAIRS:
-            self.log(f"relatedness not calibrated: {len(dev)} dev pairs, fewer than {MIN_PAIRS}")
-            return best_record
-        fit = calibrate_relatedness(self.out_dir, dev, batch_size=self.cfg.train.eval_batch_size)
-        self.log(f"relatedness calibrated on {fit['pairs']} dev pairs: score x {fit['scale']:.4f} + {fit['shift']:.4f}, "
-                 f"dev MSE {fit['dev_mse_before']:.4f} -> {fit['dev_mse_after']:.4f} (fitted on these pairs)")
-        return {**(best_record or {}), "calibration": fit}
+        for task in calibrated_tasks(self.corpora.dev):
+            dev = self.corpora.dev[task]
+            if len(dev) < MIN_PAIRS:
+                self.log(f"{task} not calibrated: {len(dev)} dev pairs, fewer than {MIN_PAIRS}")
+                continue
+            fit = calibrate(self.out_dir, dev, batch_size=self.cfg.train.eval_batch_size, task=task)
+            self.log(f"{task} calibrated on {fit['pairs']} dev pairs: score x {fit['scale']:.4f} + {fit['shift']:.4f}, "
+                     f"dev MSE {fit['dev_mse_before']:.4f} -> {fit['dev_mse_after']:.4f} (fitted on these pairs)")
+            best_record = {**(best_record or {}), "calibration": fit}
+        return best_record
 
 
 def format_dev_table(epoch: int, dev: dict[str, dict], model: JointManyTask, score, improved: bool) -> str:

@@ -9,7 +9,7 @@ from safetensors import safe_open
 from typer.testing import CliRunner
 
 from conftest import SAMPLE, quiet, tiny_config
-from jmt.calibrate import calibrate_relatedness
+from jmt.calibrate import calibrate as calibrate_relatedness
 from jmt.cli import app
 from jmt.config import ConfigError
 from jmt.data.corpus import read_corpus

@@ -53,6 +53,9 @@ class Task:
     spacy_space: str | None = ""  # None: whitespace tokens keep theirs
     spacy_assigns: tuple[str, ...] = ()
     spacy_weights: tuple[tuple[str, float | None], ...] = ()
+    # a least-squares line from its scores to the gold ones, fitted on dev after training
+    # (jmt.calibrate; the head has set_calibration and clip)
+    calibrated: bool = False
 
     @property
     def sentence_labels(self) -> str | None:
@@ -83,6 +86,14 @@ class Task:
     def json(self, pred: dict, record: dict) -> None:
         """Put the predictions into a JSON-lines record."""
         record[self.target] = pred[self.target]
+
+    def tsv_columns(self) -> list[str]:
+        """A pair task's columns in ``jmt pair``'s TSV output."""
+        return [self.name]
+
+    def tsv(self, pred: dict | None) -> list[str]:
+        """A pair task's values in those columns (``pred`` None: a model without the task)."""
+        return [str(pred[self.name]) if pred else "_"]
 
     def set_doc(self, doc, words: list[int], spaces: list[int], pred: dict) -> None:
         """Set the predictions of one sentence on a spaCy Doc, through ``doc``

@@ -61,6 +61,14 @@ SYMMETRIC = {ENTAILMENT_LABELS.index("NEUTRAL"), ENTAILMENT_LABELS.index("CONTRA
 
 
 class EntailmentTask(Task):
+    def tsv_columns(self) -> list[str]:
+        return [self.name, *(f"p_{label}" for label in ENTAILMENT_LABELS)]
+
+    def tsv(self, pred: dict | None) -> list[str]:
+        if not pred:
+            return ["_"] * (1 + len(ENTAILMENT_LABELS))
+        return [pred[self.name], *(f"{pred['probabilities'][label]:.4f}" for label in ENTAILMENT_LABELS)]
+
     def swappable(self, pair) -> bool:
         """That A entails B says nothing about B entailing A: only NEUTRAL and CONTRADICTION
         pairs survive the swap."""

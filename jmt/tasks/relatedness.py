@@ -44,7 +44,7 @@ class RelatednessHead(nn.Module):
         # a list, not arange: a float arange on the meta device (loading) imports torch._dynamo
         self.register_buffer("bins", torch.tensor([float(k) for k in range(1, N_BINS + 1)]))
         # scores = scale * expected score + shift, fitted on dev pairs after training
-        # (jmt.calibrate); saved with the weights
+        # (jmt.calibrate, as the task is registered calibrated); saved with the weights
         self.register_buffer("calibration", torch.tensor([1.0, 0.0]))
 
     @property
@@ -57,6 +57,11 @@ class RelatednessHead(nn.Module):
 
     def set_calibration(self, scale: float, shift: float) -> None:
         self.calibration = torch.tensor([float(scale), float(shift)], device=self.bins.device)
+
+    @staticmethod
+    def clip(scores):
+        """Scores kept to the scale's range (a tensor or a numpy array)."""
+        return scores.clip(1, N_BINS)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, below: dict[str, torch.Tensor]) -> torch.Tensor:
         features = torch.cat([(a - b).abs(), a * b], dim=-1)  # [B, 4H], symmetric in a and b
@@ -71,12 +76,18 @@ class RelatednessHead(nn.Module):
 
     def decode(self, logits: torch.Tensor, batch: PairBatch, scores: dict | None = None) -> list[dict]:
         expected = logits.softmax(-1) @ self.bins  # in [1, 5]
-        scores = (self.calibration[0] * expected + self.calibration[1]).clamp(1, N_BINS).tolist()
+        scores = self.clip(self.calibration[0] * expected + self.calibration[1]).tolist()
         return [{"relatedness": s} for s in scores]
 
     def evaluate(self, gold: list[Pair], pred: list[dict]) -> dict:
         return relatedness_scores([g.relatedness for g in gold], [p["relatedness"] for p in pred])
 
 
-register(Task("relatedness", depth=4, layer="relatedness", kind="pair", field="relatedness", head=RelatednessHead,
-              primary="pearson", sample=("pairs_train.tsv", "pairs_dev.tsv")))
+class RelatednessTask(Task):
+    def tsv(self, pred: dict | None) -> list[str]:
+        return [f"{pred[self.name]:.4f}" if pred else "_"]
+
+
+register(RelatednessTask("relatedness", depth=4, layer="relatedness", kind="pair", field="relatedness",
+                         head=RelatednessHead, primary="pearson", sample=("pairs_train.tsv", "pairs_dev.tsv"),
+                         calibrated=True))
