@@ -28,6 +28,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VECTORS = "glove.6B.50d.txt.gz"
+UD_MORPH = ("feats", "lemma")  # --ud-morph: the UD tasks that EWT also trains
 
 
 def run(cmd: list[str]) -> None:
@@ -66,6 +67,8 @@ def main() -> None:
                     help="pretrained vectors: a file name in SHARED/vectors, or a path")
     ap.add_argument("--encoder", help="a pretrained encoder under the stack (jmt train --encoder), e.g. "
                                       "sentence-transformers/all-MiniLM-L6-v2")
+    ap.add_argument("--ud-morph", action="store_true",
+                    help="also learn UD features and lemmas (tasks feats and lemma) from EWT train, scored on EWT and GUM test")
     ap.add_argument("--xpos2", action="store_true",
                     help="also learn the CoNLL-2000 POS column with a classifier of its own (task xpos2)")
     args = ap.parse_args()
@@ -84,6 +87,8 @@ def main() -> None:
         "--dev", "chunk=holdout:0.1",
         "--dev", f"relatedness={sick / 'SICK_trial.txt'}", "--dev", f"entailment={sick / 'SICK_trial.txt'}",
         *(["--train", f"xpos2={chunk / 'train.txt'}", "--dev", "xpos2=holdout:0.1"] if args.xpos2 else []),
+        *[arg for task in (UD_MORPH if args.ud_morph else ())
+          for arg in ("--train", f"{task}={ewt / 'en_ewt-ud-train.conllu'}", "--dev", f"{task}={ewt / 'en_ewt-ud-dev.conllu'}")],
         "--vectors", str(vectors_path(args)), *(["--encoder", args.encoder] if args.encoder else []),
         "--epochs", str(args.epochs), "--seed", str(args.seed),
         "--optimizer", args.optimizer, "--lr", str(args.lr), "--lower-lr-scale", str(args.lower_lr_scale),
@@ -104,9 +109,11 @@ def main() -> None:
                      ("dep", ewt / "en_ewt-ud-test.conllu"), ("chunk", chunk / "test.txt"),
                      *([("xpos2", chunk / "test.txt")] if args.xpos2 else []),
                      ("relatedness", sick / "SICK_test_annotated.txt"),
-                     ("entailment", sick / "SICK_test_annotated.txt")],
+                     ("entailment", sick / "SICK_test_annotated.txt"),
+                     *((task, ewt / "en_ewt-ud-test.conllu") for task in (UD_MORPH if args.ud_morph else ()))],
              "gum": [("upos", gum / "en_gum-ud-test.conllu"), ("xpos", gum / "en_gum-ud-test.conllu"),
-                     ("dep", gum / "en_gum-ud-test.conllu")]}
+                     ("dep", gum / "en_gum-ud-test.conllu"),
+                     *((task, gum / "en_gum-ud-test.conllu") for task in (UD_MORPH if args.ud_morph else ()))]}
     scores = {}
     eval_start = time.time()
     for name, items in tests.items():
@@ -169,6 +176,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
     shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", *config, "--epochs", str(args.epochs),
                             "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
                             "--lower-lr-scale", str(args.lower_lr_scale), *(["--xpos2"] if args.xpos2 else []),
+                            *(["--ud-morph"] if args.ud_morph else []),
                             *(["--vectors", args.vectors] if args.vectors != DEFAULT_VECTORS else []),
                             *(["--encoder", args.encoder] if args.encoder else [])])
     lines = [
@@ -186,7 +194,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         + (f" {args.note}" if args.note else ""),
         *([f"Recipe `{display_path(args.config)}`:", "", "```toml", args.config.read_text(encoding="utf-8").strip(),
             "```", ""] if args.config else []),
-        "Data: EWT train (upos, xpos, dep; EWT dev), "
+        f"Data: EWT train ({'upos, xpos, dep, feats, lemma' if args.ud_morph else 'upos, xpos, dep'}; EWT dev), "
         + "CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
         + "SICK train (relatedness, entailment; SICK trial as dev), "
         + f"vectors {vectors_path(args).name}"
@@ -210,6 +218,9 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         f"| SICK relatedness Pearson / Spearman / MSE | {t['relatedness']['pearson']:.4f} / "
         f"{t['relatedness']['spearman']:.4f} / {t['relatedness']['mse']:.4f} |",
         f"| SICK entailment accuracy | {t['entailment']['accuracy']:.2f} |",
+        *([f"| EWT UFeats / Lemmas (as UD's scorer counts them) | {t['feats']['accuracy']:.2f} / {t['lemma']['accuracy']:.2f} |",
+           f"| GUM UFeats / Lemmas (out of domain) | {g['feats']['accuracy']:.2f} / {g['lemma']['accuracy']:.2f} |"]
+          if "feats" in t else []),
         f"| GUM UPOS / XPOS (out of domain) | {g['upos']['accuracy']:.2f} / {g['xpos']['accuracy']:.2f} |",
         f"| GUM UAS / LAS, punctuation counted (out of domain) | {g['dep']['uas']:.2f} / {g['dep']['las']:.2f} |",
         "",
