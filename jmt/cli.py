@@ -401,6 +401,7 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
             typer.echo(f"encoder    {m.encoder} ({m.encoder_layers} layers of {m.encoder_dim}, weights sha256 "
                        f"{m.encoder_sha256[:12]}), {m.encoder_pooling} of each word's pieces, "
                        + ("fine-tuned with the model" if m.encoder_trainable else "frozen")
+                       + ("; the pair heads also read its sentence vectors" if m.encoder_sentence else "")
                        + f"; {sum(p.numel() for p in model.encoder.net.parameters()):,} parameters of its own")
         typer.echo(f"vocabulary {len(vocabs.words):,} words trained, {len(vocabs.pretrained) - 1:,} pretrained only, "
                    f"{len(vocabs.ngrams):,} character n-grams")

@@ -72,6 +72,10 @@ class ModelConfig:
     encoder: str | None = None
     encoder_pooling: str = "mean"
     encoder_trainable: bool = False
+    # The pair heads (relatedness, entailment) also read the encoder's sentence vectors: the
+    # mean of the words' last-layer states, unit length (as sentence-transformers pool them),
+    # as [|u - v| ; u * v] beside the pooled BiLSTM states.
+    encoder_sentence: bool = False
     # Filled in from the encoder when training starts; a saved model checks them on load.
     encoder_sha256: str = ""
     encoder_layers: int = 0
@@ -239,6 +243,8 @@ class Config:
                               f"not {self.model.encoder_pooling!r}")
         if not (self.model.word_embeddings or self.model.char_ngrams or self.model.encoder):
             raise ConfigError("the word representation needs word embeddings, character n-grams or an encoder")
+        if self.model.encoder_sentence and not self.model.encoder:
+            raise ConfigError("encoder_sentence needs an encoder (model.encoder, --encoder)")
         if self.model.encoder_trainable and not self.model.encoder:
             raise ConfigError("encoder_trainable needs an encoder (model.encoder, --encoder)")
         if self.train.encoder_lr <= 0:

@@ -268,3 +268,31 @@ def test_rows_go_through_the_encoder_in_groups_and_come_back_in_order(bert, monk
     grouped = tiny_encoder.states(sentences)
     assert len(calls) > 1 and all(rows * width <= 40 or rows == 1 for rows, width in calls)
     assert torch.allclose(whole, grouped, atol=1e-5)
+
+
+def test_sentence_features_are_unit_means_of_the_words_and_symmetric():
+    from jmt.model.stack import sentence_features
+
+    states = torch.tensor([[[3.0, 0.0], [1.0, 0.0], [9.0, 9.0]], [[0.0, 2.0], [0.0, 2.0], [0.0, 0.0]]])
+    mask = torch.tensor([[True, True, False], [True, True, False]])  # the padding word is left out
+    u, v = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    assert torch.allclose(sentence_features(states, mask, 1), torch.cat([(u - v).abs(), u * v]).unsqueeze(0))
+    assert torch.equal(sentence_features(states, mask, 1), sentence_features(states.flip(0), mask.flip(0), 1))
+
+
+@pytest.mark.slow
+def test_the_pair_heads_read_the_encoder_s_sentence_vectors(tmp_path, bert):
+    files = write_tiny_corpora(tmp_path)
+    cfg = tiny_config(files, ("relatedness", "entailment"), dev=True, epochs=2,
+                      model=small_model(encoder=str(bert), encoder_sentence=True))
+    Trainer(cfg, tmp_path / "model", log=quiet).train()
+    model, vocabs, _ = load_model(tmp_path / "model")
+    assert model.heads["relatedness"].maxout.proj.in_features == 4 * model.cfg.hidden + 2 * 16
+    from jmt.data.types import Pair
+    pairs = [Pair(["A", "man", "is", "playing"], ["A", "man", "plays"]), Pair(["The", "cat"], ["A", "dog", "sleeps"])]
+    live = Predictor(model, vocabs).pair(pairs)
+    assert live == Predictor(load_model(tmp_path / "model")[0], vocabs).pair(pairs)
+    cached = Predictor(model, vocabs, cache=True).pair(pairs)  # the cache keeps float16 states
+    assert [r["relatedness"] for r in cached] == pytest.approx([r["relatedness"] for r in live], abs=1e-3)
+    with pytest.raises(ConfigError, match="encoder_sentence needs an encoder"):
+        tiny_config(files, ("relatedness",), model=small_model(encoder_sentence=True)).validate()

@@ -31,9 +31,19 @@ def copy_name(names: dict[int, str], depth: int, below: int) -> str:
     return f"{names[depth]}_{names[below]}"
 
 
+def sentence_features(states: torch.Tensor, mask: torch.Tensor, pairs: int) -> torch.Tensor:
+    """[|u - v| ; u * v] of the sentence vectors u (first ``pairs`` rows) and v (the rest):
+    each the unit-length mean of its words' ``states`` ([2P, T, D], mask [2P, T]) -> [P, 2D]."""
+    m = mask.unsqueeze(-1).to(states.dtype)
+    mean = torch.nn.functional.normalize((states * m).sum(1) / m.sum(1).clamp(min=1), dim=-1)
+    u, v = mean[:pairs], mean[pairs:]
+    return torch.cat([(u - v).abs(), u * v], dim=-1)
+
+
 @dataclass
 class StackOutput:
     hidden: dict[int, torch.Tensor] = field(default_factory=dict)  # depth -> [B, T, 2H]
+    encoder: torch.Tensor | None = None  # [B, T, L, D], the encoder's states, when the model has one
     scores: dict[str, Any] = field(default_factory=dict)  # task -> its head's scores
 
 
@@ -157,8 +167,8 @@ class JointManyTask(nn.Module):
         """Run the layers up to depth ``upto`` and the token heads on them: all of them, or
         with ``tasks`` those asked for and those whose label embeddings feed a layer above."""
         cfg = self.cfg
-        out = StackOutput()
-        x = self.embed(batch, self.encoder_states(batch))  # [B, T, Dx]
+        out = StackOutput(encoder=self.encoder_states(batch))
+        x = self.embed(batch, out.encoder)  # [B, T, Dx]
         below: torch.Tensor | None = None
         labels: torch.Tensor | None = None  # [B, T, label_dim], sum over the heads below
         for depth in self.depths:
@@ -193,6 +203,8 @@ class JointManyTask(nn.Module):
         out = self.forward(batch.tokens, upto)
         B = batch.size
         below: dict[str, torch.Tensor] = {}
+        if self.cfg.encoder_sentence:
+            below["sentences"] = sentence_features(out.encoder[:, :, -1], batch.tokens.mask, B)
         for task, head in self.heads.items():
             if head.kind != "pair" or head.depth > upto:
                 continue

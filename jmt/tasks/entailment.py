@@ -26,7 +26,8 @@ class EntailmentHead(nn.Module):
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__()
         self.use_relatedness = cfg.label_embeddings
-        feat_dim = 2 * in_dim + (cfg.label_dim if self.use_relatedness else 0)
+        feat_dim = (2 * in_dim + (cfg.label_dim if self.use_relatedness else 0)
+                    + (2 * cfg.encoder_dim if cfg.encoder_sentence else 0))  # the encoder's sentence features
         self.dropout = nn.Dropout(cfg.dropout)
         dims = [feat_dim] + [cfg.head_hidden] * 3
         self.maxouts = nn.ModuleList(Maxout(i, o, cfg.maxout_pieces) for i, o in zip(dims, dims[1:]))
@@ -36,6 +37,8 @@ class EntailmentHead(nn.Module):
         parts = [a - b, a * b]  # [B, 2H] each; asymmetric, premise first
         if self.use_relatedness:
             parts.append(below["relatedness"])  # [B, label_dim]
+        if "sentences" in below:
+            parts.append(below["sentences"])  # [B, 2D]
         x = self.dropout(torch.cat(parts, dim=-1))
         for layer in self.maxouts:
             x = self.dropout(layer(x))

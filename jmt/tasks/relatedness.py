@@ -38,7 +38,8 @@ class RelatednessHead(nn.Module):
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__()
         self.dropout = nn.Dropout(cfg.embed_dropout)
-        self.maxout = Maxout(2 * in_dim, cfg.head_hidden, cfg.maxout_pieces)
+        sentences = 2 * cfg.encoder_dim if cfg.encoder_sentence else 0  # the encoder's sentence features
+        self.maxout = Maxout(2 * in_dim + sentences, cfg.head_hidden, cfg.maxout_pieces)
         self.out = linear(cfg.head_hidden, N_BINS, zero=True)
         self.label_vectors = nn.Parameter(uniform_(torch.empty(N_BINS, cfg.label_dim)))
         # a list, not arange: a float arange on the meta device (loading) imports torch._dynamo
@@ -64,7 +65,8 @@ class RelatednessHead(nn.Module):
         return scores.clip(1, N_BINS)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, below: dict[str, torch.Tensor]) -> torch.Tensor:
-        features = torch.cat([(a - b).abs(), a * b], dim=-1)  # [B, 4H], symmetric in a and b
+        features = torch.cat([(a - b).abs(), a * b, *([below["sentences"]] if "sentences" in below else [])],
+                             dim=-1)  # [B, 4H (+ 2D)], symmetric in a and b
         return self.out(self.maxout(self.dropout(features)))  # [B, 5]
 
     def label_embedding(self, logits: torch.Tensor) -> torch.Tensor:
