@@ -114,7 +114,7 @@ def train(
     schedule: Optional[str] = typer.Option(None, "--schedule", help="jmt (task-ordered passes), joint or uncertainty."),
     task_order: Optional[str] = typer.Option(None, "--task-order", help="bottom-up (the paper) or random."),
     dep_scorer: Optional[str] = typer.Option(None, "--dep-scorer", help="bilinear (the paper) or biaffine."),
-    sharing: Optional[str] = typer.Option(None, "--sharing", help="hard (one shared stack, the paper) or soft."),
+    sharing: Optional[str] = typer.Option(None, "--sharing", help="hard (one shared stack, the paper), soft, cross-stitch or sluice."),
     shortcut: Optional[bool] = typer.Option(None, "--shortcut/--no-shortcut", help="Word representation to every layer."),
     vertical: Optional[bool] = typer.Option(None, "--vertical/--no-vertical", help="Each layer reads the one below."),
     label_embeddings: Optional[bool] = typer.Option(None, "--label-embeddings/--no-label-embeddings",
@@ -396,6 +396,8 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
         typer.echo(f"model      {model_dir}")
         typer.echo(f"tasks      {', '.join(model.tasks)}")
         typer.echo(f"parameters {n_params:,}")
+        if model.stitches:
+            typer.echo(format_stitches(model))
         if cfg.model.encoder:
             m = cfg.model
             typer.echo(f"encoder    {m.encoder} ({m.encoder_layers} layers of {m.encoder_dim}, weights sha256 "
@@ -433,12 +435,29 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
                        f"+ {fit['shift']:.4f}")
 
 
+def format_stitches(model) -> str:
+    """A stitched model's learned sharing: each level's alpha (rows: the column that reads,
+    columns: the column read; with subspaces, each column's parts summed) and each column's beta."""
+    m = model.cfg
+    lines = [f"sharing    {m.sharing}" + (f", {m.subspaces} subspaces" if m.sharing == "sluice" else "")]
+    for level, stitch in model.stitches.items():
+        columns = [c for c in model.columns if level in model.columns[c]]
+        k = stitch.subspaces
+        alpha = stitch.alpha.detach().view(len(columns), k, len(columns), k).sum(3).mean(1)  # column to column
+        lines.append(f"{'alpha ' + level + ' (row reads column)':<32}" + " ".join(f"{c:>8}" for c in columns))
+        lines += [f"{c:>31} " + " ".join(f"{v:8.3f}" for v in row.tolist()) for c, row in zip(columns, alpha)]
+    for column, beta in model.betas.items():
+        levels = list(model.columns[column])
+        lines.append(f"beta {column:<12} " + "  ".join(f"{lv} {v:.3f}" for lv, v in zip(levels, beta.detach().tolist())))
+    return "\n".join(lines)
+
+
 @app.command()
 def plot(
     run_dir: Path = typer.Argument(..., help="A training output directory, or an ablation runner's output."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Directory for the PNG files (default: RUN_DIR)."),
 ):
-    """Draw a run's dev scores by epoch (dev_curves.png) and an ablation table (ablations.png)."""
+    """Draw a run's dev scores by epoch (dev_curves.png), an ablation table (ablations.png), and a cross-stitch or sluice model's alpha and beta (sharing.png)."""
     with errors_to_exit():
         from .plot import plot_run
 

@@ -24,6 +24,8 @@ class ConfigError(ValueError):
 
 DEP_SCORERS = ("bilinear", "biaffine")
 ENCODER_POOLINGS = ("mean", "first")
+SHARINGS = ("hard", "soft", "cross-stitch", "sluice")
+STITCHED = ("cross-stitch", "sluice")  # sharings with a column of layers per depth
 SCHEDULES = ("jmt", "joint", "uncertainty")
 TASK_ORDERS = ("bottom-up", "random")
 
@@ -57,8 +59,16 @@ class ModelConfig:
     growing_depth: bool = True
     # "hard": one stack shared by all tasks (the paper). "soft": the tasks at each depth keep
     # their own copy of the layers below, tied to the shared ones by an L2 penalty
-    # (train.soft_sharing_weight); the word representation stays shared.
+    # (train.soft_sharing_weight); the word representation stays shared. "cross-stitch"
+    # (Misra et al. 2016): each depth's tasks get a column of their own layers up to their
+    # depth, and after each level a learned matrix alpha mixes the columns' states.
+    # "sluice" (Ruder et al. 2019): alpha mixes ``subspaces`` parts of each column's states,
+    # an orthogonality penalty keeps a column's parts apart (train.orthogonality_weight), and
+    # with ``beta_layers`` each head reads a learned mixture of its column's levels (beta).
     sharing: str = "hard"
+    alpha_init: float = 0.9  # alpha's diagonal at the start; the rest of each row shares 1 - alpha_init
+    subspaces: int = 2  # sluice: parts per column state
+    beta_layers: bool = True  # sluice: heads read a mixture over their column's levels, starting at their own
     dropout: float = 0.2  # vertical connections and the classifiers
     embed_dropout: float = 0.4  # word representations and label embeddings, relatedness classifier
     word_dropout_alpha: float = 0.25  # UNK replacement probability alpha / (count + alpha)
@@ -107,6 +117,7 @@ class TrainConfig:
     joint_temperature: float = 1.0  # 1: proportional to corpus size; larger: more uniform
     task_order: str = "bottom-up"  # or "random": the passes of each epoch in a random order
     soft_sharing_weight: float = 1e-3  # L2 tie between a task's layer copies and the shared layers
+    orthogonality_weight: float = 1e-3  # sluice: the squared overlap of each column's subspaces
     sr_delta: float = 1e-3  # non-classifier parameters of the layers below
     sr_delta_classifier: float = 1e-2  # classifier parameters of lower tasks
     l2_lstm: float = 1e-6
@@ -217,8 +228,17 @@ class Config:
             raise ConfigError(f"task_order must be one of {', '.join(TASK_ORDERS)}, not {self.train.task_order!r}")
         if self.train.joint_temperature <= 0:
             raise ConfigError("joint_temperature must be positive")
-        if self.model.sharing not in ("hard", "soft"):
-            raise ConfigError(f"sharing must be 'hard' or 'soft', not {self.model.sharing!r}")
+        if self.model.sharing not in SHARINGS:
+            raise ConfigError(f"sharing must be one of {', '.join(SHARINGS)}, not {self.model.sharing!r}")
+        if self.model.sharing in STITCHED:
+            if not self.model.growing_depth:
+                raise ConfigError(f"sharing {self.model.sharing!r} needs growing_depth: a column per depth")
+            if not 0 < self.model.alpha_init <= 1:
+                raise ConfigError(f"alpha_init must be in (0, 1], not {self.model.alpha_init}")
+            parts = self.model.subspaces if self.model.sharing == "sluice" else 1
+            if parts < 1 or (2 * self.model.hidden) % parts:
+                raise ConfigError(f"subspaces must divide the layer states (2 x hidden = {2 * self.model.hidden}); "
+                                  f"got {parts}")
         if self.model.dep_scorer not in DEP_SCORERS:
             raise ConfigError(f"dep_scorer must be one of {', '.join(DEP_SCORERS)}, not {self.model.dep_scorer!r}")
 

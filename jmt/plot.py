@@ -107,8 +107,53 @@ def ablation_figure(table: dict, plt):
     return fig
 
 
+def plot_sharing(model_dir: Path, out: Path) -> Path:
+    """A cross-stitch or sluice model's learned sharing as heatmaps: each level's alpha (row:
+    the column or subspace that reads; column: the one read) and each column's beta over its
+    levels."""
+    from .io import load_model
+
+    model, _, _ = load_model(model_dir)
+    plt = _pyplot()
+    levels = list(model.stitches)
+    panels = len(levels) + (1 if model.betas else 0)
+    cols = min(3, panels)
+    fig, axes = plt.subplots(-(-panels // cols), cols, figsize=(4.2 * cols, 4.0 * -(-panels // cols)), squeeze=False)
+    for ax in axes.flat[panels:]:
+        ax.set_visible(False)
+    for ax, level in zip(axes.flat, levels):
+        stitch = model.stitches[level]
+        names = [c if stitch.subspaces == 1 else f"{c}.{i}" for c in model.columns if level in model.columns[c]
+                 for i in range(stitch.subspaces)]
+        _heatmap(ax, stitch.alpha.detach().numpy(), names, names, f"alpha, level {level}")
+    if model.betas:
+        columns, depth = list(model.betas), max(len(b) for b in model.betas.values())
+        betas = [b.detach().tolist() for b in model.betas.values()]
+        grid = [b + [float("nan")] * (depth - len(b)) for b in betas]
+        _heatmap(axes.flat[panels - 1], grid, columns, list(model.columns[columns[-1]])[:depth],
+                 "beta: levels each column's heads read")
+    fig.suptitle(f"{model.cfg.sharing} sharing of {Path(model_dir).name}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def _heatmap(ax, values, rows: list[str], columns: list[str], title: str) -> None:
+    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    for i, row in enumerate(values):
+        for j, v in enumerate(row):
+            if v == v:  # not NaN
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if v < 0.5 else "black")
+    ax.set_title(title, fontsize=8)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046)
+
+
 def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
-    """Every figure ``run_dir`` has data for: ``dev_curves.png`` and ``ablations.png``."""
+    """Every figure ``run_dir`` has data for: ``dev_curves.png``, ``ablations.png``, and for a
+    cross-stitch or sluice model ``sharing.png``."""
     run_dir = Path(run_dir)
     out_dir = Path(out_dir or run_dir)
     if not run_dir.is_dir():
@@ -119,6 +164,12 @@ def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
         written.append(plot_dev_curves(run_dir / "metrics.jsonl", out_dir / "dev_curves.png"))
     if (run_dir / "ablations.json").is_file():
         written.append(plot_ablations(run_dir / "ablations.json", out_dir / "ablations.png"))
+    config = run_dir / "config.json"
+    if (run_dir / "model.safetensors").is_file() and config.is_file():
+        from .config import STITCHED
+
+        if json.loads(config.read_text(encoding="utf-8")).get("model", {}).get("sharing") in STITCHED:
+            written.append(plot_sharing(run_dir, out_dir / "sharing.png"))
     if not written:
         raise ConfigError(f"{run_dir}: nothing to plot (no metrics.jsonl or ablations.json)")
     return written

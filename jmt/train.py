@@ -295,15 +295,10 @@ class Regularizer:
     def l2(self, depth: int, tasks: list[str]) -> torch.Tensor:
         key = (depth, tuple(tasks))
         if key not in self._own:
-            own = []
-            layer = f"layers.{self.model.layer_names[depth]}."
-            heads = tuple(f"heads.{task}." for task in tasks)
-            for name, p in self.model.named_parameters():
-                if name.startswith(layer) and "weight" in name:
-                    own.append((p, self.t.l2_lstm))
-                elif name.startswith(heads):
-                    own.append((p, self.t.l2_classifier))
-            self._own[key] = own
+            weights = {id(p): self.t.l2_lstm for name, p in self.model.own_layer(depth).named_parameters() if "weight" in name}
+            weights.update((id(p), self.t.l2_classifier) for task in tasks for p in self.model.heads[task].parameters())
+            # in the model's parameter order, so that the sum is the same number run after run
+            self._own[key] = [(p, weights[id(p)]) for p in self.model.parameters() if id(p) in weights]
         total = self.zero()
         for p, weight in self._own[key]:
             total = total + weight * p.pow(2).sum()
@@ -344,6 +339,8 @@ class PassLoss(nn.Module):
         terms = {"tasks": task_loss, "l2": self.regularizer.l2(depth, tasks)}
         if self.model.copies:
             terms["soft_sharing"] = self.regularizer.t.soft_sharing_weight * self.model.soft_sharing_penalty(depth)
+        if "orthogonality" in out.penalties:
+            terms["orthogonality"] = self.regularizer.t.orthogonality_weight * out.penalties["orthogonality"]
         if self.successive:
             terms["successive"] = self.regularizer.successive(depth)
         return losses, terms

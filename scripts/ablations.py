@@ -47,6 +47,8 @@ VARIANTS = {
     "joint": ("joint schedule (proportional sampling)", ["--schedule", "joint"], None),
     "uncertainty": ("uncertainty-weighted joint schedule", ["--schedule", "uncertainty"], None),
     "soft-sharing": ("soft parameter sharing (own layer copies, L2-tied)", ["--sharing", "soft"], None),
+    "cross-stitch": ("cross-stitch units (a column per depth, mixed by alpha)", ["--sharing", "cross-stitch"], None),
+    "sluice": ("sluice network (subspaces mixed by alpha, beta over levels)", ["--sharing", "sluice"], None),
     "single-pos": ("single task: POS (upos+xpos)", [], ["upos", "xpos"]),
     "single-chunk": ("single task: chunking", [], ["chunk"]),
     "single-dep": ("single task: dependency parsing", [], ["dep"]),

@@ -24,15 +24,16 @@ def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
     recipe.write_text(SMALL, encoding="utf-8")
     results = tmp_path / "ablations.md"
     cmd = [sys.executable, str(REPO / "scripts" / "ablations.py"), str(tmp_path / "runs"), "--samples",
-           "--epochs", "2", "--config", str(recipe), "--variants", "no-shortcut,single-chunk",
+           "--epochs", "2", "--config", str(recipe), "--variants", "no-shortcut,single-chunk,sluice",
            "--results", str(results)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
-    assert [v["name"] for v in table["variants"]] == ["no-shortcut", "single-chunk"]
+    assert [v["name"] for v in table["variants"]] == ["no-shortcut", "single-chunk", "sluice"]
     assert table["variants"][1]["tasks"] == ["chunk"] and set(table["variants"][1]["test"]) == {"chunk"}
     text = results.read_text()
     assert "| without shortcut connections |" in text and "| single task: chunking |" in text
+    assert "| sluice network (subspaces mixed by alpha, beta over levels) |" in text
     assert "97.88" in text  # the paper's figures beside ours
 
     assert table["common_epoch"] is None and all(v["epochs_done"] == 2 for v in table["variants"])
@@ -44,7 +45,7 @@ def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "-m jmt train" not in again.stderr
-    assert again.stderr.count("-m jmt evaluate") == 2  # the epoch-1 models, not scored before
+    assert again.stderr.count("-m jmt evaluate") == 3  # the epoch-1 models, not scored before
     table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
     assert table["common_epoch"] == 1
     for v in table["variants"]:

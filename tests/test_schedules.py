@@ -36,6 +36,8 @@ VARIANTS = {
     "no successive regularization": ["--no-successive-regularization"],
     "biaffine": ["--dep-scorer", "biaffine"],
     "soft sharing": ["--sharing", "soft"],
+    "cross-stitch": ["--sharing", "cross-stitch"],
+    "sluice": ["--sharing", "sluice"],
     "chunk CRF": ["--chunk-crf"],
 }
 

@@ -17,12 +17,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import STITCHED, ModelConfig
 from ..data.batch import PairBatch, TokenBatch
 from ..data.vocab import Vocabularies
 from ..tasks import TASKS, build_head, layer_names
 from .embeddings import WordRepresentation
 from .layers import BiLSTM, masked_max
+from .stitch import CrossStitch, level_mix, orthogonality
 
 
 def copy_name(names: dict[int, str], depth: int, below: int) -> str:
@@ -44,6 +45,7 @@ def sentence_features(states: torch.Tensor, mask: torch.Tensor, pairs: int) -> t
 class StackOutput:
     hidden: dict[int, torch.Tensor] = field(default_factory=dict)  # depth -> [B, T, 2H]
     encoder: torch.Tensor | None = None  # [B, T, L, D], the encoder's states, when the model has one
+    penalties: dict[str, torch.Tensor] = field(default_factory=dict)  # training terms the forward pass gives (sluice)
     scores: dict[str, Any] = field(default_factory=dict)  # task -> its head's scores
 
 
@@ -68,8 +70,10 @@ class JointManyTask(nn.Module):
         state_dim = 2 * cfg.hidden
         self.layers = nn.ModuleDict()
         self.heads = nn.ModuleDict()
+        stitched = cfg.sharing in STITCHED
         for i, depth in enumerate(self.depths):
-            self.layers[self.layer_names[depth]] = BiLSTM(self._input_dim(i), cfg.hidden)
+            if not stitched:
+                self.layers[self.layer_names[depth]] = BiLSTM(self._input_dim(i), cfg.hidden)
             for task in self.tasks:
                 # Without growing depth every task sits on the top layer.
                 if (TASKS[task].depth if cfg.growing_depth else self.depths[-1]) == depth:
@@ -86,6 +90,24 @@ class JointManyTask(nn.Module):
                 for below in self.depths:
                     if below < depth and any(h.depth == depth for h in self.heads.values()):
                         self.copies[copy_name(self.layer_names, depth, below)] = copy.deepcopy(self.layers[self.layer_names[below]])
+        # Cross-stitch and sluice sharing (jmt.model.stitch): the tasks at each depth own a
+        # column of layers up to their depth, columns.<column>.<level>; after each level the
+        # columns that reach it are mixed by stitches.<level>.alpha; with sluice's beta, each
+        # column's heads read betas.<column> over its levels.
+        self.columns = nn.ModuleDict()
+        self.stitches = nn.ModuleDict()
+        self.betas = nn.ParameterDict()
+        if stitched:
+            parts = cfg.subspaces if cfg.sharing == "sluice" else 1
+            for top in self.depths:
+                self.columns[self.layer_names[top]] = nn.ModuleDict(
+                    {self.layer_names[d]: BiLSTM(self._input_dim(i), cfg.hidden) for i, d in enumerate(self.depths) if d <= top})
+                if cfg.sharing == "sluice" and cfg.beta_layers:
+                    levels = sum(d <= top for d in self.depths)
+                    self.betas[self.layer_names[top]] = nn.Parameter(torch.eye(levels)[-1])  # its own level
+            for depth in self.depths:
+                reach = sum(d >= depth for d in self.depths)
+                self.stitches[self.layer_names[depth]] = CrossStitch(reach, parts, cfg.alpha_init)
 
     def attach_encoder(self, encoder) -> None:
         """Give the model its pretrained encoder (:class:`jmt.model.encoder.Encoder`). A frozen
@@ -128,10 +150,20 @@ class JointManyTask(nn.Module):
                                       *((f"layers.{name}", m, self.layer_depths[name]) for name, m in self.layers.items()),
                                       *((f"copies.{key}", m, self.layer_depths[key.split("_")[0]])
                                         for key, m in self.copies.items()),
+                                      *((f"columns.{column}.{level}", m, self.layer_depths[level])
+                                        for column, levels in self.columns.items() for level, m in levels.items()),
+                                      *((f"stitches.{level}", m, self.layer_depths[level]) for level, m in self.stitches.items()),
                                       *((f"heads.{task}", m, m.depth) for task, m in self.heads.items())]:
             for name, _ in module.named_parameters():
                 depths[f"{prefix}.{name}"] = depth
+        for column in self.betas:
+            depths[f"betas.{column}"] = self.layer_depths[column]  # as its heads
         return depths
+
+    def own_layer(self, depth: int) -> nn.Module:
+        """The layer of the tasks at ``depth`` (their column's top level, when stitched)."""
+        name = self.layer_names[depth]
+        return self.columns[name][name] if self.columns else self.layers[name]
 
     def layer(self, depth: int, upto: int) -> BiLSTM:
         """The layer at ``depth`` as the tasks at depth ``upto`` see it (their copy, if soft)."""
@@ -169,20 +201,17 @@ class JointManyTask(nn.Module):
         cfg = self.cfg
         out = StackOutput(encoder=self.encoder_states(batch))
         x = self.embed(batch, out.encoder)  # [B, T, Dx]
-        below: torch.Tensor | None = None
+        below: dict[str | None, torch.Tensor] = {}  # the states the next level reads (per column, when stitched)
+        levels: dict[str, list[torch.Tensor]] = {}  # stitched: each column's states so far
         labels: torch.Tensor | None = None  # [B, T, label_dim], sum over the heads below
         for depth in self.depths:
             if depth > upto:
                 break
-            drop_in = self.embed_dropout if depth <= self.token_top else self.dropout
-            parts = []
-            if below is not None and cfg.vertical:
-                parts.append(self.dropout(below))
-            if below is None or cfg.shortcut or not cfg.vertical:
-                parts.append(drop_in(x))
-            if labels is not None and cfg.label_embeddings:
-                parts.append(drop_in(labels))
-            h = self.layer(depth, upto)(torch.cat(parts, dim=-1), batch.lengths)  # [B, T, 2H]
+            if self.columns:
+                h = self._stitched_level(depth, below, levels, x, labels, batch, out)
+            else:
+                h = self.layer(depth, upto)(self._layer_input(depth, below.get(None), x, labels), batch.lengths)
+                below[None] = h  # [B, T, 2H]
             out.hidden[depth] = h
             feeds_above = cfg.label_embeddings and depth < upto
             for task, head in self.heads.items():
@@ -195,8 +224,40 @@ class JointManyTask(nn.Module):
                 emb = head.label_embedding(scores) if feeds_above else None
                 if emb is not None:
                     labels = emb if labels is None else labels + emb
-            below = h
         return out
+
+    def _layer_input(self, depth: int, below: torch.Tensor | None, x: torch.Tensor,
+                     labels: torch.Tensor | None) -> torch.Tensor:
+        """A layer's input: the states below (vertical), the words (shortcut), the label embeddings."""
+        cfg = self.cfg
+        drop_in = self.embed_dropout if depth <= self.token_top else self.dropout
+        parts = []
+        if below is not None and cfg.vertical:
+            parts.append(self.dropout(below))
+        if below is None or cfg.shortcut or not cfg.vertical:
+            parts.append(drop_in(x))
+        if labels is not None and cfg.label_embeddings:
+            parts.append(drop_in(labels))
+        return torch.cat(parts, dim=-1)
+
+    def _stitched_level(self, depth: int, below: dict, levels: dict, x: torch.Tensor, labels: torch.Tensor | None,
+                        batch: TokenBatch, out: StackOutput) -> torch.Tensor:
+        """One level of every column that reaches it, mixed by the level's alpha; returns what
+        the heads at this depth read (their column's state, or its beta mixture of levels)."""
+        level = self.layer_names[depth]
+        columns = [c for c in self.columns if level in self.columns[c]]
+        raw = [self.columns[c][level](self._layer_input(depth, below.get(c), x, labels), batch.lengths)
+               for c in columns]
+        stitch = self.stitches[level]
+        if self.training and stitch.subspaces > 1:
+            penalty = sum(orthogonality(h, batch.mask, stitch.subspaces) for h in raw)
+            out.penalties["orthogonality"] = out.penalties.get("orthogonality", 0) + penalty
+        for column, h in zip(columns, stitch(raw)):
+            below[column] = h
+            levels.setdefault(column, []).append(h)
+        if level in self.betas:
+            return level_mix(levels[level], self.betas[level])
+        return below[level]
 
     def forward_pairs(self, batch: PairBatch, upto: int) -> StackOutput:
         """Encode premises and hypotheses together, then run the pair heads up to ``upto``."""
