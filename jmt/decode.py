@@ -12,7 +12,12 @@ Conventions shared by every function here:
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 DECODERS = ("greedy", "greedy+eisner", "eisner", "chu-liu-edmonds")
 
@@ -163,6 +168,46 @@ def eisner_batch(matrices) -> list[np.ndarray]:
         root = int(roots[np.argmax(total)])
         out.append(_backtrack(n, root, bp_inc[b], bp_com_r[b], bp_com_l[b]))
     return out
+
+
+def eisner_torch(logp: torch.Tensor, lengths: list[int]) -> list[np.ndarray]:
+    """:func:`eisner_batch` on torch tensors, on the device they are on (a GPU, say): ``logp``
+    [B, T, T+1] holds each word's head scores (row d-1 for word d, column 0 the root), as the
+    parser's log-softmax gives them; sentence b has ``lengths[b]`` words. The tables are
+    float64 and every best split is the first of the equal best, as numpy's ``argmax`` takes
+    it, so the trees are those of :func:`eisner_batch`; only the backtracking runs on the CPU."""
+    import torch
+
+    B, size = len(lengths), max(lengths) + 1
+    dev = logp.device
+    arc = logp[:, :size - 1, :size].double().transpose(1, 2)  # [B, size, size - 1]: arc[b, h, d - 1]
+    arc = torch.cat([arc.new_zeros(B, size, 1), arc], dim=2)  # arc[b, h, d] = score of h -> d
+    neg = torch.finfo(torch.float64).min / 4
+    arc = torch.nan_to_num(arc, neginf=neg)
+    inc_r, inc_l, com_r, com_l = (torch.full((B, size, size), neg, dtype=torch.float64, device=dev) for _ in range(4))
+    bp_inc, bp_com_r, bp_com_l = (torch.zeros((B, size, size), dtype=torch.long, device=dev) for _ in range(3))
+    idx = torch.arange(1, size, device=dev)
+    com_r[:, idx, idx] = 0.0
+    com_l[:, idx, idx] = 0.0
+    for width in range(1, size - 1):
+        starts = torch.arange(1, size - width, device=dev)
+        ends = starts + width
+        st, of, en = starts[:, None], torch.arange(width, device=dev)[None, :], ends[:, None]
+        base, best = (com_r[:, st, st + of] + com_l[:, st + of + 1, en]).max(2)
+        inc_r[:, starts, ends] = base + arc[:, starts, ends]
+        inc_l[:, starts, ends] = base + arc[:, ends, starts]
+        bp_inc[:, starts, ends] = starts + best
+        com_r[:, starts, ends], best = (inc_r[:, st, st + of + 1] + com_r[:, st + of + 1, en]).max(2)
+        bp_com_r[:, starts, ends] = starts + best + 1
+        com_l[:, starts, ends], best = (com_l[:, st, st + of] + inc_l[:, st + of, en]).max(2)
+        bp_com_l[:, starts, ends] = starts + best
+    ends = torch.tensor(lengths, device=dev)
+    roots = torch.arange(1, size, device=dev)
+    total = arc[:, 0, 1:] + com_l[:, 1, 1:] + com_r[torch.arange(B, device=dev)[:, None], roots[None, :], ends[:, None]]
+    total = total.masked_fill(roots[None, :] > ends[:, None], float("-inf"))
+    best_root = (total.argmax(1) + 1).tolist()
+    bp_inc, bp_com_r, bp_com_l = (t.cpu().numpy() for t in (bp_inc, bp_com_r, bp_com_l))
+    return [_backtrack(n, root, bp_inc[b], bp_com_r[b], bp_com_l[b]) for b, (n, root) in enumerate(zip(lengths, best_root))]
 
 
 def _backtrack(n: int, root: int, bp_inc: np.ndarray, bp_com_r: np.ndarray, bp_com_l: np.ndarray) -> np.ndarray:

@@ -71,6 +71,44 @@ def test_eisner_batch_equals_one_sentence_at_a_time_on_long_and_tied_scores():
     assert eisner_batch([]) == []
 
 
+def _as_logp(batch: list[np.ndarray]):
+    """The parser's layout of score matrices: [B, T, T+1], word d's head scores in row d-1;
+    padding holds the large negative numbers masked scores get."""
+    import torch
+
+    T = max(len(m) for m in batch) - 1
+    logp = torch.full((len(batch), T, T + 1), -1e9, dtype=torch.float32)
+    for b, m in enumerate(batch):
+        n = len(m) - 1
+        logp[b, :n, : n + 1] = torch.from_numpy(m[1:].astype(np.float32))
+    return logp, [len(m) - 1 for m in batch]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_eisner_in_torch_gives_the_trees_of_the_numpy_decoder(seed):
+    from jmt.decode import eisner_torch
+
+    rng = np.random.default_rng(seed)
+    lengths = (40, 3, 25, 1, 12, 2)
+    batch = [_random_scores(rng, n) for n in lengths]
+    batch += [np.round(_random_scores(rng, n)) for n in lengths]  # rounded: many ties, the first best split wins
+    batch = [m.astype(np.float32).astype(np.float64) for m in batch]  # the float32 values the parser gives
+    logp, ns = _as_logp(batch)
+    for heads, expected in zip(eisner_torch(logp, ns), eisner_batch(batch)):
+        np.testing.assert_array_equal(heads, expected)
+
+
+def test_eisner_in_torch_finds_the_best_projective_tree():
+    from jmt.decode import eisner_torch
+
+    rng = np.random.default_rng(11)
+    batch = [_random_scores(rng, n).astype(np.float32).astype(np.float64) for n in (6, 4, 7)]
+    logp, ns = _as_logp(batch)
+    for scores, heads in zip(batch, eisner_torch(logp, ns)):
+        trees, projective = _all_trees(len(scores) - 1)
+        assert _tree_scores(scores, heads) == pytest.approx(_tree_scores(scores, trees[projective]).max())
+
+
 @pytest.mark.parametrize("n", range(1, 8))
 def test_tree_enumeration_counts(n):
     heads, projective = _all_trees(n)

@@ -134,3 +134,25 @@ def test_batched_decoding_equals_decoding_each_matrix(tiny_files, tmp_path, deco
     assert torch.allclose(head_first, dependent_first, rtol=1e-5, atol=1e-3)  # scores reach 600
     labels = [[head.labels[i] for i in row[:n]] for row, n in zip(head_first.argmax(-1).tolist(), batch.lengths.tolist())]
     assert [g["deprels"] for g in got] == labels
+
+
+@pytest.mark.parametrize("decoder", ["greedy+eisner", "eisner"])
+def test_decoding_on_the_device_gives_the_trees_of_the_cpu_decoder(tiny_files, tmp_path, decoder, monkeypatch):
+    import jmt.tasks.dependency as dependency
+    from jmt.data.batch import collate_sentences, encode_sentence
+
+    cfg = tiny_config(tiny_files, ["dep"], model=no_dropout_model(dep_scorer="biaffine"), decoder=decoder)
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    head = trainer.model.heads["dep"]
+    torch.manual_seed(2)
+    for p in head.parameters():  # random scores: many greedy outputs are not trees
+        torch.nn.init.normal_(p, std=2.0)
+    trainer.model.eval()
+    batch = collate_sentences([encode_sentence(trainer.vocabs, s) for s in trainer.corpora.train["dep"]])
+    with torch.no_grad():
+        scores = trainer.model(batch, 3).scores["dep"]
+        on_cpu = head.decode(scores, batch)
+        monkeypatch.setattr(dependency, "on_device", lambda scores: True)  # the path a GPU takes
+        on_device = head.decode(scores, batch)
+    assert on_device == on_cpu
+    assert decoder == "eisner" or not all(p["greedy_was_tree"] for p in on_cpu)  # Eisner repaired some

@@ -16,7 +16,7 @@ from ..data.types import Sentence
 from ..data.vocab import IGNORE, Vocabularies
 from ..metrics import attachment_scores, punct_mask
 from ..decode import decode as decode_tree
-from ..decode import eisner_batch, is_tree_list
+from ..decode import eisner_batch, eisner_torch, is_tree_list
 from ..model.layers import linear, uniform_
 from . import Task, register
 
@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 NEG = -1e9  # score of an impossible head (self, padding); finite so softmax stays NaN-free
 PAIR_ROWS = 256  # words per block of the biaffine label scorer when predicting (5 MB each with 50 labels)
+
+
+def on_device(scores: torch.Tensor) -> bool:
+    """Whether trees are decoded where the scores are (a GPU) rather than by numpy."""
+    return scores.device.type != "cpu"
 
 
 @dataclass
@@ -223,7 +228,12 @@ class DependencyHead(nn.Module):
                 trees[b] = greedy_heads[b][:n]
         was_tree = [tree is not None for tree in trees]
         todo = [b for b, tree in enumerate(trees) if tree is None]
-        if todo:
+        if todo and self.decoder in ("greedy+eisner", "eisner") and on_device(logp_t):
+            # On a GPU the whole batch's Eisner runs there: the same trees, no copy of the scores.
+            found = eisner_torch(logp_t[todo], [lengths[b] for b in todo])
+            for b, heads in zip(todo, found):
+                trees[b], was_tree[b] = heads.tolist(), self.decoder == "eisner"
+        elif todo:
             logp = logp_t.float().cpu().numpy()
             matrices = []
             for b in todo:
