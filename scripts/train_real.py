@@ -226,8 +226,9 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         "",
         "## Dev scores by epoch",
         "",
-        "| epoch | lr | UPOS | XPOS | chunk F1 | UAS | LAS | rel. Pearson | rel. MSE | ent. acc | train s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| epoch | lr | UPOS | XPOS | chunk F1 | UAS | LAS | rel. Pearson | rel. MSE | ent. acc | "
+        + ("UFeats | Lemmas | " if args.ud_morph else "") + "train s |",
+        "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if args.ud_morph else "") + "---|",
     ]
     average = selected if "averaged_epochs" in selected else selected.get("average")
     if average:
@@ -238,7 +239,9 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         lines.append(f"| {r['epoch']}{' *' if r['selected'] else ''} | {'-' if r['lr'] is None else format(r['lr'], '.4g')} | {d['upos']['accuracy']:.2f} | "
                      f"{d['xpos']['accuracy']:.2f} | {d['chunk']['f1'] if 'chunk' in d else float('nan'):.2f} | {d['dep']['uas']:.2f} | "
                      f"{d['dep']['las']:.2f} | {d['relatedness']['pearson']:.4f} | {d['relatedness']['mse']:.4f} | "
-                     f"{d['entailment']['accuracy']:.2f} | {'-' if r['train_seconds'] is None else format(r['train_seconds'], '.0f')} |")
+                     f"{d['entailment']['accuracy']:.2f} | "
+                     + (f"{d['feats']['accuracy']:.2f} | {d['lemma']['accuracy']:.2f} | " if args.ud_morph else "")
+                     + f"{'-' if r['train_seconds'] is None else format(r['train_seconds'], '.0f')} |")
     lines += ["", "`*` marks an epoch that improved the selection score (dev LAS), and an average that scored at least "
               "as well as the best epoch; the model saved is the last one marked.",
               "", "Per chunk type (test):", "", "| type | F1 | support |", "|---|---|---|"]
