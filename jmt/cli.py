@@ -429,9 +429,12 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
             typer.echo(f"segmenter  for raw text{lang}, trained on {meta.get('train')}{scores}")
         else:
             typer.echo("segmenter  none: raw text is split by spaCy's English rules")
+        from .calibrate import calibrated_tasks
+
         fit = metrics.get("calibration")
         if fit:
-            typer.echo(f"{fit.get('task', 'relatedness')} calibrated on {fit['pairs']} dev pairs: {fit['scale']:.4f} x expected score "
+            task = fit.get("task") or next(iter(calibrated_tasks(model.heads)), "")  # older records name none
+            typer.echo(f"{task} calibrated on {fit['pairs']} dev pairs: {fit['scale']:.4f} x expected score "
                        f"+ {fit['shift']:.4f}")
 
 
@@ -441,7 +444,7 @@ def format_stitches(model) -> str:
     m = model.cfg
     lines = [f"sharing    {m.sharing}" + (f", {m.subspaces} subspaces" if m.sharing == "sluice" else "")]
     for level, stitch in model.stitches.items():
-        columns = [c for c in model.columns if level in model.columns[c]]
+        columns = model.columns_at(level)
         k = stitch.subspaces
         alpha = stitch.alpha.detach().view(len(columns), k, len(columns), k).sum(3).mean(1)  # column to column
         lines.append(f"{'alpha ' + level + ' (row reads column)':<32}" + " ".join(f"{c:>8}" for c in columns))

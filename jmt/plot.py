@@ -123,7 +123,7 @@ def plot_sharing(model_dir: Path, out: Path) -> Path:
         ax.set_visible(False)
     for ax, level in zip(axes.flat, levels):
         stitch = model.stitches[level]
-        names = [c if stitch.subspaces == 1 else f"{c}.{i}" for c in model.columns if level in model.columns[c]
+        names = [c if stitch.subspaces == 1 else f"{c}.{i}" for c in model.columns_at(level)
                  for i in range(stitch.subspaces)]
         _heatmap(ax, stitch.alpha.detach().numpy(), names, names, f"alpha, level {level}")
     if model.betas:

@@ -96,7 +96,10 @@ def render_html(sentence: Sentence, pred: dict) -> str:
     from .tasks.tagger import iob_spans
 
     words = sentence.words
-    tags = pred.get("upos") or pred.get("xpos") or [""] * len(words)
+    from .tasks import TASKS
+
+    # the tags of the first task at the bottom of the stack that was predicted (upos, then xpos)
+    tags = next((pred[t.target] for t in TASKS.values() if t.depth == 1 and t.target in pred), [""] * len(words))
     parts = []
     if "heads" in pred:
         arcs = []

@@ -97,24 +97,32 @@ def test_unknown_dep_scorer_is_a_config_error(tiny_files):
         cfg.validate()
 
 
-@pytest.mark.parametrize("decoder", ["greedy", "greedy+eisner", "eisner", "chu-liu-edmonds"])
-def test_batched_decoding_equals_decoding_each_matrix(tiny_files, tmp_path, decoder):
-    import numpy as np
-
+def random_parser(tiny_files, tmp_path, decoder: str, seed: int):
+    """(head, batch, scores) of a parser with random weights over the tiny training
+    sentences: many greedy outputs are not trees."""
     from jmt.data.batch import collate_sentences, encode_sentence
-    from jmt.decode import decode
 
     cfg = tiny_config(tiny_files, ["dep"], model=no_dropout_model(dep_scorer="biaffine"), decoder=decoder)
     trainer = Trainer(cfg, tmp_path / "out", log=quiet)
     head = trainer.model.heads["dep"]
-    torch.manual_seed(1)
-    for p in head.parameters():  # random scores: many greedy outputs are not trees
+    torch.manual_seed(seed)
+    for p in head.parameters():
         torch.nn.init.normal_(p, std=2.0)
     trainer.model.eval()
-    sentences = trainer.corpora.train["dep"]
-    batch = collate_sentences([encode_sentence(trainer.vocabs, s) for s in sentences])
+    batch = collate_sentences([encode_sentence(trainer.vocabs, s) for s in trainer.corpora.train["dep"]])
     with torch.no_grad():
         scores = trainer.model(batch, 3).scores["dep"]
+    return head, batch, scores
+
+
+@pytest.mark.parametrize("decoder", ["greedy", "greedy+eisner", "eisner", "chu-liu-edmonds"])
+def test_batched_decoding_equals_decoding_each_matrix(tiny_files, tmp_path, decoder):
+    import numpy as np
+
+    from jmt.decode import decode
+
+    head, batch, scores = random_parser(tiny_files, tmp_path, decoder, seed=1)
+    with torch.no_grad():
         got = head.decode(scores, batch)
     logp = scores.arcs.log_softmax(-1).numpy()
     not_trees = 0
@@ -139,18 +147,9 @@ def test_batched_decoding_equals_decoding_each_matrix(tiny_files, tmp_path, deco
 @pytest.mark.parametrize("decoder", ["greedy+eisner", "eisner"])
 def test_decoding_on_the_device_gives_the_trees_of_the_cpu_decoder(tiny_files, tmp_path, decoder, monkeypatch):
     import jmt.tasks.dependency as dependency
-    from jmt.data.batch import collate_sentences, encode_sentence
 
-    cfg = tiny_config(tiny_files, ["dep"], model=no_dropout_model(dep_scorer="biaffine"), decoder=decoder)
-    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
-    head = trainer.model.heads["dep"]
-    torch.manual_seed(2)
-    for p in head.parameters():  # random scores: many greedy outputs are not trees
-        torch.nn.init.normal_(p, std=2.0)
-    trainer.model.eval()
-    batch = collate_sentences([encode_sentence(trainer.vocabs, s) for s in trainer.corpora.train["dep"]])
+    head, batch, scores = random_parser(tiny_files, tmp_path, decoder, seed=2)
     with torch.no_grad():
-        scores = trainer.model(batch, 3).scores["dep"]
         on_cpu = head.decode(scores, batch)
         monkeypatch.setattr(dependency, "on_device", lambda scores: True)  # the path a GPU takes
         on_device = head.decode(scores, batch)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .pairs import PairReadStats, parse_label, parse_score, sentence_tokens
+from .pairs import NO_GOLD, PairReadStats, parse_label, parse_score, sentence_tokens
 from .types import DataError, Pair, Sentence
 
 # example field -> dataset column names tried in order (the first present one is used)
@@ -49,7 +49,8 @@ def read_hf(
     ``save_to_disk`` or a data file (.parquet/.json/.jsonl/.csv). ``columns`` maps an
     example field (words, upos, xpos, chunks, heads, deprels, premise, hypothesis,
     relatedness, entailment, pair_id) to a dataset column, overriding the known names.
-    For entailment, pairs whose label is -1 or missing are skipped and counted in ``stats.skipped``.
+    For a task that skips pairs without a gold label (``Task.skips_no_gold``: entailment),
+    pairs whose label is -1 or missing are skipped and counted in ``stats.skipped``.
     """
     from .corpus import task_kind
 
@@ -67,10 +68,13 @@ def read_hf(
     else:
         if "premise" not in mapping or "hypothesis" not in mapping:
             raise DataError(where, None, f"expected premise and hypothesis columns, found {dataset.column_names}")
+        from ..tasks import TASKS
+
         stats = stats if stats is not None else PairReadStats()
+        spec = TASKS.get(task)
         for i, row in enumerate(dataset, start=1):
             values = {field: decoders[field](row[col]) for field, col in mapping.items()}
-            if task == "entailment" and values.get("entailment") in (None, "", "-"):
+            if spec is not None and spec.skips_no_gold and values.get(spec.field) in NO_GOLD:
                 stats.skipped += 1
                 continue
             stats.read += 1

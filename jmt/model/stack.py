@@ -160,6 +160,10 @@ class JointManyTask(nn.Module):
             depths[f"betas.{column}"] = self.layer_depths[column]  # as its heads
         return depths
 
+    def columns_at(self, level: str) -> list[str]:
+        """Stitched: the columns that reach ``level``, in the order of alpha's rows."""
+        return [c for c, levels in self.columns.items() if level in levels]
+
     def own_layer(self, depth: int) -> nn.Module:
         """The layer of the tasks at ``depth`` (their column's top level, when stitched)."""
         name = self.layer_names[depth]
@@ -245,7 +249,7 @@ class JointManyTask(nn.Module):
         """One level of every column that reaches it, mixed by the level's alpha; returns what
         the heads at this depth read (their column's state, or its beta mixture of levels)."""
         level = self.layer_names[depth]
-        columns = [c for c in self.columns if level in self.columns[c]]
+        columns = self.columns_at(level)
         raw = [self.columns[c][level](self._layer_input(depth, below.get(c), x, labels), batch.lengths)
                for c in columns]
         stitch = self.stitches[level]

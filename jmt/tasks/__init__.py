@@ -56,6 +56,9 @@ class Task:
     # a least-squares line from its scores to the gold ones, fitted on dev after training
     # (jmt.calibrate; the head has set_calibration and clip)
     calibrated: bool = False
+    # a pair task whose corpora may hold pairs without a gold label (NLI's "-"): they are
+    # skipped and counted, not an error
+    skips_no_gold: bool = False
 
     @property
     def sentence_labels(self) -> str | None:

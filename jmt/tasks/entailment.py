@@ -80,4 +80,4 @@ class EntailmentTask(Task):
 
 register(EntailmentTask("entailment", depth=5, layer="entailment", kind="pair", field="entailment",
                         head=EntailmentHead, sample=("pairs_train.tsv", "pairs_dev.tsv"), requires=("relatedness",),
-                        requires_why="it is fed relatedness's label embedding"))
+                        requires_why="it is fed relatedness's label embedding", skips_no_gold=True))
