@@ -133,7 +133,8 @@ class Predictor:
             if start == 0:
                 results[i] = pred
             else:
-                _append_piece(results[i], pred, start)
+                for task in chosen:
+                    self.model.heads[task].join(results[i], pred, start)
         return results
 
     def pair_tasks(self) -> list[str]:
@@ -229,19 +230,3 @@ class Predictor:
             raise ValueError(f"cannot score token and pair tasks on one corpus: {', '.join(tasks)}")
         return {t: self.model.heads[t].evaluate(list(gold), pred) for t in tasks}
 
-
-def _append_piece(whole: dict, piece: dict, offset: int) -> None:
-    """Add the predictions of a sentence's later piece (starting at word ``offset``)."""
-    for field, values in piece.items():
-        heads = whole.get("heads", [])
-        root = heads.index(0) + 1 if 0 in heads else 0  # 0: the greedy decoder may leave no root
-        if field == "heads":
-            values = [h + offset if h else root for h in values]
-        elif field == "deprels" and root:
-            values = ["dep" if h == 0 else rel for h, rel in zip(piece["heads"], values)]
-        elif field == "greedy_was_tree":
-            values = whole[field] and values
-        if isinstance(values, list):
-            whole[field] = whole[field] + values
-        else:
-            whole[field] = values

@@ -249,6 +249,12 @@ def test_pieces_do_not_change_sentences_that_fit(model_dir):
     first = Predictor(nlp.model, nlp.vocabs).tag([words[:7]])[0]
     assert pieces["upos"][:7] == first["upos"] and pieces["heads"][:7] == first["heads"]
     assert is_tree(pieces["heads"]) and len(pieces["heads"]) == len(whole["heads"])
+    assert all(len(values) == len(words) for values in pieces.values() if isinstance(values, list))
+    root = pieces["heads"].index(0) + 1
+    for start in (7, 14):  # each later piece's own root hangs from the first piece's root
+        later = Predictor(nlp.model, nlp.vocabs).tag([words[start:start + 7]])[0]
+        own_root = later["heads"].index(0)
+        assert pieces["heads"][start + own_root] == root and pieces["deprels"][start + own_root] == "dep"
 
 
 @pytest.mark.parametrize("text", ["Hi\n", "a\x00b c\x07d\n", "I \u2764\ufe0f NLP \U0001F600 !\n", "\x1b[31mred\x1b[0m text\n",

@@ -261,6 +261,17 @@ class DependencyHead(nn.Module):
             out[b]["deprels"] = [self.labels[i] for i in labels[b][:n]]
         return out
 
+    def join(self, whole: dict, piece: dict, offset: int) -> None:
+        """Append a long sentence's later piece (from word ``offset``), parsed on its own: its
+        root word hangs from the first piece's root with the relation ``dep`` (or becomes a
+        second root where the greedy decoder left the first piece without one)."""
+        root = whole["heads"].index(0) + 1 if 0 in whole["heads"] else 0
+        whole["heads"] = whole["heads"] + [h + offset if h else root for h in piece["heads"]]
+        whole["deprels"] = whole["deprels"] + [("dep" if h == 0 and root else rel)
+                                               for h, rel in zip(piece["heads"], piece["deprels"])]
+        if "greedy_was_tree" in piece:
+            whole["greedy_was_tree"] = whole.get("greedy_was_tree", True) and piece["greedy_was_tree"]
+
     def evaluate(self, gold: list[Sentence], pred: list[dict]) -> dict:
         scores = attachment_scores(
             [s.heads for s in gold], [s.deprels for s in gold],

@@ -91,6 +91,12 @@ class Tagger(nn.Module):
         return [{self.field: self.tags([self.labels[i] for i in ids[b][:n]])}
                 for b, n in enumerate(batch.lengths.tolist())]
 
+    def join(self, whole: dict, piece: dict, offset: int) -> None:
+        """Append to ``whole`` this head's predictions for a long sentence's later piece,
+        which starts at word ``offset`` (see :class:`jmt.predict.Predictor`)."""
+        for field in self.fields:
+            whole[field] = whole[field] + piece[field]
+
     def evaluate(self, gold: list[Sentence], pred: list[dict]) -> dict:
         return tag_accuracy([getattr(s, self.gold_field) for s in gold], [p[self.field] for p in pred])
 
