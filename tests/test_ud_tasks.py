@@ -178,11 +178,16 @@ def test_the_lemma_comes_from_the_pos_lexicon_then_the_form_lexicon_then_the_edi
     head.pos_lexicon[("sleep", "VERB")], head.lexicon["sleep"] = "doze", "slumber"
     assert Predictor(model, vocabs).tag([["The", "cats", "sleep", "."]], ["lemma"])[0]["lemmas"][2] == "doze"
     head.pos_lexicon, head.lexicon = {("Guy", "NOUN"): "guy"}, {"Guy": "guy", "saw": "see"}
-    assert head.lemma("Guy", "PROPN", "=") == "Guy"  # a new tag, and differs in case only: the edit script's case
-    assert head.lemma("Guy", None, "=") == "guy"  # no UPOS: the form lexicon as it is
-    assert head.lemma("Guy", "NOUN", "=") == "guy"
-    assert head.lemma("saw", "NOUN", "=") == "see"  # differs otherwise: the lexicon
-    assert head.lemma("dogs", None, "l:0:1:0:") == "dog"  # unknown: the edit script
+    assert head.lemma("Guy", "PROPN", ["="]) == "Guy"  # a new tag, and differs in case only: the edit script's case
+    assert head.lemma("Guy", None, ["="]) == "guy"  # no UPOS: the form lexicon as it is
+    assert head.lemma("Guy", "NOUN", ["="]) == "guy"
+    assert head.lemma("saw", "NOUN", ["="]) == "see"  # differs otherwise: the lexicon
+    assert head.lemma("dogs", None, ["l:0:1:0:"]) == "dog"  # unknown: the edit script
+    # the best script makes no known word ("dogg") and a runner-up makes one ("dog"): the runner-up
+    assert head.known("dog") and not head.known("dogg")
+    assert head.lemma("dogged", None, ["l:0:2:0:", "=", "l:0:3:0:"]) == "dog"
+    assert head.lemma("xyzed", None, ["l:0:2:0:", "l:0:1:0:"]) == "xyz"  # none known: the best
+    assert head.lemma("xyzs", None, ["l:0:1:0:", "="]) == "xyz"  # the word itself is no candidate
 
 
 @pytest.mark.slow

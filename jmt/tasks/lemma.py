@@ -4,7 +4,9 @@ rule that rewrites it into its lemma (``cats`` -> ``cat``: lowercase, cut one ch
 the end), learned from the pairs in the treebank, so a rule seen on ``cats`` also lemmatizes
 ``dogs``. A word that training saw with one lemma only takes that lemma from a lexicon, as
 Stanza's lemmatizer keeps one: first by its form and predicted UPOS (``saw`` VERB -> ``see``,
-NOUN -> ``saw``), then by its form alone (rows 54 and 59 of results/experiments.md). Scored as
+NOUN -> ``saw``), then by its form alone (rows 54 and 59 of results/experiments.md). Any other
+word takes its best script's lemma, unless that is no word the model knows and one of the next
+best scripts gives one (row 63). Scored as
 UD's scorer scores Lemmas on gold tokens (the lemma right, any lemma where the gold one is
 ``_``); spaCy gets ``token.lemma_``."""
 from __future__ import annotations
@@ -29,6 +31,7 @@ SAME = "="  # the lemma is the word as it is
 LEXICON = "lemma.lexicon"  # the vocabularies' table of forms with one lemma in training
 POS_LEXICON = "lemma.lexicon_upos"  # and of (form, UPOS) pairs with one lemma
 UPOS = "upos"  # the task whose predicted tags key POS_LEXICON
+CANDIDATES = 5  # edit scripts tried, best first, for a word the lexicons do not know (Lemmatizer.likely_word)
 
 
 def edit_script(form: str, lemma: str) -> str:
@@ -86,7 +89,8 @@ class Lemmatizer(Tagger):
     otherwise a form that training saw with one lemma takes it, in the case the edit script
     gave where the two differ only in case and training never gave the form this tag (``Guy``
     seen as a noun, lemma ``guy``, and tagged a name now keeps ``Guy``). A model without UPOS
-    or saved before the POS lexicon uses the form lexicon alone."""
+    or saved before the POS lexicon uses the form lexicon alone. Other words: see
+    :meth:`likely_word`."""
 
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__(task, cfg, vocabs, in_dim)
@@ -94,30 +98,50 @@ class Lemmatizer(Tagger):
         self.pos_lexicon = {tuple(entry.split("\t", 2)[:2]): entry.split("\t", 2)[2]
                             for entry in vocabs.tables.get(POS_LEXICON, [])}
         self.upos_labels = vocabs.labels[UPOS].itos if self.pos_lexicon and UPOS in vocabs.labels else None
+        self.vocabs = vocabs
+
+    def known(self, word: str) -> bool:
+        """Whether the model has a vector for ``word``: trained, or pretrained only."""
+        word = word.lower()
+        return word in self.vocabs.words.stoi or word in self.vocabs.pretrained.stoi
 
     def decode(self, logits: torch.Tensor, batch: TokenBatch, scores: dict | None = None) -> list[dict[str, list]]:
-        ids = self.best_ids(logits, batch)
+        ranked = logits.topk(min(CANDIDATES, logits.shape[-1]), -1).indices.tolist()  # [B, T, k], best first
         upos = scores.get(UPOS) if scores and self.upos_labels else None
         upos_ids = upos.argmax(-1).tolist() if upos is not None else None
         out = []
         for b, forms in enumerate(batch.forms):
             tags = [self.upos_labels[i] for i in upos_ids[b][:len(forms)]] if upos_ids else [None] * len(forms)
-            out.append({self.field: [self.lemma(form, tag, self.labels[i]) for form, tag, i in zip(forms, tags, ids[b])]})
+            out.append({self.field: [self.lemma(form, tag, [self.labels[i] for i in best])
+                                     for form, tag, best in zip(forms, tags, ranked[b])]})
         return out
 
-    def lemma(self, form: str, upos: str | None, script: str) -> str:
-        """The lemma of ``form`` tagged ``upos`` (None: no UPOS or no POS lexicon) whose edit
-        script scored best."""
+    def lemma(self, form: str, upos: str | None, scripts: list[str]) -> str:
+        """The lemma of ``form`` tagged ``upos`` (None: no UPOS or no POS lexicon), given its
+        edit ``scripts`` best first."""
         if upos is not None and (form, upos) in self.pos_lexicon:
             return self.pos_lexicon[form, upos]
         known = self.lexicon.get(form)
         if known is None:
-            return apply_script(form, script)
+            return self.likely_word(form, scripts)
         if upos is not None:  # a tag that training never gave this form: its case may differ (NOUN, PROPN)
-            predicted = apply_script(form, script)
+            predicted = apply_script(form, scripts[0])
             if known.lower() == predicted.lower():
                 return predicted
         return known
+
+    def likely_word(self, form: str, scripts: list[str]) -> str:
+        """What the best script makes of ``form``, unless that is no word the model knows
+        (``recycl`` from ``recycled``) and a runner-up makes one that it does (``recycle``):
+        the word vocabulary and the pretrained vectors' words (lowercased) tell."""
+        best = apply_script(form, scripts[0])
+        if best == form or self.known(best):
+            return best
+        for script in scripts[1:]:
+            lemma = apply_script(form, script)
+            if lemma != form and self.known(lemma):
+                return lemma
+        return best
 
     def evaluate(self, gold: list[Sentence], pred: list[dict]) -> dict:
         """Accuracy as UD's scorer counts Lemmas: a word whose gold lemma is ``_`` is right."""
