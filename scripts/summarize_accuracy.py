@@ -31,9 +31,13 @@ ROWS = [
     ("SICK entailment accuracy", "ewt", "entailment", "accuracy", 1, 84.0, True, "", "", "86.2"),
     ("SICK relatedness Pearson", "ewt", "relatedness", "pearson", 1, 0.86, True, "", "", ""),
     ("SICK relatedness MSE", "ewt", "relatedness", "mse", 1, 0.26, False, "", "", "0.233"),
+    ("EWT UFeats", "ewt", "feats", "accuracy", 1, 96.0, True, "95.42", "", ""),
+    ("EWT Lemmas", "ewt", "lemma", "accuracy", 1, 97.5, True, "", "", ""),
     ("GUM UPOS (out of domain)", "gum", "upos", "accuracy", 1, None, True, "", "", ""),
     ("GUM UAS", "gum", "dep", "uas", 1, None, True, "", "", ""),
     ("GUM LAS", "gum", "dep", "las", 1, None, True, "", "", ""),
+    ("GUM UFeats", "gum", "feats", "accuracy", 1, None, True, "", "", ""),
+    ("GUM Lemmas", "gum", "lemma", "accuracy", 1, None, True, "", "", ""),
 ]
 
 
@@ -58,6 +62,22 @@ def saved_weights(selected: dict) -> str:
     return f"epochs {epochs[0]}-{epochs[-1]} averaged" if epochs else f"epoch {selected['epoch']}"
 
 
+def compared(other: dict[str, float], label: str, mean: float, key: str, higher: bool) -> str:
+    """The compared table's mean for a row and this table's gain over it (blank where it has none)."""
+    if label not in other:
+        return " | |"
+    gain = (mean - other[label]) * (1 if higher else -1)
+    return f" {fmt(other[label], key)} | {'+' if gain >= 0 else '&minus;'}{fmt(abs(gain), key)} |"
+
+
+def means(summary: Path) -> dict[str, float]:
+    """Each row's mean in a table this script wrote (``--compare``), by row label."""
+    rows = [line.split("|")[1:-1] for line in summary.read_text(encoding="utf-8").splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in rows[0]]
+    at = header.index("mean")
+    return {cells[0].strip(): float(cells[at]) for cells in rows[1:] if cells[at].strip()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", type=Path)
@@ -69,7 +89,11 @@ def main() -> None:
     ap.add_argument("--runs-file", default="accuracy_runs.md", help="the file with a section per run, as named")
     ap.add_argument("--bars", choices=("fast", "encoder"), default="fast",
                     help="the fast recipe's bars, or the accurate model's (a pretrained encoder under the stack)")
+    ap.add_argument("--compare", type=Path,
+                    help="another table of this script's (results/accuracy.md, say): its means and the difference "
+                         "to these (positive: these are better) go beside the bars")
     args = ap.parse_args()
+    other = means(args.compare) if args.compare else None
     measured = json.loads(args.spacy.read_text())["test"] if args.spacy.is_file() else None
     runs = []
     for d in args.runs:
@@ -85,9 +109,10 @@ def main() -> None:
              f"(seeds {', '.join(map(str, seeds))}); each run's section of [{args.runs_file}]({args.runs_file}) has its machine, "
              "versions, wall time, dev curve and how it was run.", "",
              "| test metric | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | spread | bar | met | "
-             "spaCy recipe (issue) |" + (" spaCy recipe (rerun here) |" if measured else "")
+             + (f"{args.compare.stem} (mean) | difference | " if other else "")
+             + "spaCy recipe (issue) |" + (" spaCy recipe (rerun here) |" if measured else "")
              + " Stanza 1.5.1 | JMT paper |",
-             "|---" * (len(runs) + 8 + bool(measured)) + "|"]
+             "|---" * (len(runs) + 8 + bool(measured) + 2 * bool(other)) + "|"]
     for label, file, task, key, _, bar, higher, spacy, stanza, paper in ROWS:
         if not all(task in r[file] for r in runs):
             continue  # a task the recipe did not train (xpos2)
@@ -99,7 +124,8 @@ def main() -> None:
         lines.append(f"| {label} | " + " | ".join(fmt(v, key) for v in values)
                      + f" | {fmt(mean, key)} | {fmt(max(values) - min(values), key)} | "
                      + (("" if bar is None else ("&ge; " if higher else "&le; ") + fmt(bar, key)))
-                     + f" | {met} | {spacy} |" + (f" {spacy_rerun(measured, file, task, key)} |" if measured else "")
+                     + f" | {met} |" + (compared(other, label, mean, key, higher) if other is not None else "")
+                     + f" {spacy} |" + (f" {spacy_rerun(measured, file, task, key)} |" if measured else "")
                      + f" {stanza} | {paper} |")
     if measured:
         lines += ["", "The spaCy recipe (issue) column quotes the accuracy issue; the rerun column is the same recipe "
