@@ -133,9 +133,10 @@ class Lemmatizer(Tagger):
     def likely_word(self, form: str, scripts: list[str]) -> str:
         """What the best script makes of ``form``, unless that is no word the model knows
         (``recycl`` from ``recycled``) and a runner-up makes one that it does (``recycle``):
-        the word vocabulary and the pretrained vectors' words (lowercased) tell."""
+        the word vocabulary and the pretrained vectors' words (lowercased) tell. Not for
+        lemmas with digits: ``12000`` is no known word, and no runner-up is likelier."""
         best = apply_script(form, scripts[0])
-        if best == form or self.known(best):
+        if best == form or any(char.isdigit() for char in best) or self.known(best):  # numbers are rarely known words
             return best
         for script in scripts[1:]:
             lemma = apply_script(form, script)
