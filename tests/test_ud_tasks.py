@@ -21,7 +21,8 @@ from jmt.train import Trainer
 
 PAIRS = [("cats", "cat"), ("Dogs", "dog"), ("was", "be"), ("n't", "not"), ("better", "good"), ("Paris", "Paris"),
          ("running", "run"), ("unhappiest", "unhappy"), ("US", "US"), ("I", "I"), ("me", "I"), ("Children", "child"),
-         ("e-mails", "e-mail"), ("ESTÁN", "estar"), ("au", "à"), ("", ""), ("x", "y")]
+         ("e-mails", "e-mail"), ("ESTÁN", "estar"), ("au", "à"), ("", ""), ("x", "y"), ("12,000", "12000"),
+         ("KENNEDY", "Kennedy"), ("BREYER'S", "Breyer"), ("McDonald's", "McDonald"), ("1:30", "1:30"), ("a:b", "ab")]
 
 
 @pytest.mark.parametrize("form,lemma", PAIRS)
@@ -32,8 +33,8 @@ def test_an_edit_script_rewrites_the_word_into_its_lemma(form, lemma):
 def test_edit_scripts_round_trip_on_random_pairs():
     rng = random.Random(0)
     for _ in range(2000):
-        form = "".join(rng.choice("abAB-é") for _ in range(rng.randint(0, 7)))
-        lemma = "".join(rng.choice("abAB-é") for _ in range(rng.randint(0, 7)))
+        form = "".join(rng.choice("abAB-é,:") for _ in range(rng.randint(0, 7)))
+        lemma = "".join(rng.choice("abAB-é,:") for _ in range(rng.randint(0, 7)))
         assert apply_script(form, edit_script(form, lemma)) == lemma, (form, lemma)
 
 
@@ -43,6 +44,12 @@ def test_a_rule_learned_on_one_word_lemmatizes_another():
     assert apply_script("Walked", edit_script("played", "play")) == "walk"
     assert apply_script("a", edit_script("cats", "cat")) == ""  # cut to nothing
     assert apply_script("", "l:2:0:0:") == ""  # a rule longer than the word gives the word
+    # separators deleted, and title case: rules that numbers and capitalised names share
+    assert edit_script("12,000", "12000") == edit_script("3,500,000", "3500000") == "l-,:0:0:0:"
+    assert apply_script("1,250", edit_script("12,000", "12000")) == "1250"
+    assert edit_script("KENNEDY", "Kennedy") == edit_script("THOMAS", "Thomas") == "t:0:0:0:"
+    assert apply_script("BREYER", "t:0:0:0:") == "Breyer"
+    assert edit_script("Dogs", "Dog") == "k:0:1:0:"  # already in title case: kept, as before
 
 
 def row(i, form, lemma, upos, feats, head, rel):

@@ -36,13 +36,25 @@ CANDIDATES = 5  # edit scripts tried, best first, for a word the lexicons do not
 
 def edit_script(form: str, lemma: str) -> str:
     """The rule that rewrites ``form`` into ``lemma``: ``=``; or ``CASE:CUT_START:CUT_END:N:ADD``
-    (CASE ``l`` lowercases the word first, ``k`` keeps it; cut characters from both ends of
-    the word, then add ``ADD[:N]`` before and ``ADD[N:]`` after what is left, around the
-    longest part the two share); or ``!LEMMA`` where they share nothing."""
+    (CASE ``l`` lowercases the word first, ``t`` makes it ``Title`` case, ``k`` keeps it, any
+    of them followed by ``-C`` when every ``C`` is then deleted (``12,000`` -> ``12000``); cut
+    characters from both ends of the word, then add ``ADD[:N]`` before and ``ADD[N:]`` after
+    what is left, around the longest part the two share); or ``!LEMMA`` where they share
+    nothing. Title case is for a word in other case whose lemma is in it (``KENNEDY`` ->
+    ``Kennedy``); deleting, for a lemma that is the word without every ``C`` and nothing
+    else."""
     if lemma == form:
         return SAME
-    case = "l" if lemma == lemma.lower() else "k"
-    word = form.lower() if case == "l" else form
+    if lemma == lemma.lower():
+        case = "l"
+    elif lemma == lemma.capitalize() and form != form.capitalize():
+        case = "t"
+    else:
+        case = "k"
+    word = _cased(form, case)
+    for char in dict.fromkeys(word):
+        if not char.isalnum() and char != ":" and char not in lemma and word.replace(char, "") == lemma:
+            return f"{case}-{char}:0:0:0:"
     start, length = _longest_common(word, lemma)
     if length:
         at = lemma.find(word[start:start + length])
@@ -53,6 +65,10 @@ def edit_script(form: str, lemma: str) -> str:
     return "!" + lemma
 
 
+def _cased(form: str, case: str) -> str:
+    return form.lower() if case == "l" else form.capitalize() if case == "t" else form
+
+
 def apply_script(form: str, script: str) -> str:
     """``form`` rewritten by an :func:`edit_script` rule; a rule that cuts more than the word
     has gives the word itself."""
@@ -61,7 +77,9 @@ def apply_script(form: str, script: str) -> str:
     if script.startswith("!"):
         return script[1:]
     case, cut_start, cut_end, n, add = script.split(":", 4)
-    word = form.lower() if case == "l" else form
+    word = _cased(form, case[0])
+    if case[1:2] == "-":
+        word = word.replace(case[2:], "")
     cut_start, cut_end, n = int(cut_start), int(cut_end), int(n)
     if cut_start + cut_end > len(word):
         return word
