@@ -194,6 +194,7 @@ def test_the_lemma_comes_from_the_pos_lexicon_then_the_form_lexicon_then_the_edi
     assert head.known("dog") and not head.known("dogg")
     assert head.lemma("dogged", None, ["l:0:2:0:", "=", "l:0:3:0:"]) == "dog"
     assert head.lemma("xyzed", None, ["l:0:2:0:", "l:0:1:0:"]) == "xyz"  # none known: the best
+    assert head.lemma("12,000", None, ["l-,:0:0:0:", "!dog"]) == "12000"  # a number is rarely a known word: the best
     assert head.lemma("xyzs", None, ["l:0:1:0:", "="]) == "xyz"  # the word itself is no candidate
 
 

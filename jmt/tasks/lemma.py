@@ -6,7 +6,8 @@ the end), learned from the pairs in the treebank, so a rule seen on ``cats`` als
 Stanza's lemmatizer keeps one: first by its form and predicted UPOS (``saw`` VERB -> ``see``,
 NOUN -> ``saw``), then by its form alone (rows 54 and 59 of results/experiments.md). Any other
 word takes its best script's lemma, unless that is no word the model knows and one of the next
-best scripts gives one (row 63). Scored as
+best scripts gives one (row 63). Besides cutting and adding, a script may put a word in title case
+(``KENNEDY`` -> ``Kennedy``) or delete a separator (``12,000`` -> ``12000``; row 64). Scored as
 UD's scorer scores Lemmas on gold tokens (the lemma right, any lemma where the gold one is
 ``_``); spaCy gets ``token.lemma_``."""
 from __future__ import annotations
