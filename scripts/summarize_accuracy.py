@@ -72,7 +72,14 @@ def compared(other: dict[str, float], label: str, mean: float, key: str, higher:
 
 def means(summary: Path) -> dict[str, float]:
     """Each row's mean in a table this script wrote (``--compare``), by row label."""
-    rows = [line.split("|")[1:-1] for line in summary.read_text(encoding="utf-8").splitlines() if line.startswith("| ")]
+    lines = summary.read_text(encoding="utf-8").splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("| "))
+    rows = []
+    for line in lines[first:]:  # the first table only
+        if not line.startswith("|"):
+            break
+        if line.startswith("| "):
+            rows.append(line.split("|")[1:-1])
     header = [cell.strip() for cell in rows[0]]
     at = header.index("mean")
     return {cells[0].strip(): float(cells[at]) for cells in rows[1:] if cells[at].strip()}
