@@ -8,7 +8,8 @@ scored (it holds ``test_ewt.json``, ``test_gum.json``, ``metrics.json`` and
 the bars of the accuracy issue and the reference systems: the spaCy recipe's figures quoted in
 the issue and, where ``--spacy`` names the JSON that ``scripts/spacy_baseline.py`` writes
 (default ``results/spacy_baseline.json``, if present), the same recipe retrained and scored here
-with jmt's metrics, out of domain (GUM) included.
+with jmt's metrics, out of domain (GUM) included. Sections that follow the table under ``##``
+headings (a reading of the numbers, say) are kept when the file is written again.
 """
 from __future__ import annotations
 
@@ -140,7 +141,13 @@ def main() -> None:
     lines += ["", "Saved models (the best dev LAS among the epochs and, with `train.average_last`, the average of "
               "the last epochs): " + ", ".join(f"seed {s}: {saved_weights(r['selected'])}" for s, r in zip(seeds, runs)) + "."]
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = "\n".join(lines) + "\n"
+    if args.results.is_file():  # sections written below the table (## headings) stay
+        old = args.results.read_text(encoding="utf-8")
+        at = old.find("\n## ")
+        if at >= 0:
+            text += old[at:]
+    args.results.write_text(text, encoding="utf-8")
     print(f"wrote {args.results}")
 
 
