@@ -394,7 +394,7 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
         model, vocabs, cfg = load_model(model_dir)
         n_params = sum(p.numel() for p in model.parameters())
         typer.echo(f"model      {model_dir}")
-        typer.echo(f"tasks      {', '.join(model.tasks)}")
+        typer.echo(f"tasks      {', '.join(t + (' (detached)' if t in cfg.model.detached else '') for t in model.tasks)}")
         typer.echo(f"parameters {n_params:,}")
         if model.stitches:
             typer.echo(format_stitches(model))

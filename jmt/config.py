@@ -90,6 +90,10 @@ class ModelConfig:
     encoder_sha256: str = ""
     encoder_layers: int = 0
     encoder_dim: int = 0
+    # Token tasks whose heads read their layer without training it or feeding their labels to
+    # the layers above: every other task's output is what it would be without them.
+    # `jmt train --init-from MODEL` with a task MODEL lacks adds it so (results/experiments.md, row 66).
+    detached: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -210,6 +214,10 @@ class Config:
         unknown = sorted(set(self.data.train) - set(TASKS))
         if unknown:
             raise ConfigError(f"unknown task {unknown[0]!r}; tasks are {', '.join(TASKS)}")
+        for name in self.model.detached:
+            if name not in TASKS or TASKS[name].kind != "token":
+                raise ConfigError(f"model.detached: {name!r} is not a token task; token tasks are "
+                                  + ", ".join(t for t, spec in TASKS.items() if spec.kind == "token"))
         if self.train.segmenter and segmenter_corpus(self.data) is None:
             raise ConfigError("train.segmenter needs a CoNLL-U (.conllu) training corpus for a token task "
                               "(upos, xpos, dep)")
@@ -327,6 +335,9 @@ def _coerce(value, hint, path):
     elif hint == (str | None):
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"config key {path!r} must be a string, got {value!r}")
+    elif hint == list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"config key {path!r} must be a list of strings, got {value!r}")
     elif hint == dict[str, str]:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"config key {path!r} must be a table of TASK = \"PATH\", got {value!r}")

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Collection, Iterator
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ from .data.conllu import COLUMN_NAMES, conllu_column_is_empty
 from .data.corpus import check_trees, read_corpus, require_annotation
 from .data.types import Pair
 from .data.vectors import load_vectors
-from .data.vocab import Vocabularies
+from .data.vocab import Vocab, Vocabularies
 from .device import resolve_device
 from .distributed import Distributed
 from .errors import TrainingError
@@ -397,16 +397,48 @@ def new_model(cfg: Config, corpora: Corpora, device: torch.device, load_encoder:
     return model, vocabs, cfg
 
 
-def make_optimizer(model: JointManyTask, loss_module: PassLoss, cfg: Config) -> torch.optim.Optimizer:
+def add_tasks(model: JointManyTask, vocabs: Vocabularies, model_cfg: ModelConfig, tasks: list[str],
+              corpora: Corpora, source: str, decoder: str) -> tuple[JointManyTask, ModelConfig]:
+    """``model`` with new ``tasks``, detached (``model.detached``): each a head on the layer of
+    its depth that reads it and changes nothing else, so the model's own outputs stay as they
+    were. Their labels and tables join ``vocabs``; every old weight is kept."""
+    for task in tasks:
+        spec = TASKS[task]
+        if spec.kind != "token":
+            raise ConfigError(f"{source}: the model has no {task!r} task, and only token tasks can be added "
+                              f"to a trained model; it has {', '.join(model.tasks)}")
+        if spec.depth not in model.depths:
+            raise ConfigError(f"{source}: {task} reads the {spec.layer} layer (depth {spec.depth}), which the "
+                              f"model lacks; it has {', '.join(model.tasks)}")
+    for task in tasks:
+        spec = TASKS[task]
+        if spec.labels:
+            vocabs.labels[spec.labels] = Vocab(sorted({lab for s in corpora.train[task] for lab in spec.labels_of(s) or []}))
+        vocabs.tables.update(spec.tables(corpora.train[task]))
+    model_cfg = dataclasses.replace(model_cfg, detached=sorted({*model_cfg.detached, *tasks}))
+    grown = JointManyTask(model_cfg, vocabs, [*model.tasks, *tasks], decoder=decoder).to(next(model.parameters()).device)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    new = tuple(f"{part}.{task}." for task in tasks for part in ("heads", "readers"))
+    assert not unexpected and all(key.startswith(new) for key in missing), (missing, unexpected)
+    if model.encoder is not None:
+        grown.attach_encoder(model.encoder)
+    return grown, model_cfg
+
+
+def make_optimizer(model: JointManyTask, loss_module: PassLoss, cfg: Config,
+                   added: Collection[str] = ()) -> torch.optim.Optimizer:
     """Adam or SGD over one parameter group per depth (a schedule scales each group's rate),
     a trainable encoder's own group at ``encoder_lr``, and the uncertainty weights; the
-    parameters below ``freeze_below`` are left out and frozen."""
+    parameters below ``freeze_below`` are left out and frozen. Tasks ``added`` to a trained
+    model always train their heads; when the run trains no other task, nothing else trains."""
     by_depth: dict[int, list[torch.nn.Parameter]] = {}
     encoder_params = []
     depths = model.parameter_depths()
+    new = tuple(f"{part}.{task}." for task in added for part in ("heads", "readers"))
+    only_new = bool(added) and set(added) >= set(cfg.data.train)
     for name, param in model.named_parameters():
         depth = depths[name]
-        if depth < cfg.train.freeze_below:
+        if not name.startswith(new) and (depth < cfg.train.freeze_below or only_new):
             param.requires_grad_(False)  # out of the optimizer, so Adam cannot move it either
         elif name.startswith("encoder_net."):
             encoder_params.append(param)
@@ -449,6 +481,7 @@ class Trainer:
         self.device = resolve_device(device, dist.local_rank if dist is not None else None)
         seed_everything(cfg.train.seed)
         self.corpora = load_corpora(cfg, self.log)
+        self.added: list[str] = []  # tasks that this run adds to the model it starts from (init_from)
         # What the data decide (the vectors' size, the encoder's identity, a fine-tuned model's
         # own settings) goes into a resolved copy of the configuration, checked again; neither
         # it nor the caller's configuration changes after that.
@@ -470,7 +503,7 @@ class Trainer:
         joint = cfg.train.schedule != "jmt"
         self.loss_module = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization and not joint,
                                     uncertainty=cfg.train.schedule == "uncertainty").to(self.device)
-        self.optimizer = make_optimizer(self.model, self.loss_module, cfg)
+        self.optimizer = make_optimizer(self.model, self.loss_module, cfg, self.added)
         self.epoch_lr = cfg.train.lr
         self.rng = random.Random(cfg.train.seed)
         self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size, cache=frozen_encoder)
@@ -504,10 +537,6 @@ class Trainer:
         """The model, vocabularies and model settings of ``cfg.train.init_from``, to fine-tune:
         its settings replace ``cfg.model``, and the tasks trained must be among its own."""
         model, vocabs, saved = load_model(cfg.train.init_from, self.device)
-        missing = sorted(set(self.corpora.train) - set(model.heads))
-        if missing:
-            raise ConfigError(f"{cfg.train.init_from}: the model has no {missing[0]!r} task to fine-tune; "
-                              f"it has {', '.join(model.tasks)}")
         # Model settings come from the model; one set otherwise and differently is a mistake.
         default, given, have = to_dict(ModelConfig()), to_dict(cfg.model), to_dict(saved.model)
         clash = [k for k in given if given[k] != default[k] and given[k] != have[k]
@@ -515,6 +544,10 @@ class Trainer:
         if clash:
             raise ConfigError(f"model setting {clash[0]} = {given[clash[0]]!r} given, but the model in "
                               f"{cfg.train.init_from} has {have[clash[0]]!r}; a fine-tuned model keeps its own settings")
+        self.added = sorted(set(self.corpora.train) - set(model.heads), key=lambda t: (TASKS[t].depth, t))
+        if self.added:
+            model, saved.model = add_tasks(model, vocabs, saved.model, self.added, self.corpora,
+                                           cfg.train.init_from, cfg.train.decoder)
         for task in calibrated_tasks(model.heads):
             if cfg.train.freeze_below <= TASKS[task].depth:
                 # The old calibration line fitted the old scores; train ends by fitting a new one.

@@ -7,7 +7,11 @@ EWT train for upos/xpos/dep (EWT dev), CoNLL-2000 train for chunk (10 % of train
 out as dev: the corpus has no dev split), SICK train for relatedness and entailment
 (SICK trial as dev), GloVe 6B vectors (``--vectors``: a file in ``../shared/vectors``, 50d by
 default). With ``--xpos2`` the CoNLL-2000 POS column also
-trains a second XPOS classifier (task ``xpos2``, the same hold-out as dev). It then runs
+trains a second XPOS classifier (task ``xpos2``, the same hold-out as dev). With
+``--add-ud-morph BASE_DIR`` it trains nothing of the recipe: OUT_DIR becomes the recipe's model
+in BASE_DIR with UD features and lemmas (tasks ``feats`` and ``lemma``, from EWT train) added,
+detached (``jmt train --init-from``: their heads read the chunk layer and change no other
+output; results/experiments.md row 66). It then runs
 ``jmt evaluate`` on the test sets (EWT, CoNLL-2000, SICK test, and GUM test out of domain)
 and writes a results file with the scores, wall time, epochs, machine, versions and the
 exact command.
@@ -28,7 +32,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VECTORS = "glove.6B.50d.txt.gz"
-UD_MORPH = ("feats", "lemma")  # --ud-morph: the UD tasks that EWT also trains
+UD_MORPH = ("feats", "lemma")  # --add-ud-morph: the UD tasks that EWT also trains
 
 
 def run(cmd: list[str]) -> None:
@@ -67,8 +71,9 @@ def main() -> None:
                     help="pretrained vectors: a file name in SHARED/vectors, or a path")
     ap.add_argument("--encoder", help="a pretrained encoder under the stack (jmt train --encoder), e.g. "
                                       "sentence-transformers/all-MiniLM-L6-v2")
-    ap.add_argument("--ud-morph", action="store_true",
-                    help="also learn UD features and lemmas (tasks feats and lemma) from EWT train, scored on EWT and GUM test")
+    ap.add_argument("--add-ud-morph", type=Path, metavar="BASE_DIR",
+                    help="train only UD features and lemmas (tasks feats and lemma, from EWT train), added to the "
+                         "recipe's model in BASE_DIR; scored with the rest on EWT and GUM test")
     ap.add_argument("--xpos2", action="store_true",
                     help="also learn the CoNLL-2000 POS column with a classifier of its own (task xpos2)")
     args = ap.parse_args()
@@ -87,12 +92,18 @@ def main() -> None:
         "--dev", "chunk=holdout:0.1",
         "--dev", f"relatedness={sick / 'SICK_trial.txt'}", "--dev", f"entailment={sick / 'SICK_trial.txt'}",
         *(["--train", f"xpos2={chunk / 'train.txt'}", "--dev", "xpos2=holdout:0.1"] if args.xpos2 else []),
-        *[arg for task in (UD_MORPH if args.ud_morph else ())
-          for arg in ("--train", f"{task}={ewt / 'en_ewt-ud-train.conllu'}", "--dev", f"{task}={ewt / 'en_ewt-ud-dev.conllu'}")],
         "--vectors", str(vectors_path(args)), *(["--encoder", args.encoder] if args.encoder else []),
         "--epochs", str(args.epochs), "--seed", str(args.seed),
         "--optimizer", args.optimizer, "--lr", str(args.lr), "--lower-lr-scale", str(args.lower_lr_scale),
     ]
+    if args.add_ud_morph:
+        train_cmd = jmt + [
+            "train", *([str(args.config)] if args.config else []), "-o", str(args.out_dir),
+            "--init-from", str(args.add_ud_morph),
+            *[arg for task in UD_MORPH for arg in ("--train", f"{task}={ewt / 'en_ewt-ud-train.conllu'}",
+                                                   "--dev", f"{task}={ewt / 'en_ewt-ud-dev.conllu'}")],
+            "--epochs", str(args.epochs), "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
+        ]
     start = time.time()
     if args.evaluate_only:
         # Score a model this script trained before (for example a run stopped after some
@@ -105,15 +116,18 @@ def main() -> None:
         run(train_cmd)
         train_wall = time.time() - start
 
+    tasks = json.loads((args.out_dir / "config.json").read_text())["tasks"]
+    args.xpos2 = "xpos2" in tasks
     tests = {"ewt": [("upos", ewt / "en_ewt-ud-test.conllu"), ("xpos", ewt / "en_ewt-ud-test.conllu"),
                      ("dep", ewt / "en_ewt-ud-test.conllu"), ("chunk", chunk / "test.txt"),
-                     *([("xpos2", chunk / "test.txt")] if args.xpos2 else []),
+                     ("xpos2", chunk / "test.txt"),
                      ("relatedness", sick / "SICK_test_annotated.txt"),
                      ("entailment", sick / "SICK_test_annotated.txt"),
-                     *((task, ewt / "en_ewt-ud-test.conllu") for task in (UD_MORPH if args.ud_morph else ()))],
+                     *((task, ewt / "en_ewt-ud-test.conllu") for task in UD_MORPH)],
              "gum": [("upos", gum / "en_gum-ud-test.conllu"), ("xpos", gum / "en_gum-ud-test.conllu"),
                      ("dep", gum / "en_gum-ud-test.conllu"),
-                     *((task, gum / "en_gum-ud-test.conllu") for task in (UD_MORPH if args.ud_morph else ()))]}
+                     *((task, gum / "en_gum-ud-test.conllu") for task in UD_MORPH)]}
+    tests = {name: [(task, path) for task, path in items if task in tasks] for name, items in tests.items()}
     scores = {}
     eval_start = time.time()
     for name, items in tests.items():
@@ -141,14 +155,14 @@ def display_path(path: Path) -> str:
         return path.name
 
 
-def saved_model_note(selected: dict) -> str:
+def saved_model_note(selected: dict, score: str = "dev LAS") -> str:
     """Which weights the model directory holds: the selected epoch or an average of the last ones."""
     if "averaged_epochs" in selected:
         e, single = selected["averaged_epochs"], selected.get("best_single_epoch") or {}
-        return (f"Saved model: the weights of epochs {e[0]}-{e[-1]} averaged (`train.average_last`), dev LAS "
+        return (f"Saved model: the weights of epochs {e[0]}-{e[-1]} averaged (`train.average_last`), {score} "
                 f"{selected['select_score']:.2f}" + (f" against {single['select_score']:.2f} for the best single epoch, "
                                                       f"{single['epoch']}" if single else "") + ".")
-    note = f"Selected epoch (best dev LAS): {selected['epoch']}."
+    note = f"Selected epoch (best {score}): {selected['epoch']}."
     if "average" in selected:
         a = selected["average"]
         note += (f" The average of epochs {a['averaged_epochs'][0]}-{a['averaged_epochs'][-1]} scored "
@@ -173,12 +187,18 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
 
     t, g = scores["ewt"], scores["gum"]
     config = ["--config", display_path(args.config)] if args.config else []
-    shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", *config, "--epochs", str(args.epochs),
-                            "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
-                            "--lower-lr-scale", str(args.lower_lr_scale), *(["--xpos2"] if args.xpos2 else []),
-                            *(["--ud-morph"] if args.ud_morph else []),
-                            *(["--vectors", args.vectors] if args.vectors != DEFAULT_VECTORS else []),
-                            *(["--encoder", args.encoder] if args.encoder else [])])
+    added = args.add_ud_morph is not None
+    if added:
+        shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", *config, "--add-ud-morph", "BASE_DIR",
+                                "--epochs", str(args.epochs), "--seed", str(args.seed), "--optimizer", args.optimizer,
+                                "--lr", str(args.lr)])
+    else:
+        shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", *config, "--epochs", str(args.epochs),
+                                "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
+                                "--lower-lr-scale", str(args.lower_lr_scale), *(["--xpos2"] if args.xpos2 else []),
+                                *(["--vectors", args.vectors] if args.vectors != DEFAULT_VECTORS else []),
+                                *(["--encoder", args.encoder] if args.encoder else [])])
+    base = json.loads((args.add_ud_morph / "config.json").read_text()) if added else None
     lines = [
         f"# {args.title}",
         "",
@@ -187,21 +207,28 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         "",
         f"Command (from the repository root, with `../shared` beside it): `{shown_cmd}`",
         "",
-        f"Training: {args.epochs} epochs, seed {args.seed}, {args.optimizer} lr {args.lr}, "
-        f"lower-layer lr factor {args.lower_lr_scale}, "
-        f"wall time {train_wall / 60:.1f} min (evaluation included: {total_wall / 60:.1f} min). "
-        + saved_model_note(selected) + calibration_note(selected)
+        (f"Training (feats and lemma alone, added to the model in BASE_DIR, every weight of which stays as it was): "
+         f"{args.epochs} epochs, seed {args.seed}, {args.optimizer} lr {args.lr}, " if added else
+         f"Training: {args.epochs} epochs, seed {args.seed}, {args.optimizer} lr {args.lr}, "
+         f"lower-layer lr factor {args.lower_lr_scale}, ")
+        + f"wall time {train_wall / 60:.1f} min (evaluation included: {total_wall / 60:.1f} min). "
+        + saved_model_note(selected, "dev mean of UFeats and Lemmas" if added else "dev LAS")
+        + ("" if added else calibration_note(selected))
         + (f" {args.note}" if args.note else ""),
         *([f"Recipe `{display_path(args.config)}`:", "", "```toml", args.config.read_text(encoding="utf-8").strip(),
             "```", ""] if args.config else []),
-        f"Data: EWT train ({'upos, xpos, dep, feats, lemma' if args.ud_morph else 'upos, xpos, dep'}; EWT dev), "
-        + "CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
-        + "SICK train (relatedness, entailment; SICK trial as dev), "
-        + f"vectors {vectors_path(args).name}"
-        + (f", encoder {args.encoder} (frozen, its states cached)" if args.encoder else "") + "."
-        + (" The CoNLL-2000 POS column of the same training part also trains xpos2 (a second XPOS classifier; "
-           + "the same hold-out as dev)."
-           if args.xpos2 else ""),
+        (f"Data: EWT train (feats, lemma; EWT dev). BASE_DIR: a model of the recipe (seed {base['train']['seed']}, "
+         f"{base['train']['epochs']} epochs, vectors of {base['model']['word_dim']} dimensions"
+         + (f", encoder {base['model']['encoder']}" if base['model']['encoder'] else "") + "), whose other test "
+         "scores below are its own." if added else
+         "Data: EWT train (upos, xpos, dep; EWT dev), "
+         + "CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
+         + "SICK train (relatedness, entailment; SICK trial as dev), "
+         + f"vectors {vectors_path(args).name}"
+         + (f", encoder {args.encoder} (frozen, its states cached)" if args.encoder else "") + "."
+         + (" The CoNLL-2000 POS column of the same training part also trains xpos2 (a second XPOS classifier; "
+            + "the same hold-out as dev)."
+            if args.xpos2 else "")),
         "",
         "## Test scores (gold tokenization)",
         "",
@@ -226,9 +253,9 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         "",
         "## Dev scores by epoch",
         "",
-        "| epoch | lr | UPOS | XPOS | chunk F1 | UAS | LAS | rel. Pearson | rel. MSE | ent. acc | "
-        + ("UFeats | Lemmas | " if args.ud_morph else "") + "train s |",
-        "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if args.ud_morph else "") + "---|",
+        "| epoch | lr | UFeats | Lemmas | train s |" if added else
+        "| epoch | lr | UPOS | XPOS | chunk F1 | UAS | LAS | rel. Pearson | rel. MSE | ent. acc | train s |",
+        "|---|---|---|---|---|" if added else "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     average = selected if "averaged_epochs" in selected else selected.get("average")
     if average:
@@ -236,13 +263,17 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         epochs_log = [*epochs_log, {**average, "epoch": f"{e[0]}-{e[-1]} averaged", "lr": None, "train_seconds": None}]
     for r in epochs_log:
         d = r["dev"]
-        lines.append(f"| {r['epoch']}{' *' if r['selected'] else ''} | {'-' if r['lr'] is None else format(r['lr'], '.4g')} | {d['upos']['accuracy']:.2f} | "
+        head = f"| {r['epoch']}{' *' if r['selected'] else ''} | {'-' if r['lr'] is None else format(r['lr'], '.4g')} | "
+        seconds = f"{'-' if r['train_seconds'] is None else format(r['train_seconds'], '.0f')} |"
+        if added:
+            lines.append(head + f"{d['feats']['accuracy']:.2f} | {d['lemma']['accuracy']:.2f} | " + seconds)
+            continue
+        lines.append(head + f"{d['upos']['accuracy']:.2f} | "
                      f"{d['xpos']['accuracy']:.2f} | {d['chunk']['f1'] if 'chunk' in d else float('nan'):.2f} | {d['dep']['uas']:.2f} | "
                      f"{d['dep']['las']:.2f} | {d['relatedness']['pearson']:.4f} | {d['relatedness']['mse']:.4f} | "
-                     f"{d['entailment']['accuracy']:.2f} | "
-                     + (f"{d['feats']['accuracy']:.2f} | {d['lemma']['accuracy']:.2f} | " if args.ud_morph else "")
-                     + f"{'-' if r['train_seconds'] is None else format(r['train_seconds'], '.0f')} |")
-    lines += ["", "`*` marks an epoch that improved the selection score (dev LAS), and an average that scored at least "
+                     f"{d['entailment']['accuracy']:.2f} | " + seconds)
+    score = "the mean of dev UFeats and Lemmas" if added else "dev LAS"
+    lines += ["", f"`*` marks an epoch that improved the selection score ({score}), and an average that scored at least "
               "as well as the best epoch; the model saved is the last one marked.",
               "", "Per chunk type (test):", "", "| type | F1 | support |", "|---|---|---|"]
     for ctype, s in t["chunk"]["per_type"].items():

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from conftest import PAPER_TASKS, SAMPLE, quiet, small_model, tiny_config, write_tiny_corpora
+from jmt.data.conllu import read_conllu
 from jmt.cli import app
 from jmt.config import ConfigError
 from jmt.io import load_model
@@ -87,9 +88,55 @@ def test_a_fine_tuning_run_resumes(base, tmp_path):
     assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
 
 
-def test_a_task_the_model_lacks_is_named(base, tmp_path):
-    with pytest.raises(ConfigError, match="no 'xpos2' task to fine-tune"):
-        finetune(base, tmp_path / "ft", tasks=("xpos2",))
+UD_ROWS = [("The", "the", "DET", "Definite=Def|PronType=Art", 2, "det"), ("cats", "cat", "NOUN", "Number=Plur", 3, "nsubj"),
+           ("sleep", "sleep", "VERB", "Mood=Ind|Tense=Pres", 0, "root"), (".", ".", "PUNCT", "_", 3, "punct")]
+
+
+def ud_treebank(path):
+    """A treebank with FEATS and LEMMA columns: four variants of one sentence."""
+    variants = [UD_ROWS, [("A", "a", "DET", "Definite=Ind|PronType=Art", *UD_ROWS[0][4:]), *UD_ROWS[1:]],
+                [UD_ROWS[0], ("dogs", "dog", "NOUN", "Number=Plur", 3, "nsubj"), *UD_ROWS[2:]],
+                [UD_ROWS[0], ("dog", "dog", "NOUN", "Number=Sing", 3, "nsubj"),
+                 ("slept", "sleep", "VERB", "Mood=Ind|Tense=Past", 0, "root"), UD_ROWS[3]]]
+    path.write_text("".join("\n".join("\t".join([str(i), form, lemma, upos, "_", feats, str(head), rel, "_", "_"])
+                                      for i, (form, lemma, upos, feats, head, rel) in enumerate(rows, 1)) + "\n\n"
+                            for rows in variants), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_tasks_added_to_a_trained_model_train_their_heads_alone_and_change_no_other_output(base, tmp_path):
+    model_dir, files = base
+    treebank = str(ud_treebank(tmp_path / "ud.conllu"))
+    cfg = tiny_config(files, (), init_from=str(model_dir), epochs=30, batch_size=1)
+    cfg.data.train = {"feats": treebank, "lemma": treebank}
+    cfg.data.dev = dict(cfg.data.train)
+    Trainer(cfg, tmp_path / "added", log=quiet).train()
+
+    before, after = load_file(str(model_dir / "model.safetensors")), load_file(str(tmp_path / "added" / "model.safetensors"))
+    assert all(torch.equal(before[name], after[name]) for name in before), "an old weight moved"
+    assert {name.split(".")[1] for name in set(after) - set(before)} == {"feats", "lemma"}
+    assert {name.split(".")[0] for name in set(after) - set(before)} == {"heads", "readers"}
+    config = json.loads((tmp_path / "added" / "config.json").read_text())
+    assert config["model"]["detached"] == ["feats", "lemma"]
+    assert {"feats", "lemma"} <= set(config["tasks"])
+
+    old, grown = (Predictor(*load_model(d)[:2]) for d in (model_dir, tmp_path / "added"))
+    assert old.tag(SENTENCES) == [{k: v for k, v in p.items() if k not in ("feats", "lemmas")}
+                                  for p in grown.tag(SENTENCES)]
+    scores = grown.evaluate_tasks(["feats", "lemma"], list(read_conllu(treebank)))
+    assert scores["feats"]["accuracy"] == 100.0 and scores["lemma"]["accuracy"] == 100.0, scores
+
+
+def test_a_task_whose_layer_the_model_lacks_is_named(tmp_path):
+    files = write_tiny_corpora(tmp_path)
+    Trainer(tiny_config(files, ("upos",)), tmp_path / "pos", log=quiet).train()
+    cfg = tiny_config(files, ("dep",), init_from=str(tmp_path / "pos"))
+    with pytest.raises(ConfigError, match=r"dep reads the dep layer \(depth 3\), which the model lacks"):
+        Trainer(cfg, tmp_path / "ft", log=quiet)
+    cfg = tiny_config(files, ("relatedness",), init_from=str(tmp_path / "pos"))
+    with pytest.raises(ConfigError, match="no 'relatedness' task, and only token tasks can be added"):
+        Trainer(cfg, tmp_path / "ft", log=quiet)
 
 
 def test_a_model_setting_that_differs_from_the_model_is_refused(base, tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 import json
 import math
 import pickle
@@ -237,6 +238,22 @@ def test_heads_not_asked_for_stay_idle_and_the_asked_ones_do_not_change(trained)
         fields = [f for t in tasks for f in model.heads[t].fields]
         asked = predictor.tag(sentences, tasks)
         assert [{f: p[f] for f in fields} for p in asked] == [{f: p[f] for f in fields} for p in everything]
+
+
+def test_a_detached_head_trains_its_reader_alone_and_feeds_nothing_upward(tiny_files):
+    cfg = replace(tiny_config(tiny_files, ("upos", "xpos", "chunk", "dep")), model=no_dropout_model(detached=["xpos"]))
+    trainer = Trainer(cfg, tiny_files["conllu"].parent / "unused", log=quiet)
+    model, vocabs = trainer.model, trainer.vocabs
+    batch = collate_sentences([encode_sentence(vocabs, s) for s in trainer.corpora.train["xpos"][:4]])
+    model.heads["xpos"].loss(model(batch, 1, ["xpos"]).scores["xpos"], batch).backward()
+    own = ("heads.xpos.", "readers.xpos.")
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    assert all(grads[n] is not None for n in grads if n.startswith(own) and not n.endswith("label_vectors"))
+    assert all(grads[n] is None for n in grads if not n.startswith(own)), "the detached head trained the stack"
+    with torch.no_grad():
+        before = model(batch, 3).scores["dep"]
+        model.heads["xpos"].out.weight.add_(1.0)  # other xpos predictions: nothing above may change
+        assert torch.equal(before.arcs, model(batch, 3).scores["dep"].arcs)
 
 
 def test_predictor_rejects_a_task_the_model_lacks(tiny_files, tmp_path):

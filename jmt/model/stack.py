@@ -81,6 +81,12 @@ class JointManyTask(nn.Module):
                     self.heads[task].depth = depth
                     if hasattr(self.heads[task], "decoder"):  # a tree decoder: the model's choice
                         self.heads[task].decoder = decoder
+        # A detached task (cfg.detached) reads its depth's layer through a BiLSTM of its own,
+        # readers.<task>, given what a layer above would be given (that layer's states, the
+        # words, the label embeddings from below), none of which it trains.
+        self.readers = nn.ModuleDict({task: BiLSTM(self._input_dim(self.depths.index(head.depth) + 1, head.depth),
+                                                                cfg.hidden)
+                                      for task, head in self.heads.items() if task in cfg.detached})
         # Soft sharing: the tasks at each depth keep their own copy of every layer below,
         # starting equal to it and tied to it by an L2 penalty during training (see
         # soft_sharing_penalty). "copies" holds them under "<layer>_<layer below>" (dep_pos).
@@ -153,7 +159,8 @@ class JointManyTask(nn.Module):
                                       *((f"columns.{column}.{level}", m, self.layer_depths[level])
                                         for column, levels in self.columns.items() for level, m in levels.items()),
                                       *((f"stitches.{level}", m, self.layer_depths[level]) for level, m in self.stitches.items()),
-                                      *((f"heads.{task}", m, m.depth) for task, m in self.heads.items())]:
+                                      *((f"heads.{task}", m, m.depth) for task, m in self.heads.items()),
+                                      *((f"readers.{task}", m, self.heads[task].depth) for task, m in self.readers.items())]:
             for name, _ in module.named_parameters():
                 depths[f"{prefix}.{name}"] = depth
         for column in self.betas:
@@ -184,20 +191,23 @@ class JointManyTask(nn.Module):
                     total = total + (a - b).pow(2).sum()
         return total
 
-    def _input_dim(self, i: int) -> int:
+    def _input_dim(self, i: int, labels_below: int | None = None) -> int:
+        """The input size of the layer at ``self.depths[i]``; with ``labels_below``, of a
+        reader above the layer at ``i - 1`` that gets the label embeddings from below that depth."""
         cfg = self.cfg
         if i == 0:
             return self.embed.out_dim
         dim = 2 * cfg.hidden if cfg.vertical else 0
         if cfg.shortcut or not cfg.vertical:
             dim += self.embed.out_dim
-        if cfg.label_embeddings and self._label_sources_below(self.depths[i]):
+        if cfg.label_embeddings and self._label_sources_below(self.depths[i] if labels_below is None else labels_below):
             dim += cfg.label_dim
         return dim
 
     def _label_sources_below(self, depth: int) -> list[str]:
         """Token heads below ``depth`` that feed label embeddings upward (built before it)."""
-        return [t for t, h in self.heads.items() if h.depth < depth and h.kind == "token" and h.has_labels]
+        return [t for t, h in self.heads.items()
+                if h.depth < depth and h.kind == "token" and h.has_labels and t not in self.cfg.detached]
 
     def forward(self, batch: TokenBatch, upto: int, tasks: Collection[str] | None = None) -> StackOutput:
         """Run the layers up to depth ``upto`` and the token heads on them: all of them, or
@@ -218,14 +228,21 @@ class JointManyTask(nn.Module):
                 below[None] = h  # [B, T, 2H]
             out.hidden[depth] = h
             feeds_above = cfg.label_embeddings and depth < upto
+            labels_in = labels  # what this layer read from the heads below
             for task, head in self.heads.items():
                 if head.depth != depth or head.kind != "token":
                     continue
-                if tasks is not None and task not in tasks and not feeds_above:
+                detached = task in cfg.detached  # reads the layer, trains nothing below, feeds nothing above
+                if tasks is not None and task not in tasks and (detached or not feeds_above):
                     continue
-                scores = head(h, batch)
+                if detached:
+                    above = self._layer_input(depth + 1, h.detach(), x.detach(),
+                                              None if labels_in is None else labels_in.detach())
+                    scores = head(self.readers[task](above, batch.lengths), batch)
+                else:
+                    scores = head(h, batch)
                 out.scores[task] = scores
-                emb = head.label_embedding(scores) if feeds_above else None
+                emb = head.label_embedding(scores) if feeds_above and not detached else None
                 if emb is not None:
                     labels = emb if labels is None else labels + emb
         return out
