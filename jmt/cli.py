@@ -143,7 +143,7 @@ def train(
         None, "--select-metric", help="The dev score that picks the saved epoch: TASK.METRIC (e.g. dep.las), "
                                       "auto (dep LAS, else the mean of the tasks' main scores) or last."),
     init_from: Optional[Path] = typer.Option(
-        None, "--init-from", help="Fine-tune: start from this model directory's weights and vocabularies."),
+        None, "--init-from", help="Fine-tune: start from this model's weights and vocabularies (a directory, or a shipped model's name); a task it lacks is added, detached."),
     freeze_below: Optional[int] = typer.Option(
         None, "--freeze-below", min=0,
         help="Keep the parameters below this depth as they are (0 words, 1 POS, 2 chunk, 3 dep, 4 relatedness)."),

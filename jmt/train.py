@@ -17,6 +17,7 @@ import dataclasses
 import json
 import math
 import random
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -536,7 +537,9 @@ class Trainer:
     def load_initial(self, cfg: Config) -> tuple[JointManyTask, Vocabularies, ModelConfig]:
         """The model, vocabularies and model settings of ``cfg.train.init_from``, to fine-tune:
         its settings replace ``cfg.model``, and the tasks trained must be among its own."""
-        model, vocabs, saved = load_model(cfg.train.init_from, self.device)
+        from .api import model_path
+
+        model, vocabs, saved = load_model(model_path(cfg.train.init_from), self.device)
         # Model settings come from the model; one set otherwise and differently is a mistake.
         default, given, have = to_dict(ModelConfig()), to_dict(cfg.model), to_dict(saved.model)
         clash = [k for k in given if given[k] != default[k] and given[k] != have[k]
@@ -760,8 +763,11 @@ class Trainer:
         ranks += f", on {self.device}"
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         if cfg.train.init_from is not None:
-            self.log(f"fine-tuning the model in {cfg.train.init_from} ({', '.join(self.model.tasks)}) on {sizes}{ranks}; "
-                     f"{trainable:,} parameters trained, those below depth {cfg.train.freeze_below} kept")
+            kept = (f"the model's own {sum(p.numel() for p in self.model.parameters()) - trainable:,} kept"
+                    if set(self.added) >= set(self.corpora.train) else f"those below depth {cfg.train.freeze_below} kept")
+            self.log(f"fine-tuning the model in {cfg.train.init_from} ({', '.join(self.model.tasks)}"
+                     + (f"; {', '.join(self.added)} added, detached" if self.added else "")
+                     + f") on {sizes}{ranks}; {trainable:,} parameters trained, {kept}")
         else:
             self.log(f"training {', '.join(self.model.tasks)} on {sizes}{ranks}; {trainable:,} parameters"
                      + (f", those below depth {cfg.train.freeze_below} kept" if cfg.train.freeze_below else ""))
@@ -794,7 +800,21 @@ class Trainer:
             best_record = self.calibrate(best_record)
             if cfg.train.segmenter:
                 self.train_segmenter()
+            elif cfg.train.init_from is not None:
+                from .api import model_path
+
+                self.keep_segmenter(model_path(cfg.train.init_from))
         return best_record or {}
+
+    def keep_segmenter(self, source: Path) -> None:
+        """A fine-tuned model splits raw text as the model it started from did: its segmenter
+        is copied along (the tokens a model reads do not change with its weights)."""
+        from .segment import META, WEIGHTS, has_segmenter
+
+        if has_segmenter(source) and not has_segmenter(self.out_dir):
+            for name in (WEIGHTS, META):
+                shutil.copyfile(source / name, self.out_dir / name)
+            self.log(f"the segmenter of {source} copied along")
 
     def train_segmenter(self) -> None:
         """Train the raw-text segmenter (:mod:`jmt.segment`) into the model directory."""

@@ -4,6 +4,7 @@ fine-tuning that does not fit the model is one clear error."""
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -17,6 +18,7 @@ from jmt.cli import app
 from jmt.config import ConfigError
 from jmt.io import load_model
 from jmt.predict import Predictor
+from jmt.segment import SegmenterConfig, has_segmenter, train_segmenter
 from jmt.train import Trainer
 
 SENTENCES = [["The", "cat", "sleeps", "."], ["She", "saw", "a", "big", "bird", "today", "."]]
@@ -107,6 +109,8 @@ def ud_treebank(path):
 @pytest.mark.slow
 def test_tasks_added_to_a_trained_model_train_their_heads_alone_and_change_no_other_output(base, tmp_path):
     model_dir, files = base
+    model_dir = shutil.copytree(model_dir, tmp_path / "base")
+    train_segmenter(files["conllu"], None, model_dir, SegmenterConfig(epochs=1), log=quiet)
     treebank = str(ud_treebank(tmp_path / "ud.conllu"))
     cfg = tiny_config(files, (), init_from=str(model_dir), epochs=30, batch_size=1)
     cfg.data.train = {"feats": treebank, "lemma": treebank}
@@ -120,6 +124,7 @@ def test_tasks_added_to_a_trained_model_train_their_heads_alone_and_change_no_ot
     config = json.loads((tmp_path / "added" / "config.json").read_text())
     assert config["model"]["detached"] == ["feats", "lemma"]
     assert {"feats", "lemma"} <= set(config["tasks"])
+    assert has_segmenter(tmp_path / "added"), "the segmenter did not come along"
 
     old, grown = (Predictor(*load_model(d)[:2]) for d in (model_dir, tmp_path / "added"))
     assert old.tag(SENTENCES) == [{k: v for k, v in p.items() if k not in ("feats", "lemmas")}
@@ -179,3 +184,13 @@ def test_select_last_keeps_the_final_epoch(base, tmp_path):
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["selected"] for r in records] == [True, True, True]
     assert json.loads((out / "metrics.json").read_text())["epoch"] == 3
+
+
+@pytest.mark.slow
+def test_a_task_is_added_to_a_shipped_model_by_its_name(tmp_path):
+    treebank = str(ud_treebank(tmp_path / "ud.conllu"))
+    result = CliRunner().invoke(app, ["train", "--init-from", "en", "--train", f"feats={treebank}", "--epochs", "1",
+                                      "-o", str(tmp_path / "en-feats")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "en-feats" / "config.json").read_text())["model"]["detached"] == ["feats"]
+    assert has_segmenter(tmp_path / "en-feats")
