@@ -473,7 +473,9 @@ def tag(
     model_dir: Path = typer.Argument(..., help="A trained model directory, or the name of a shipped model (en)."),
     inputs: Optional[List[str]] = typer.Argument(None, help="Input files; standard input when none, or where one is -."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file; standard output when absent."),
-    input_format: str = typer.Option("raw", "--input-format", help="raw, tokenized (one sentence a line) or conllu."),
+    input_format: str = typer.Option("auto", "--input-format",
+                                     help="raw, tokenized (one sentence a line) or conllu; auto: conllu for a "
+                                          "file named *.conllu, raw otherwise."),
     one_sentence_per_line: bool = typer.Option(False, "--one-sentence-per-line", help="Raw text: keep the line splits."),
     tokenizer: Optional[str] = typer.Option(
         None, "--tokenizer", help="Raw text: model (the model's trained segmenter, the default where it has one) "
@@ -499,7 +501,7 @@ def tag(
     with errors_to_exit():
         from .api import load
         from .memory import fix_malloc_thresholds, frozen_objects
-        from .tagging_io import HTML_HEAD, HTML_TAIL, batched, read_input, write_sentence
+        from .tagging_io import HTML_HEAD, HTML_TAIL, batched, input_format_of, read_input, write_sentence
 
         fix_malloc_thresholds()  # flat memory over long inputs
         nlp = load(model_dir, batch_size, device, precision, tokenizer)
@@ -517,9 +519,10 @@ def tag(
                 typer.echo(f"warning: {err} (sentence skipped)", err=True)
 
             on_error = report if skip_bad else None
-            segmenter = nlp.segmenter if input_format == "raw" else None
-            sentences = (s for src in sources
-                         for s in read_input(src, sys.stdin, input_format, one_sentence_per_line, on_error, segmenter))
+            formats = [input_format_of(src, input_format) for src in sources]
+            segmenter = nlp.segmenter if "raw" in formats else None
+            sentences = (s for src, form in zip(sources, formats)
+                         for s in read_input(src, sys.stdin, form, one_sentence_per_line, on_error, segmenter))
             if output_format == "html":
                 out.write(HTML_HEAD)
             n = 0

@@ -15,7 +15,15 @@ from .data.conllu import read_conllu, sentence_text, write_conllu
 from .data.corpus import utf8_errors
 from .data.types import DataError, Pair, Sentence
 
-INPUT_FORMATS = ("raw", "tokenized", "conllu")
+INPUT_FORMATS = ("auto", "raw", "tokenized", "conllu")
+
+
+def input_format_of(path: str | None, given: str) -> str:
+    """The format an input is read in: ``given``, or for ``auto`` CoNLL-U where the file name
+    ends in ``.conllu`` and raw text otherwise (standard input included)."""
+    if given != "auto":
+        return given
+    return "conllu" if path is not None and str(path).endswith(".conllu") else "raw"
 OUTPUT_FORMATS = ("conllu", "jsonl", "html")
 
 

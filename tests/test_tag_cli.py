@@ -65,6 +65,18 @@ def test_every_output_tree_is_a_tree(model_dir):
     assert all(is_tree(r["heads"]) for r in records)
 
 
+def test_a_conllu_file_is_read_as_conllu_and_any_other_as_raw_text_unless_told(model_dir, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("The cat sleeps. A dog barks.\n", encoding="utf-8")
+    result = run("tag", model_dir, SAMPLE / "dev.conllu", text, "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 80 + 2  # the treebank's sentences as they are, then the text split in two
+    assert [r["tokens"] for r in records[-2:]] == [["The", "cat", "sleeps", "."], ["A", "dog", "barks", "."]]
+    as_text = run("tag", model_dir, SAMPLE / "dev.conllu", "--input-format", "raw", "--format", "jsonl")
+    assert as_text.exit_code == 0 and len(as_text.stdout.splitlines()) != 80
+
+
 def test_raw_text_from_stdin_is_split_into_sentences(model_dir):
     text = "The cat sleeps. A dog barks loudly!\n\nShe saw a bird.\n"
     result = run("tag", model_dir, "--format", "jsonl", input=text)
