@@ -125,6 +125,8 @@ def test_tasks_added_to_a_trained_model_train_their_heads_alone_and_change_no_ot
     assert config["model"]["detached"] == ["feats", "lemma"]
     assert {"feats", "lemma"} <= set(config["tasks"])
     assert has_segmenter(tmp_path / "added"), "the segmenter did not come along"
+    info = CliRunner().invoke(app, ["info", str(tmp_path / "added")])
+    assert "feats (detached), lemma (detached)" in info.output and "predict as the model they were added to" in info.output
 
     old, grown = (Predictor(*load_model(d)[:2]) for d in (model_dir, tmp_path / "added"))
     assert old.tag(SENTENCES) == [{k: v for k, v in p.items() if k not in ("feats", "lemmas")}
