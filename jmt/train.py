@@ -551,8 +551,9 @@ class Trainer:
         if self.added:
             model, saved.model = add_tasks(model, vocabs, saved.model, self.added, self.corpora,
                                            cfg.train.init_from, cfg.train.decoder)
+        changes = set(self.corpora.train) - set(self.added)  # a run that only adds tasks changes no old output
         for task in calibrated_tasks(model.heads):
-            if cfg.train.freeze_below <= TASKS[task].depth:
+            if changes and cfg.train.freeze_below <= TASKS[task].depth:
                 # The old calibration line fitted the old scores; train ends by fitting a new one.
                 model.heads[task].set_calibration(1.0, 0.0)
         return model, vocabs, saved.model

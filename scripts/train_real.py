@@ -219,7 +219,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
             "```", ""] if args.config else []),
         (f"Data: EWT train (feats, lemma; EWT dev). BASE_DIR: a model of the recipe (seed {base['train']['seed']}, "
          f"{base['train']['epochs']} epochs, vectors of {base['model']['word_dim']} dimensions"
-         + (f", encoder {base['model']['encoder']}" if base['model']['encoder'] else "") + "), whose other test "
+         + (f", encoder {base['model']['encoder']}" if base['model'].get('encoder') else "") + "), whose other test "
          "scores below are its own." if added else
          "Data: EWT train (upos, xpos, dep; EWT dev), "
          + "CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
