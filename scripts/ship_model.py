@@ -46,7 +46,9 @@ def main() -> None:
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False) + "\n", encoding="utf-8")
     weights = load_file(str(args.model_dir / "model.safetensors"))
     weights["embed.pretrained"] = weights["embed.pretrained"][:keep]
-    small = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in weights.items()}
+    # fitted scalars (the relatedness calibration line) keep float32: halving them moves every score
+    small = {k: (v.half() if v.is_floating_point() and not k.endswith(".calibration") else v).contiguous()
+             for k, v in weights.items()}
     save_file(small, str(out / "model.safetensors"), metadata={"format": "jmt", "version": str(FORMAT_VERSION)})
     (out / "model.safetensors").chmod(0o644)  # safetensors writes 0600; a package's files are for everyone
     for name in COPIED:
@@ -59,6 +61,8 @@ def main() -> None:
         data[table] = {task: _file_names(value) for task, value in data[table].items()}
     if data.get("vectors"):
         data["vectors"] = Path(data["vectors"]).name
+    if config["train"].get("init_from"):  # a model with tasks added to another: that one's name
+        config["train"]["init_from"] = Path(config["train"]["init_from"]).name
     (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if args.card:
         shutil.copyfile(args.card, out / "MODEL_CARD.md")

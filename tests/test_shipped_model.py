@@ -36,6 +36,8 @@ def test_the_english_model_ships_and_loads_by_name():
     assert [s["text"] for s in sentences] == ["I don't like it.", "It's raining!"]
     assert sentences[0]["words"] == ["I", "do", "n't", "like", "it", "."]
     assert sentences[0]["tokens"][1] == {"text": "don't", "start": 2, "end": 7, "words": ["do", "n't"]}
+    assert sentences[0]["lemmas"] == ["I", "do", "not", "like", "it", "."]  # features and lemmas, added (row 66)
+    assert sentences[0]["feats"][0] == "Case=Nom|Number=Sing|Person=1|PronType=Prs"
     size = sum(p.stat().st_size for p in (SHIPPED / "en").iterdir())
     assert size < 40 * 2**20  # float16 weights, a cut vocabulary of pretrained-only words
 
