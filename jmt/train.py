@@ -431,15 +431,20 @@ def make_optimizer(model: JointManyTask, loss_module: PassLoss, cfg: Config,
     """Adam or SGD over one parameter group per depth (a schedule scales each group's rate),
     a trainable encoder's own group at ``encoder_lr``, and the uncertainty weights; the
     parameters below ``freeze_below`` are left out and frozen. Tasks ``added`` to a trained
-    model always train their heads; when the run trains no other task, nothing else trains."""
+    model always train their heads. A fine-tuning run that trains detached tasks alone trains
+    nothing but their heads and readers, so every other output stays as it was."""
     by_depth: dict[int, list[torch.nn.Parameter]] = {}
     encoder_params = []
     depths = model.parameter_depths()
-    new = tuple(f"{part}.{task}." for task in added for part in ("heads", "readers"))
-    only_new = bool(added) and set(added) >= set(cfg.data.train)
+
+    def own(tasks) -> tuple[str, ...]:
+        return tuple(f"{part}.{task}." for task in tasks for part in ("heads", "readers"))
+
+    alone = cfg.train.init_from is not None and set(cfg.data.train) <= set(cfg.model.detached)
     for name, param in model.named_parameters():
         depth = depths[name]
-        if not name.startswith(new) and (depth < cfg.train.freeze_below or only_new):
+        if (not name.startswith(own(cfg.data.train)) if alone
+                else not name.startswith(own(added)) and depth < cfg.train.freeze_below):
             param.requires_grad_(False)  # out of the optimizer, so Adam cannot move it either
         elif name.startswith("encoder_net."):
             encoder_params.append(param)
@@ -542,16 +547,17 @@ class Trainer:
         model, vocabs, saved = load_model(model_path(cfg.train.init_from), self.device)
         # Model settings come from the model; one set otherwise and differently is a mistake.
         default, given, have = to_dict(ModelConfig()), to_dict(cfg.model), to_dict(saved.model)
+        self.added = sorted(set(self.corpora.train) - set(model.heads), key=lambda t: (TASKS[t].depth, t))
+        have["detached"] = sorted({*have["detached"], *self.added})  # what this run makes of it (a resumed run's config has it)
         clash = [k for k in given if given[k] != default[k] and given[k] != have[k]
                  and k != "word_dim"]
         if clash:
             raise ConfigError(f"model setting {clash[0]} = {given[clash[0]]!r} given, but the model in "
                               f"{cfg.train.init_from} has {have[clash[0]]!r}; a fine-tuned model keeps its own settings")
-        self.added = sorted(set(self.corpora.train) - set(model.heads), key=lambda t: (TASKS[t].depth, t))
         if self.added:
             model, saved.model = add_tasks(model, vocabs, saved.model, self.added, self.corpora,
                                            cfg.train.init_from, cfg.train.decoder)
-        changes = set(self.corpora.train) - set(self.added)  # a run that only adds tasks changes no old output
+        changes = set(self.corpora.train) - set(saved.model.detached) - set(self.added)  # detached tasks alone change no other output
         for task in calibrated_tasks(model.heads):
             if changes and cfg.train.freeze_below <= TASKS[task].depth:
                 # The old calibration line fitted the old scores; train ends by fitting a new one.
@@ -765,7 +771,7 @@ class Trainer:
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         if cfg.train.init_from is not None:
             kept = (f"the model's own {sum(p.numel() for p in self.model.parameters()) - trainable:,} kept"
-                    if set(self.added) >= set(self.corpora.train) else f"those below depth {cfg.train.freeze_below} kept")
+                    if set(self.corpora.train) <= set(cfg.model.detached) else f"those below depth {cfg.train.freeze_below} kept")
             self.log(f"fine-tuning the model in {cfg.train.init_from} ({', '.join(self.model.tasks)}"
                      + (f"; {', '.join(self.added)} added, detached" if self.added else "")
                      + f") on {sizes}{ranks}; {trainable:,} parameters trained, {kept}")

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from conftest import PAPER_TASKS, SAMPLE, quiet, small_model, tiny_config, write_tiny_corpora
 from jmt.data.conllu import read_conllu
 from jmt.cli import app
+from jmt.api import model_path
 from jmt.config import ConfigError
 from jmt.io import load_model
 from jmt.predict import Predictor
@@ -192,10 +193,33 @@ def test_select_last_keeps_the_final_epoch(base, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_task_is_added_to_a_shipped_model_by_its_name(tmp_path):
+def test_a_shipped_model_s_detached_task_is_fine_tuned_by_name_and_nothing_else_moves(tmp_path):
     treebank = str(ud_treebank(tmp_path / "ud.conllu"))
     result = CliRunner().invoke(app, ["train", "--init-from", "en", "--train", f"feats={treebank}", "--epochs", "1",
                                       "-o", str(tmp_path / "en-feats")])
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "en-feats" / "config.json").read_text())["model"]["detached"] == ["feats"]
+    assert json.loads((tmp_path / "en-feats" / "config.json").read_text())["model"]["detached"] == ["feats", "lemma"]
     assert has_segmenter(tmp_path / "en-feats")
+    before = load_file(str(model_path("en") / "model.safetensors"))
+    after = load_file(str(tmp_path / "en-feats" / "model.safetensors"))
+    moved = {name for name in before if not torch.equal(before[name].float(), after[name].float())}
+    assert moved and all(name.startswith(("heads.feats.", "readers.feats.")) for name in moved), sorted(moved)[:3]
+
+
+@pytest.mark.slow
+def test_a_run_that_adds_tasks_resumes(base, tmp_path):
+    model_dir, files = base
+    treebank = str(ud_treebank(tmp_path / "ud.conllu"))
+
+    def config(epochs):
+        cfg = tiny_config(files, (), init_from=str(model_dir), epochs=epochs)
+        cfg.data.train = {"feats": treebank}
+        cfg.data.dev = {"feats": treebank}
+        return cfg
+
+    Trainer(config(1), tmp_path / "added", log=quiet).train()
+    Trainer(config(2), tmp_path / "added", log=quiet, resume=True).train()
+    assert [json.loads(line)["epoch"] for line in (tmp_path / "added" / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "added"), "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "added" / "config.json").read_text())["model"]["detached"] == ["feats"]
