@@ -12,24 +12,25 @@ from typing import Any
 from .pairs import NO_GOLD, PairReadStats, parse_label, parse_score, sentence_tokens
 from .types import DataError, Pair, Sentence
 
-# example field -> dataset column names tried in order (the first present one is used)
-TOKEN_COLUMNS = {
-    "words": ("tokens", "words"),
-    "upos": ("upos",),
-    "xpos": ("xpos", "pos_tags"),
-    "chunks": ("chunk_tags", "chunks"),
-    "heads": ("head", "heads"),
-    "deprels": ("deprel", "deprels"),
-    "lemmas": ("lemmas", "lemma"),
-    "feats": ("feats",),
-}
+# example field -> dataset column names tried in order (the first present one is used): the
+# words and a pair's parts here, each task's own fields from its hf_columns (jmt.tasks)
+TOKEN_COLUMNS = {"words": ("tokens", "words")}
 PAIR_COLUMNS = {
     "premise": ("sentence_A", "premise", "sentence1"),
     "hypothesis": ("sentence_B", "hypothesis", "sentence2"),
-    "relatedness": ("relatedness_score",),
-    "entailment": ("entailment_judgment", "gold_label", "label"),
     "pair_id": ("pair_ID", "pairID", "id", "idx"),
 }
+
+
+def known_columns(kind: str) -> dict[str, tuple[str, ...]]:
+    """Every example field of a ``kind`` of task ("token", "pair") and its column names."""
+    from ..tasks import TASKS
+
+    known = dict(TOKEN_COLUMNS if kind == "token" else PAIR_COLUMNS)
+    for task in TASKS.values():
+        if task.kind == kind:
+            known.update(task.hf_columns)
+    return known
 DATA_FILE_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
 BLANK = (None, "_", "None", "")  # UD multiword ranges carry these as head
 
@@ -56,7 +57,7 @@ def read_hf(
 
     tokens = task_kind(task) == "token"
     dataset = _load(name_or_path, split, config)
-    known = TOKEN_COLUMNS if tokens else PAIR_COLUMNS
+    known = known_columns("token" if tokens else "pair")
     mapping = _mapping(dataset.column_names, known, columns or {})
     where = f"{name_or_path}[{split}]"
     decoders = {field: _decoder(dataset.features[col]) for field, col in mapping.items()}

@@ -59,6 +59,9 @@ class Task:
     # a pair task whose corpora may hold pairs without a gold label (NLI's "-"): they are
     # skipped and counted, not an error
     skips_no_gold: bool = False
+    # Hugging Face datasets: (example field, the dataset column names tried in order) for each
+    # field the task reads; `columns` in jmt.data.hf.read_hf overrides them
+    hf_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def sentence_labels(self) -> str | None:

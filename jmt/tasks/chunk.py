@@ -34,5 +34,6 @@ class SpanTask(Task):
 
 register(SpanTask("chunk", depth=2, layer="chunk", kind="token", field="chunks", head=SpanTagger, labels="chunk",
                   target="chunks", primary="f1", sample=("chunk_train.txt", "chunk_dev.txt"), misc_key="Chunk",
+                  hf_columns=(("chunks", ("chunk_tags", "chunks")),),
                   spans_key="chunks", spacy_assigns=("doc.spans",),
                   spacy_weights=(("chunks_f", 0.2), ("chunks_p", None), ("chunks_r", None), ("chunks_per_type", None))))

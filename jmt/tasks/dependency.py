@@ -321,6 +321,7 @@ class TreeTask(Task):
 
 register(TreeTask("dep", depth=3, layer="dep", kind="token", field="heads", head=DependencyHead, labels="deprel",
                   label_field="deprels", target="deprels", primary="las", selects=True,
+                  hf_columns=(("heads", ("head", "heads")), ("deprels", ("deprel", "deprels"))),
                   sample=("train.conllu", "dev.conllu"),
                   batch_size="dep_batch_size", spacy_assigns=("token.head", "token.dep", "token.is_sent_start"),
                   spacy_weights=(("dep_uas", 0.1), ("dep_las", 0.3), ("dep_las_per_type", None))))

@@ -80,4 +80,5 @@ class EntailmentTask(Task):
 
 register(EntailmentTask("entailment", depth=5, layer="entailment", kind="pair", field="entailment",
                         head=EntailmentHead, sample=("pairs_train.tsv", "pairs_dev.tsv"), requires=("relatedness",),
-                        requires_why="it is fed relatedness's label embedding", skips_no_gold=True))
+                        requires_why="it is fed relatedness's label embedding", skips_no_gold=True,
+                        hf_columns=(("entailment", ("entailment_judgment", "gold_label", "label")),)))

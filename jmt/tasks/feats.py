@@ -34,4 +34,5 @@ class FeatsTagger(Tagger):
 
 register(Task("feats", depth=2, layer="chunk", kind="token", field="feats", head=FeatsTagger, labels="feats", target="feats",
               sample=("train.conllu", "dev.conllu"), conllu_column=FEATS, spacy_attr="MORPH", spacy_space="_",
+              hf_columns=(("feats", ("feats",)),),
               spacy_assigns=("token.morph",), spacy_weights=(("morph_acc", 0.1),)))

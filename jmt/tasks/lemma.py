@@ -197,4 +197,5 @@ class LemmaTask(Task):
 
 register(LemmaTask("lemma", depth=2, layer="chunk", kind="token", field="lemmas", head=Lemmatizer, labels="lemma",
                    target="lemmas", sample=("train.conllu", "dev.conllu"), conllu_column=LEMMA, spacy_attr="LEMMA",
+                   hf_columns=(("lemmas", ("lemmas", "lemma")),),
                    spacy_space=None, spacy_assigns=("token.lemma",), spacy_weights=(("lemma_acc", 0.1),)))

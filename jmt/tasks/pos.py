@@ -28,10 +28,13 @@ class SecondTagSet(Task):
 
 
 register(Task("upos", depth=1, layer="pos", kind="token", field="upos", head=Tagger, labels="upos", target="upos",
+              hf_columns=(("upos", ("upos",)),),
               sample=SAMPLE, conllu_column=UPOS, spacy_attr="POS", spacy_space="SPACE", spacy_assigns=("token.pos",),
               spacy_weights=(("pos_acc", 0.2),)))
 register(Task("xpos", depth=1, layer="pos", kind="token", field="xpos", head=Tagger, labels="xpos", target="xpos",
+              hf_columns=(("xpos", ("xpos", "pos_tags")),),
               sample=SAMPLE, conllu_column=XPOS, spacy_attr="TAG", spacy_space="_SP", spacy_assigns=("token.tag",),
               spacy_weights=(("tag_acc", 0.2),)))
 register(SecondTagSet("xpos2", depth=1, layer="pos", kind="token", field="xpos", head=Tagger, labels="xpos2",
+                      hf_columns=(("xpos", ("xpos", "pos_tags")),),
                       target="xpos2", spacy_assigns=("token.tag", "token._.jmt_xpos2")))

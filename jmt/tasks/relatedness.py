@@ -92,4 +92,4 @@ class RelatednessTask(Task):
 
 register(RelatednessTask("relatedness", depth=4, layer="relatedness", kind="pair", field="relatedness",
                          head=RelatednessHead, primary="pearson", sample=("pairs_train.tsv", "pairs_dev.tsv"),
-                         calibrated=True))
+                         calibrated=True, hf_columns=(("relatedness", ("relatedness_score",)),)))
