@@ -218,6 +218,11 @@ class Config:
             if name not in TASKS or TASKS[name].kind != "token":
                 raise ConfigError(f"model.detached: {name!r} is not a token task; token tasks are "
                                   + ", ".join(t for t, spec in TASKS.items() if spec.kind == "token"))
+            stack = [t for t in self.data.train if t not in self.model.detached]  # the tasks that train the layers
+            if self.train.init_from is None and name in self.data.train and not any(
+                    TASKS[t].depth <= TASKS[name].depth for t in stack):
+                raise ConfigError(f"model.detached: {name} reads a layer at or below its depth ({TASKS[name].depth}) "
+                                  "that another task trains, and none does")
         if self.train.segmenter and segmenter_corpus(self.data) is None:
             raise ConfigError("train.segmenter needs a CoNLL-U (.conllu) training corpus for a token task "
                               "(upos, xpos, dep)")

@@ -400,17 +400,18 @@ def new_model(cfg: Config, corpora: Corpora, device: torch.device, load_encoder:
 
 def add_tasks(model: JointManyTask, vocabs: Vocabularies, model_cfg: ModelConfig, tasks: list[str],
               corpora: Corpora, source: str, decoder: str) -> tuple[JointManyTask, ModelConfig]:
-    """``model`` with new ``tasks``, detached (``model.detached``): each a head on the layer of
-    its depth that reads it and changes nothing else, so the model's own outputs stay as they
-    were. Their labels and tables join ``vocabs``; every old weight is kept."""
+    """``model`` with new ``tasks``, detached (``model.detached``): each a head that reads the
+    model's highest layer at or below its depth (a model without chunks gives feats the POS
+    layer) and changes nothing else, so the model's own outputs stay as they were. Their
+    labels and tables join ``vocabs``; every old weight is kept."""
     for task in tasks:
         spec = TASKS[task]
         if spec.kind != "token":
             raise ConfigError(f"{source}: the model has no {task!r} task, and only token tasks can be added "
                               f"to a trained model; it has {', '.join(model.tasks)}")
-        if spec.depth not in model.depths:
-            raise ConfigError(f"{source}: {task} reads the {spec.layer} layer (depth {spec.depth}), which the "
-                              f"model lacks; it has {', '.join(model.tasks)}")
+        if not any(depth <= spec.depth for depth in model.depths):
+            raise ConfigError(f"{source}: {task} would read a layer at or below depth {spec.depth} ({spec.layer}), "
+                              f"and the model has none; it has {', '.join(model.tasks)}")
     for task in tasks:
         spec = TASKS[task]
         if spec.labels:

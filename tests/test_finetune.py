@@ -139,13 +139,27 @@ def test_tasks_added_to_a_trained_model_train_their_heads_alone_and_change_no_ot
     assert scores["feats"]["accuracy"] == 100.0 and scores["lemma"]["accuracy"] == 100.0, scores
 
 
-def test_a_task_whose_layer_the_model_lacks_is_named(tmp_path):
+@pytest.mark.slow
+def test_a_task_is_added_below_its_depth_where_the_model_has_no_layer_at_it(tmp_path):
     files = write_tiny_corpora(tmp_path)
-    Trainer(tiny_config(files, ("upos",)), tmp_path / "pos", log=quiet).train()
-    cfg = tiny_config(files, ("dep",), init_from=str(tmp_path / "pos"))
-    with pytest.raises(ConfigError, match=r"dep reads the dep layer \(depth 3\), which the model lacks"):
+    Trainer(tiny_config(files, ("upos", "dep")), tmp_path / "ud", log=quiet).train()
+    treebank = str(ud_treebank(tmp_path / "ud.conllu"))
+    cfg = tiny_config(files, (), init_from=str(tmp_path / "ud"), epochs=30, batch_size=1)
+    cfg.data.train = {"feats": treebank}
+    Trainer(cfg, tmp_path / "feats", log=quiet).train()
+    model, vocabs, _ = load_model(tmp_path / "feats")
+    assert model.heads["feats"].depth == 1 and model.depths == [1, 3]  # the POS layer: the model has no depth 2
+    scores = Predictor(model, vocabs).evaluate_tasks(["feats"], list(read_conllu(treebank)))
+    assert scores["feats"]["accuracy"] == 100.0, scores
+
+
+def test_a_task_below_every_layer_of_the_model_is_refused(tmp_path):
+    files = write_tiny_corpora(tmp_path)
+    Trainer(tiny_config(files, ("dep",)), tmp_path / "dep", log=quiet).train()
+    cfg = tiny_config(files, ("upos",), init_from=str(tmp_path / "dep"))
+    with pytest.raises(ConfigError, match=r"upos would read a layer at or below depth 1 \(pos\), and the model has none"):
         Trainer(cfg, tmp_path / "ft", log=quiet)
-    cfg = tiny_config(files, ("relatedness",), init_from=str(tmp_path / "pos"))
+    cfg = tiny_config(files, ("relatedness",), init_from=str(tmp_path / "dep"))
     with pytest.raises(ConfigError, match="no 'relatedness' task, and only token tasks can be added"):
         Trainer(cfg, tmp_path / "ft", log=quiet)
 

@@ -256,6 +256,16 @@ def test_a_detached_head_trains_its_reader_alone_and_feeds_nothing_upward(tiny_f
         assert torch.equal(before.arcs, model(batch, 3).scores["dep"].arcs)
 
 
+def test_detached_tasks_need_a_task_that_trains_a_layer_at_or_below_them(tiny_files):
+    for tasks, detached, message in [(("upos", "dep"), ["nope"], "'nope' is not a token task"),
+                                     (("upos",), ["upos"], "upos reads a layer at or below its depth"),
+                                     (("upos", "dep"), ["upos"], "upos reads a layer at or below its depth")]:
+        cfg = replace(tiny_config(tiny_files, tasks), model=small_model(detached=detached))
+        with pytest.raises(ConfigError, match=message):
+            cfg.validate()
+    replace(tiny_config(tiny_files, ("upos", "dep")), model=small_model(detached=["dep"])).validate()
+
+
 def test_predictor_rejects_a_task_the_model_lacks(tiny_files, tmp_path):
     trainer = Trainer(tiny_config(tiny_files, ["upos"]), tmp_path / "out", log=quiet)
     with pytest.raises(ValueError, match="chunk"):

@@ -57,7 +57,16 @@ class JointManyTask(nn.Module):
             raise ValueError("a model needs at least one task")
         self.cfg = cfg
         self.tasks = sorted(tasks, key=lambda t: (TASKS[t].depth, t))
-        self.depths = sorted({TASKS[t].depth for t in self.tasks})
+        # The layers: one per depth of a task that trains the stack. A detached task (cfg.detached)
+        # reads the highest of them at or below its own depth, through a reader of its own.
+        self.depths = sorted({TASKS[t].depth for t in self.tasks if t not in cfg.detached})
+        if not self.depths:
+            raise ValueError("a model needs a task that is not detached")
+        reads = {t: max((d for d in self.depths if d <= TASKS[t].depth), default=None) for t in cfg.detached
+                 if t in self.tasks}
+        if None in reads.values():
+            raise ValueError(f"the detached task {next(t for t, d in reads.items() if d is None)} has no layer at or "
+                             "below its depth to read")
         self.layer_names = layer_names()
         self.layer_depths = {name: depth for depth, name in self.layer_names.items()}
         # Layers that token tasks read get the word representation through embed_dropout; the
@@ -76,7 +85,7 @@ class JointManyTask(nn.Module):
                 self.layers[self.layer_names[depth]] = BiLSTM(self._input_dim(i), cfg.hidden)
             for task in self.tasks:
                 # Without growing depth every task sits on the top layer.
-                if (TASKS[task].depth if cfg.growing_depth else self.depths[-1]) == depth:
+                if reads.get(task, TASKS[task].depth if cfg.growing_depth else self.depths[-1]) == depth:
                     self.heads[task] = build_head(task, cfg=cfg, vocabs=vocabs, in_dim=state_dim)
                     self.heads[task].depth = depth
                     if hasattr(self.heads[task], "decoder"):  # a tree decoder: the model's choice
