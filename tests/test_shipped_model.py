@@ -45,7 +45,7 @@ def test_the_english_model_ships_and_loads_by_name():
 @pytest.mark.slow
 def test_the_ewt_only_model_tags_and_refuses_pairs_before_writing_anything(tmp_path):
     nlp = jmt.load("en-ewt")
-    assert set(nlp.tasks) == {"upos", "xpos", "dep"}
+    assert set(nlp.tasks) == {"upos", "xpos", "dep", "feats", "lemma"}
     assert nlp.tag("It's here.")[0]["words"] == ["It", "'s", "here", "."]
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("A man eats.\tA person eats.\n", encoding="utf-8")
