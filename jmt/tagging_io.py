@@ -16,6 +16,7 @@ from .data.corpus import utf8_errors
 from .data.types import DataError, Pair, Sentence
 
 INPUT_FORMATS = ("auto", "raw", "tokenized", "conllu")
+OUTPUT_FORMATS = ("conllu", "jsonl", "html")
 
 
 def input_format_of(path: str | None, given: str) -> str:
@@ -24,7 +25,6 @@ def input_format_of(path: str | None, given: str) -> str:
     if given != "auto":
         return given
     return "conllu" if path is not None and str(path).endswith(".conllu") else "raw"
-OUTPUT_FORMATS = ("conllu", "jsonl", "html")
 
 
 def read_tokenized(lines: Iterable[str], source: str) -> Iterator[Sentence]:

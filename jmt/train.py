@@ -427,6 +427,11 @@ def add_tasks(model: JointManyTask, vocabs: Vocabularies, model_cfg: ModelConfig
     return grown, model_cfg
 
 
+def detached_alone(cfg: Config) -> bool:
+    """Whether a fine-tuning run trains detached tasks only: then it changes no other output."""
+    return cfg.train.init_from is not None and set(cfg.data.train) <= set(cfg.model.detached)
+
+
 def make_optimizer(model: JointManyTask, loss_module: PassLoss, cfg: Config,
                    added: Collection[str] = ()) -> torch.optim.Optimizer:
     """Adam or SGD over one parameter group per depth (a schedule scales each group's rate),
@@ -441,7 +446,7 @@ def make_optimizer(model: JointManyTask, loss_module: PassLoss, cfg: Config,
     def own(tasks) -> tuple[str, ...]:
         return tuple(f"{part}.{task}." for task in tasks for part in ("heads", "readers"))
 
-    alone = cfg.train.init_from is not None and set(cfg.data.train) <= set(cfg.model.detached)
+    alone = detached_alone(cfg)
     for name, param in model.named_parameters():
         depth = depths[name]
         if (not name.startswith(own(cfg.data.train)) if alone
@@ -489,6 +494,7 @@ class Trainer:
         seed_everything(cfg.train.seed)
         self.corpora = load_corpora(cfg, self.log)
         self.added: list[str] = []  # tasks that this run adds to the model it starts from (init_from)
+        self.source: Path | None = None  # that model's directory
         # What the data decide (the vectors' size, the encoder's identity, a fine-tuned model's
         # own settings) goes into a resolved copy of the configuration, checked again; neither
         # it nor the caller's configuration changes after that.
@@ -545,7 +551,8 @@ class Trainer:
         its settings replace ``cfg.model``, and the tasks trained must be among its own."""
         from .api import model_path
 
-        model, vocabs, saved = load_model(model_path(cfg.train.init_from), self.device)
+        self.source = model_path(cfg.train.init_from)
+        model, vocabs, saved = load_model(self.source, self.device)
         # Model settings come from the model; one set otherwise and differently is a mistake.
         default, given, have = to_dict(ModelConfig()), to_dict(cfg.model), to_dict(saved.model)
         self.added = sorted(set(self.corpora.train) - set(model.heads), key=lambda t: (TASKS[t].depth, t))
@@ -558,7 +565,7 @@ class Trainer:
         if self.added:
             model, saved.model = add_tasks(model, vocabs, saved.model, self.added, self.corpora,
                                            cfg.train.init_from, cfg.train.decoder)
-        changes = set(self.corpora.train) - set(saved.model.detached) - set(self.added)  # detached tasks alone change no other output
+        changes = not detached_alone(dataclasses.replace(cfg, model=saved.model))
         for task in calibrated_tasks(model.heads):
             if changes and cfg.train.freeze_below <= TASKS[task].depth:
                 # The old calibration line fitted the old scores; train ends by fitting a new one.
@@ -772,7 +779,7 @@ class Trainer:
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         if cfg.train.init_from is not None:
             kept = (f"the model's own {sum(p.numel() for p in self.model.parameters()) - trainable:,} kept"
-                    if set(self.corpora.train) <= set(cfg.model.detached) else f"those below depth {cfg.train.freeze_below} kept")
+                    if detached_alone(cfg) else f"those below depth {cfg.train.freeze_below} kept")
             self.log(f"fine-tuning the model in {cfg.train.init_from} ({', '.join(self.model.tasks)}"
                      + (f"; {', '.join(self.added)} added, detached" if self.added else "")
                      + f") on {sizes}{ranks}; {trainable:,} parameters trained, {kept}")
@@ -808,10 +815,8 @@ class Trainer:
             best_record = self.calibrate(best_record)
             if cfg.train.segmenter:
                 self.train_segmenter()
-            elif cfg.train.init_from is not None:
-                from .api import model_path
-
-                self.keep_segmenter(model_path(cfg.train.init_from))
+            elif self.source is not None:
+                self.keep_segmenter(self.source)
         return best_record or {}
 
     def keep_segmenter(self, source: Path) -> None:

@@ -20,6 +20,8 @@ PAIR_COLUMNS = {
     "hypothesis": ("sentence_B", "hypothesis", "sentence2"),
     "pair_id": ("pair_ID", "pairID", "id", "idx"),
 }
+DATA_FILE_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
+BLANK = (None, "_", "None", "")  # UD multiword ranges carry these as head
 
 
 def known_columns(kind: str) -> dict[str, tuple[str, ...]]:
@@ -31,8 +33,6 @@ def known_columns(kind: str) -> dict[str, tuple[str, ...]]:
         if task.kind == kind:
             known.update(task.hf_columns)
     return known
-DATA_FILE_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
-BLANK = (None, "_", "None", "")  # UD multiword ranges carry these as head
 
 
 def read_hf(

@@ -93,8 +93,7 @@ class JointManyTask(nn.Module):
         # A detached task (cfg.detached) reads its depth's layer through a BiLSTM of its own,
         # readers.<task>, given what a layer above would be given (that layer's states, the
         # words, the label embeddings from below), none of which it trains.
-        self.readers = nn.ModuleDict({task: BiLSTM(self._input_dim(self.depths.index(head.depth) + 1, head.depth),
-                                                                cfg.hidden)
+        self.readers = nn.ModuleDict({task: BiLSTM(self._stacked_dim(head.depth), cfg.hidden)
                                       for task, head in self.heads.items() if task in cfg.detached})
         # Soft sharing: the tasks at each depth keep their own copy of every layer below,
         # starting equal to it and tied to it by an L2 penalty during training (see
@@ -200,16 +199,18 @@ class JointManyTask(nn.Module):
                     total = total + (a - b).pow(2).sum()
         return total
 
-    def _input_dim(self, i: int, labels_below: int | None = None) -> int:
-        """The input size of the layer at ``self.depths[i]``; with ``labels_below``, of a
-        reader above the layer at ``i - 1`` that gets the label embeddings from below that depth."""
+    def _input_dim(self, i: int) -> int:
+        """The input size of the layer at ``self.depths[i]``."""
+        return self.embed.out_dim if i == 0 else self._stacked_dim(self.depths[i])
+
+    def _stacked_dim(self, depth: int) -> int:
+        """The size of what a layer over another reads (:meth:`_layer_input`): the states
+        below, the words, and the label embeddings of the heads below ``depth``."""
         cfg = self.cfg
-        if i == 0:
-            return self.embed.out_dim
         dim = 2 * cfg.hidden if cfg.vertical else 0
         if cfg.shortcut or not cfg.vertical:
             dim += self.embed.out_dim
-        if cfg.label_embeddings and self._label_sources_below(self.depths[i] if labels_below is None else labels_below):
+        if cfg.label_embeddings and self._label_sources_below(depth):
             dim += cfg.label_dim
         return dim
 
