@@ -463,7 +463,7 @@ def plot(
     run_dir: Path = typer.Argument(..., help="A training output directory, or an ablation runner's output."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Directory for the PNG files (default: RUN_DIR)."),
 ):
-    """Draw a run's dev scores by epoch (dev_curves.png), an ablation table (ablations.png), and a cross-stitch or sluice model's alpha and beta (sharing.png)."""
+    """Draw a run's dev scores by epoch (dev_curves.png), a sweep's table (ablations.png, curves.png), and a cross-stitch or sluice model's alpha and beta (sharing.png)."""
     with errors_to_exit():
         from .plot import plot_run
 

@@ -1,4 +1,4 @@
-"""Figures of a run: dev scores over epochs, and the ablation table as bars.
+"""Figures of a run: dev scores over epochs, a sweep's table as bars and curves, and a stitched model's sharing.
 
 matplotlib is an optional extra (``pip install 'jmt[plot]'``); nothing else imports it.
 """
@@ -107,6 +107,46 @@ def ablation_figure(table: dict, plt):
     return fig
 
 
+def plot_variant_curves(table_json: Path, out: Path) -> Path:
+    """The dev curves of every variant of a sweep's table, one panel per task."""
+    table = json.loads(table_json.read_text(encoding="utf-8"))
+    plt = _pyplot()
+    fig = curves_figure(table, plt)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def curves_figure(table: dict, plt):
+    """One panel per task, one line per variant: its primary dev score after each epoch
+    (``dev_by_epoch``; for a row of several seeds, their mean)."""
+    from matplotlib.ticker import MaxNLocator
+
+    variants = [v for v in table["variants"] if v.get("dev_by_epoch")]
+    columns = ablation_columns(variants)
+    if not columns:
+        raise ConfigError("the table has no dev scores by epoch to plot")
+    cols = min(3, len(columns))
+    rows = -(-len(columns) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    for ax in axes.flat[len(columns):]:
+        ax.set_visible(False)
+    for ax, (task, key, lower) in zip(axes.flat, columns):
+        for v in variants:
+            points = [(e + 1, d[task][key]) for e, d in enumerate(v["dev_by_epoch"]) if task in d]
+            if points:
+                ax.plot(*zip(*points), marker="o", markersize=3, label=v["name"])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(f"{task} {key} (dev)" + (", lower is better" if lower else ""), fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=6)
+    fig.suptitle(f"{table.get('title', 'variants')}: dev scores by epoch", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_sharing(model_dir: Path, out: Path) -> Path:
     """A cross-stitch or sluice model's learned sharing as heatmaps: each level's alpha (row:
     the column or subspace that reads; column: the one read) and each column's beta over its
@@ -152,8 +192,9 @@ def _heatmap(ax, values, rows: list[str], columns: list[str], title: str) -> Non
 
 
 def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
-    """Every figure ``run_dir`` has data for: ``dev_curves.png``, ``ablations.png``, and for a
-    cross-stitch or sluice model ``sharing.png``."""
+    """Every figure ``run_dir`` has data for: ``dev_curves.png``; for a sweep's table
+    ``ablations.png`` and ``curves.png`` (every variant's dev curves); and for a cross-stitch
+    or sluice model ``sharing.png``."""
     run_dir = Path(run_dir)
     out_dir = Path(out_dir or run_dir)
     if not run_dir.is_dir():
@@ -164,6 +205,7 @@ def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
         written.append(plot_dev_curves(run_dir / "metrics.jsonl", out_dir / "dev_curves.png"))
     if (run_dir / "ablations.json").is_file():
         written.append(plot_ablations(run_dir / "ablations.json", out_dir / "ablations.png"))
+        written.append(plot_variant_curves(run_dir / "ablations.json", out_dir / "curves.png"))
     config = run_dir / "config.json"
     if (run_dir / "model.safetensors").is_file() and config.is_file():
         from .config import STITCHED

@@ -112,38 +112,46 @@ def run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True)
 
 
-def train_command(name: str, args, paths) -> list[str]:
+def run_command(out: Path, seed: int, tasks, args, paths, flags: list[str]) -> list[str]:
+    """`jmt train` of one run of a sweep into ``out``: the recipe (``args.config``) on
+    ``tasks``' corpora for ``args.epochs`` epochs, every epoch's model kept, plus ``flags``; a
+    run an earlier call stopped goes on from its checkpoint instead."""
     train, dev, _, vectors = paths
-    _, flags, only = VARIANTS[name]
-    if (args.out_root / name / "resume.safetensors").is_file():  # a run an earlier sweep stopped: go on from there
-        return [sys.executable, "-m", "jmt", "train", "--resume", str(args.out_root / name),
-                "--epochs", str(args.epochs), "--device", args.device]
+    if (out / "resume.safetensors").is_file():
+        return [sys.executable, "-m", "jmt", "train", "--resume", str(out), "--epochs", str(args.epochs),
+                "--device", args.device]
     cmd = [sys.executable, "-m", "jmt", "train", *([str(args.config)] if args.config else []),
-           "-o", str(args.out_root / name), "--epochs", str(args.epochs), "--seed", str(args.seed),
-           "--device", args.device, "--keep-epochs", "--schedule", "jmt",  # the paper's ablations: its schedule,
-           "--no-calibrate",  # raw relatedness scores and a softmax chunker, as in the table measured
-           "--no-chunk-crf",  # before calibration and the CRF existed
-           "--average-last", "0"]  # and the last epoch's weights, not an average
-    for task in only or TASKS:
+           "-o", str(out), "--epochs", str(args.epochs), "--seed", str(seed), "--device", args.device, "--keep-epochs"]
+    for task in tasks:
         cmd += ["--train", f"{task}={train[task]}", "--dev", f"{task}={dev[task]}"]
     if vectors:
         cmd += ["--vectors", vectors]
     return cmd + flags
 
 
-def train_all(names: list[str], args, paths) -> None:
-    """Train ``names``, ``args.jobs`` at a time; with ``args.minutes``, runs still going then
-    are interrupted (each keeps its checkpoint and its epochs so far) and variants not yet
-    started are left out."""
+def train_command(name: str, args, paths) -> list[str]:
+    _, flags, only = VARIANTS[name]
+    return run_command(args.out_root / name, args.seed, only or TASKS, args, paths,
+                       ["--schedule", "jmt",  # the paper's ablations: its schedule,
+                        "--no-calibrate",  # raw relatedness scores and a softmax chunker, as in the table measured
+                        "--no-chunk-crf",  # before calibration and the CRF existed
+                        "--average-last", "0",  # and the last epoch's weights, not an average
+                        *flags])
+
+
+def train_all(commands: dict[str, list[str]], args) -> None:
+    """Run the ``jmt train`` commands (by run name; each logs to ``args.out_root/<name>.log``),
+    ``args.jobs`` at a time; with ``args.minutes``, runs still going then are interrupted (each
+    keeps its checkpoint and its epochs so far) and runs not yet started are left out."""
     env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
     deadline = time.time() + 60 * args.minutes if args.minutes else None
-    waiting, running, stopped = list(names), {}, set()
+    waiting, running, stopped = list(commands), {}, set()
     try:
         while waiting or running:
             out_of_time = deadline is not None and time.time() > deadline
             while waiting and len(running) < args.jobs and not out_of_time:
                 name = waiting.pop(0)
-                cmd = train_command(name, args, paths)
+                cmd = commands[name]
                 print("+", shlex.join(cmd), file=sys.stderr, flush=True)
                 log = open(args.out_root / f"{name}.log", "w", encoding="utf-8")
                 # SIGINT back to its default in the run, which a sweep started in the
@@ -178,30 +186,53 @@ def train_all(names: list[str], args, paths) -> None:
 
 
 def epochs_done(name: str, args) -> list[dict]:
-    log = args.out_root / name / "metrics.jsonl"
+    return run_epochs(args.out_root / name)
+
+
+def run_epochs(out: Path) -> list[dict]:
+    """The per-epoch records of the run in ``out`` (none before its first epoch)."""
+    log = out / "metrics.jsonl"
     return [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
 
 
-def score(name: str, args, paths, stopped: bool, common: int | None) -> dict:
-    """Test scores of a variant: of the model after epoch ``common`` when given (runs cut by
-    --minutes are compared at the last epoch all finished), else of the epoch it selected."""
-    _, _, test, _ = paths
-    out = args.out_root / name
-    epochs = epochs_done(name, args)
-    tasks = VARIANTS[name][2] or list(TASKS)
+def score_run(out: Path, tasks, test: dict[str, str], device: str, common: int | None) -> dict:
+    """Dev and test scores of the run in ``out``: of its model after epoch ``common`` when given
+    (runs cut by --minutes are compared at the last epoch all finished), else of the epoch it
+    selected; test scores come from `jmt evaluate`, run once per model."""
+    epochs = run_epochs(out)
     model = out / f"epoch{common}" if common else out
     scored = out / (f"test_epoch{common}.json" if common else "test.json")
-    evaluate = [sys.executable, "-m", "jmt", "evaluate", str(model), "--json", str(scored), "--device", args.device]
+    evaluate = [sys.executable, "-m", "jmt", "evaluate", str(model), "--json", str(scored), "--device", device]
     for task in tasks:
         evaluate += ["--test", f"{task}={test[task]}"]
     weights = model / "model.safetensors"
     if not scored.is_file() or scored.stat().st_mtime < weights.stat().st_mtime:  # else scored already
         run(evaluate)
     at = json.loads((model / "metrics.json").read_text())
-    return {"name": name, "what": VARIANTS[name][0], "flags": VARIANTS[name][1], "tasks": tasks,
-            "epoch": at["epoch"], "dev": at["dev"], "dev_by_epoch": [e["dev"] for e in epochs],
-            "test": json.loads(scored.read_text()), "epochs_done": len(epochs), "stopped": stopped,
+    return {"epoch": at["epoch"], "dev": at["dev"], "dev_by_epoch": [e["dev"] for e in epochs],
+            "test": json.loads(scored.read_text()), "epochs_done": len(epochs),
             "wall_seconds": round(sum(e["seconds"] for e in epochs if e["epoch"] <= (common or len(epochs))), 1)}
+
+
+def score(name: str, args, paths, stopped: bool, common: int | None) -> dict:
+    """A variant's row: its run's scores (:func:`score_run`) and what it is."""
+    tasks = VARIANTS[name][2] or list(TASKS)
+    return {"name": name, "what": VARIANTS[name][0], "flags": VARIANTS[name][1], "tasks": tasks,
+            **score_run(args.out_root / name, tasks, paths[2], args.device, common), "stopped": stopped}
+
+
+def common_epoch(finished: dict[str, int], epochs: int) -> int | None:
+    """The epoch every run is compared after: None when each finished exactly ``epochs``, else
+    the last one all of them finished (a time limit cut some, or an earlier call ran longer)."""
+    if min(finished.values()) == max(finished.values()) == epochs:
+        return None
+    common = min(min(finished.values()), epochs)
+    if common == 0:
+        waiting = [n for n, k in finished.items() if k == 0]
+        raise SystemExit(f"no table yet: {', '.join(waiting)} did not finish an epoch in the time given; "
+                         "run the same command again to go on")
+    print(f"comparing every run after epoch {common}", file=sys.stderr, flush=True)
+    return common
 
 
 def cell(scores: dict, task: str, key: str) -> str:
@@ -292,19 +323,9 @@ def main() -> None:
              "command": shlex.join(shown), "machine": machine(args.device), "variants": []}
     # Variants that finished their epochs (in this call or an earlier one) are not trained
     # again; those a time limit stopped go on from their checkpoint.
-    train_all([n for n in names if len(epochs_done(n, args)) < args.epochs], args, paths)
+    train_all({n: train_command(n, args, paths) for n in names if len(epochs_done(n, args)) < args.epochs}, args)
     finished = {n: len(epochs_done(n, args)) for n in names}
-    if min(finished.values()) < args.epochs or max(finished.values()) > args.epochs:
-        # Cut by --minutes, or some variants ran longer in an earlier call with more --epochs:
-        # every variant is compared after the same epoch.
-        common = min(min(finished.values()), args.epochs)
-        if common == 0:
-            waiting = [n for n, k in finished.items() if k == 0]
-            raise SystemExit(f"no table yet: {', '.join(waiting)} did not finish an epoch in the time given; "
-                             "run the same command again to go on")
-        print(f"comparing every variant after epoch {common}", file=sys.stderr, flush=True)
-    else:
-        common = None
+    common = common_epoch(finished, args.epochs)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         scored = list(pool.map(lambda n: score(n, args, paths, finished[n] < args.epochs, common), names))
     table["common_epoch"] = common

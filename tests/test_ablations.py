@@ -56,6 +56,7 @@ def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
     result = CliRunner().invoke(app, ["plot", str(tmp_path / "runs"), "-o", str(tmp_path / "png")])
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "png" / "ablations.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "png" / "curves.png").read_bytes()[:4] == b"\x89PNG"  # every variant's dev by epoch
     result = CliRunner().invoke(app, ["plot", str(tmp_path / "runs" / "no-shortcut")])
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "runs" / "no-shortcut" / "dev_curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -115,3 +116,55 @@ def test_every_panel_of_the_ablation_plot_puts_a_variant_on_the_same_row():
             assert name == "full" or (name == "single-pos") == ax.get_title().startswith("upos"), (name, ax.get_title())
     assert [ax.get_title() for ax in fig.axes] == ["upos accuracy (dev)", "chunk f1 (dev)", "dep las (dev)"]
     plt.close(fig)
+
+
+def test_the_sharing_comparison_trains_each_row_once_per_seed_and_tables_mean_and_spread(tmp_path):
+    recipe = tmp_path / "small.toml"
+    recipe.write_text(SMALL, encoding="utf-8")
+    results = tmp_path / "sharing.md"
+    cmd = [sys.executable, str(REPO / "scripts" / "sharing.py"), str(tmp_path / "runs"), "--samples",
+           "--epochs", "1", "--config", str(recipe), "--variants", "hard,sluice", "--seeds", "1,2", "--jobs", "2",
+           "--speed-rounds", "1", "--results", str(results), "--copy-plot"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("-m jmt train") == 4  # two rows, two seeds
+    table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
+    hard, sluice = table["variants"]
+    assert (hard["name"], sluice["name"]) == ("hard.joint", "sluice.joint")
+    for row in (hard, sluice):
+        seeds = [json.loads((tmp_path / "runs" / row["name"] / f"seed{s}" / "test.json").read_text()) for s in (1, 2)]
+        las = [s["dep"]["las"] for s in seeds]
+        assert row["test"]["dep"]["las"] == pytest.approx(sum(las) / 2)
+        assert row["test_spread"]["dep"]["las"] == pytest.approx(max(las) - min(las))
+        assert row["words_per_s"] > 0 and row["parameters"] > 0
+    assert sluice["parameters"] > hard["parameters"]  # a column of layers per depth
+    text = results.read_text()
+    for heading in ("## Dev", "## Test", "## Cost", "## Against the hard-sharing recipe (hard, joint)"):
+        assert heading in text
+    assert "| sluice network | joint | dev |" in text and " of 5 |" in text
+    for png in ("sharing_curves.png", "sharing_bars.png", "sharing_sluice.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "-m jmt train" not in again.stderr and "-m jmt evaluate" not in again.stderr  # nothing new to do
+
+
+def test_within_the_spread_allows_the_larger_spread_and_counts_better_as_within():
+    sys.path.insert(0, str(REPO / "scripts"))
+    from sharing import within_spread
+
+    def row(las, las_spread, mse, mse_spread):
+        scores = {"dep": {"las": las}, "relatedness": {"mse": mse}}
+        spread = {"dep": {"las": las_spread}, "relatedness": {"mse": mse_spread}}
+        return {"dev": scores, "dev_spread": spread}
+
+    hard = row(80.0, 0.4, 0.30, 0.01)
+    assert within_spread(row(79.7, 0.1, 0.30, 0.0), hard, "dep", "las", False, "dev")  # hard's spread allows 0.4
+    assert not within_spread(row(79.5, 0.1, 0.30, 0.0), hard, "dep", "las", False, "dev")
+    assert within_spread(row(79.0, 1.0, 0.30, 0.0), hard, "dep", "las", False, "dev")  # its own spread
+    assert within_spread(row(85.0, 0.0, 0.30, 0.0), hard, "dep", "las", False, "dev")  # better
+    assert within_spread(row(80, 0, 0.305, 0.0), hard, "relatedness", "mse", True, "dev")  # lower is better
+    assert not within_spread(row(80, 0, 0.32, 0.0), hard, "relatedness", "mse", True, "dev")
+    assert within_spread(row(80, 0, 0.2, 0.0), hard, "relatedness", "mse", True, "dev")
+    assert within_spread(row(80, 0, 0.2, 0.0), hard, "entailment", "accuracy", False, "dev") is None
