@@ -418,7 +418,12 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
         if metrics:
             typer.echo(f"dev scores of epoch {metrics.get('epoch')}:")
             typer.echo(format_metrics(metrics.get("dev", {})))
-            if cfg.model.detached and set(metrics.get("dev", {})) <= set(cfg.model.detached):
+            base = metrics.get("base")
+            if base and base.get("dev"):
+                typer.echo(f"dev scores of the model the detached tasks were added to ({base['model']}, epoch "
+                           f"{base['epoch']}), which the other tasks predict as:")
+                typer.echo(format_metrics(base["dev"]))
+            elif cfg.model.detached and set(metrics.get("dev", {})) <= set(cfg.model.detached):
                 typer.echo("  (the run that added the detached tasks trained them alone: the other tasks predict "
                            "as the model they were added to did)")
         from .segment import has_segmenter, load_segmenter

@@ -44,7 +44,7 @@ from .data.vocab import Vocab, Vocabularies
 from .device import resolve_device
 from .distributed import Distributed
 from .errors import TrainingError
-from .io import average_weights, load_model, save_model, save_weights, upgrade_v1, write_json
+from .io import average_weights, load_metrics, load_model, save_model, save_weights, upgrade_v1, write_json
 from .model import JointManyTask
 from .model.embeddings import pretrain_ngrams
 from .predict import Predictor
@@ -425,6 +425,18 @@ def add_tasks(model: JointManyTask, vocabs: Vocabularies, model_cfg: ModelConfig
     if model.encoder is not None:
         grown.attach_encoder(model.encoder)
     return grown, model_cfg
+
+
+def base_record(source: Path, name: str | Path, trained: Collection[str]) -> dict:
+    """The record of the model that detached tasks were added to (``source``, given as
+    ``name``): its epoch, and the dev scores of its tasks other than ``trained``, with those
+    of its own base when tasks were added to it before."""
+    metrics = load_metrics(source)
+    earlier = metrics.get("base", {})
+    dev = {task: scores for task, scores in {**earlier.get("dev", {}), **metrics.get("dev", {})}.items()
+           if task not in trained}
+    averaged = {"averaged_epochs": metrics["averaged_epochs"]} if "averaged_epochs" in metrics else {}
+    return {"model": Path(name).name, "epoch": metrics.get("epoch"), **averaged, "dev": dev}
 
 
 def detached_alone(cfg: Config) -> bool:
@@ -813,11 +825,24 @@ class Trainer:
             if cfg.train.average_last:
                 best_record = self.average_last_epochs(best, best_record)
             best_record = self.calibrate(best_record)
+            if self.source is not None and detached_alone(cfg):
+                best_record = self.record_base(self.source)
             if cfg.train.segmenter:
                 self.train_segmenter()
             elif self.source is not None:
                 self.keep_segmenter(self.source)
         return best_record or {}
+
+    def record_base(self, source: Path) -> dict:
+        """A model that got detached tasks added predicts every other task as ``source`` did,
+        so its ``metrics.json`` keeps the source's record of them under ``base``: the source's
+        name and epoch, and the dev scores of its tasks that this run did not train."""
+        path = self.out_dir / "metrics.json"
+        record = load_metrics(self.out_dir)
+        if record:
+            record["base"] = base_record(source, self.cfg.train.init_from, set(self.cfg.data.train))
+            write_json(path, record)
+        return record
 
     def keep_segmenter(self, source: Path) -> None:
         """A fine-tuned model splits raw text as the model it started from did: its segmenter

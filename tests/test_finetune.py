@@ -129,8 +129,14 @@ def test_tasks_added_to_a_trained_model_train_their_heads_alone_and_change_no_ot
     assert config["model"]["detached"] == ["feats", "lemma"]
     assert {"feats", "lemma"} <= set(config["tasks"])
     assert has_segmenter(tmp_path / "added"), "the segmenter did not come along"
+    base_dev = json.loads((model_dir / "metrics.json").read_text())["dev"]
+    metrics = json.loads((tmp_path / "added" / "metrics.json").read_text())
+    assert set(metrics["dev"]) == {"feats", "lemma"}
+    assert metrics["base"] == {"model": "base", "epoch": 1, "dev": base_dev}  # what the other tasks still score
     info = CliRunner().invoke(app, ["info", str(tmp_path / "added")])
-    assert "feats (detached), lemma (detached)" in info.output and "predict as the model they were added to" in info.output
+    assert "feats (detached), lemma (detached)" in info.output
+    assert "dev scores of the model the detached tasks were added to (base, epoch 1)" in info.output
+    assert f"las {base_dev['dep']['las']:.2f}" in info.output
 
     old, grown = (Predictor(*load_model(d)[:2]) for d in (model_dir, tmp_path / "added"))
     assert old.tag(SENTENCES) == [{k: v for k, v in p.items() if k not in ("feats", "lemmas")}
