@@ -224,6 +224,10 @@ def test_a_shipped_model_s_detached_task_is_fine_tuned_by_name_and_nothing_else_
     after = load_file(str(tmp_path / "en-feats" / "model.safetensors"))
     moved = {name for name in before if not torch.equal(before[name].float(), after[name].float())}
     assert moved and all(name.startswith(("heads.feats.", "readers.feats.")) for name in moved), sorted(moved)[:3]
+    shipped = json.loads((model_path("en") / "metrics.json").read_text())
+    base = json.loads((tmp_path / "en-feats" / "metrics.json").read_text())["base"]
+    assert base["model"] == "en" and base["dev"]["lemma"] == shipped["dev"]["lemma"]  # added to en before
+    assert base["dev"]["dep"] == shipped["base"]["dev"]["dep"] and "feats" not in base["dev"]  # and en's own base
 
 
 @pytest.mark.slow
