@@ -21,7 +21,8 @@ epochs=${4:-16}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 if [ -n "$encoder" ]; then
-    extra=(--encoder "$encoder")
+    # The pair heads also read the encoder's sentence vectors (results/experiments.md row 67).
+    extra=(--encoder "$encoder" --set model.encoder_sentence=true)
     title="jmt accurate model ($encoder encoder) on the public corpora, seed $seed"
     results="results/accuracy_encoder_runs.md"
 else

@@ -71,6 +71,8 @@ def main() -> None:
                     help="pretrained vectors: a file name in SHARED/vectors, or a path")
     ap.add_argument("--encoder", help="a pretrained encoder under the stack (jmt train --encoder), e.g. "
                                       "sentence-transformers/all-MiniLM-L6-v2")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="a config key passed on to jmt train (repeatable), over --config")
     ap.add_argument("--add-ud-morph", type=Path, metavar="BASE_DIR",
                     help="train only UD features and lemmas (tasks feats and lemma, from EWT train), added to the "
                          "recipe's model in BASE_DIR; scored with the rest on EWT and GUM test")
@@ -95,6 +97,7 @@ def main() -> None:
         "--vectors", str(vectors_path(args)), *(["--encoder", args.encoder] if args.encoder else []),
         "--epochs", str(args.epochs), "--seed", str(args.seed),
         "--optimizer", args.optimizer, "--lr", str(args.lr), "--lower-lr-scale", str(args.lower_lr_scale),
+        *[arg for setting in args.set for arg in ("--set", setting)],
     ]
     if args.add_ud_morph:
         train_cmd = jmt + [
