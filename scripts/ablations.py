@@ -284,24 +284,29 @@ def write_table(args, table: dict) -> None:
     print(f"wrote {args.results}", file=sys.stderr)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def sweep_arguments(ap: argparse.ArgumentParser, *, epochs: int, results: str, runs: str) -> None:
+    """The options that this runner and scripts/sharing.py share: data, budget, jobs and output."""
     ap.add_argument("out_root", type=Path)
     ap.add_argument("--config", type=Path, default=REPO / "scripts" / "accuracy.toml")
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--variants", default=",".join(v for v in VARIANTS if v not in OPTIONAL))
+    ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     ap.add_argument("--samples", action="store_true", help="the shipped sample corpora (a smoke run)")
-    ap.add_argument("--results", type=Path, default=REPO / "results" / "ablations.md")
-    ap.add_argument("--copy-plot", action="store_true", help="also draw the table into the results folder")
+    ap.add_argument("--results", type=Path, default=REPO / "results" / results)
+    ap.add_argument("--copy-plot", action="store_true", help="also draw the figures next to the results file")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto, for every training and evaluation")
-    ap.add_argument("--jobs", type=int, default=1, help="variants trained at the same time")
+    ap.add_argument("--jobs", type=int, default=1, help=f"{runs} trained at the same time")
     ap.add_argument("--threads", type=int, default=0, help="torch threads of each job (default: torch's own)")
     ap.add_argument("--minutes", type=float, default=None,
-                    help="stop all training after this many minutes; the dev table then compares the variants "
-                         "at the last epoch every one of them finished")
+                    help="stop all training after this many minutes; the table then compares the rows at the last "
+                         "epoch every run finished, and the same command goes on later")
     ap.add_argument("--vectors", type=Path, default=None, help="vectors file to use instead of ../shared's GloVe")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sweep_arguments(ap, epochs=6, results="ablations.md", runs="variants")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--variants", default=",".join(v for v in VARIANTS if v not in OPTIONAL))
     args = ap.parse_args()
     names = args.variants.split(",")
     unknown = [n for n in names if n not in VARIANTS]

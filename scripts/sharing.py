@@ -35,7 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ablations import TASKS, common_epoch, corpora, machine, run_command, run_epochs, score_run, train_all
+from ablations import (TASKS, common_epoch, corpora, machine, run_command, run_epochs, score_run, sweep_arguments,
+                       train_all)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARINGS = {
@@ -210,24 +211,11 @@ def draw(args, table: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("out_root", type=Path)
-    ap.add_argument("--config", type=Path, default=REPO / "scripts" / "accuracy.toml")
-    ap.add_argument("--epochs", type=int, default=3)
+    sweep_arguments(ap, epochs=3, results="sharing.md", runs="runs")
     ap.add_argument("--seeds", default="1,2", help="comma-separated; every row trains once per seed")
     ap.add_argument("--schedules", default="joint", help="comma-separated: jmt, joint, uncertainty")
     ap.add_argument("--variants", default=",".join(SHARINGS), help=f"comma-separated: {', '.join(SHARINGS)}")
-    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    ap.add_argument("--samples", action="store_true", help="the shipped sample corpora (a smoke run)")
-    ap.add_argument("--results", type=Path, default=REPO / "results" / "sharing.md")
-    ap.add_argument("--copy-plot", action="store_true", help="draw the figures next to the results file")
-    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto, for every training and evaluation")
-    ap.add_argument("--jobs", type=int, default=1, help="runs trained at the same time")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads of each job (default: torch's own)")
-    ap.add_argument("--minutes", type=float, default=None,
-                    help="stop all training after this many minutes; the rows are then compared at the last "
-                         "epoch every run finished, and the same command goes on later")
     ap.add_argument("--speed-rounds", type=int, default=3, help="alternating rounds of the words/s measurement")
-    ap.add_argument("--vectors", type=Path, default=None, help="vectors file to use instead of ../shared's GloVe")
     args = ap.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.schedules = args.schedules.split(",")
