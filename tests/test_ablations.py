@@ -25,7 +25,7 @@ def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
     results = tmp_path / "ablations.md"
     cmd = [sys.executable, str(REPO / "scripts" / "ablations.py"), str(tmp_path / "runs"), "--samples",
            "--epochs", "2", "--config", str(recipe), "--variants", "no-shortcut,single-chunk,sluice",
-           "--results", str(results)]
+           "--jobs", "2", "--results", str(results)]  # two at a time: the CI machine's two cores
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
@@ -42,7 +42,7 @@ def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
 
     # a second call with fewer epochs trains nothing and compares every variant after that epoch
     cmd[cmd.index("--epochs") + 1] = "1"
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert again.returncode == 0, again.stderr[-3000:]
     assert "-m jmt train" not in again.stderr
     assert again.stderr.count("-m jmt evaluate") == 3  # the epoch-1 models, not scored before
