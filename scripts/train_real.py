@@ -190,6 +190,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
 
     t, g = scores["ewt"], scores["gum"]
     config = ["--config", display_path(args.config)] if args.config else []
+    config += [arg for setting in args.set for arg in ("--set", setting)]  # the keys changed over the recipe
     added = args.add_ud_morph is not None
     if added:
         shown_cmd = shlex.join(["python", "scripts/train_real.py", "OUT_DIR", *config, "--add-ud-morph", "BASE_DIR",
