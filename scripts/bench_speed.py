@@ -25,6 +25,7 @@ import gc
 import json
 import platform
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -177,7 +178,7 @@ def write(args, results) -> None:
              f"{SPACY_MODEL} 3.8.0.", "",
              f"Command: `python scripts/bench_speed.py MODEL_DIR --rounds {args.rounds}"
              f"{' --bf16-anyway' if args.bf16_anyway else ''}"
-             + "".join(f" --also {spec.partition('=')[0]}=MODEL_DIR" for spec in args.also) + "` with "
+             + "".join(f" --also {shlex.quote(spec.partition('=')[0] + '=MODEL_DIR')}" for spec in args.also) + "` with "
              f"{args.model_name}. EWT test (25,094 words), pre-tokenized from the gold words; one pass per "
              f"fresh process after a 200-sentence warm-up; tools alternate; median of {args.rounds} rounds. "
              "The jmt processes fix glibc's mmap threshold at 32 MiB and trim threshold at 256 MiB, as `jmt tag` does; "
