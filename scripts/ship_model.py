@@ -64,12 +64,24 @@ def main() -> None:
     if config["train"].get("init_from"):  # a model with tasks added to another: that one's name
         config["train"]["init_from"] = Path(config["train"]["init_from"]).name
     (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    name_base(out, args.name, config["model"].get("detached", []))
     if args.card:
         shutil.copyfile(args.card, out / "MODEL_CARD.md")
     if args.slice:
         write_card(out, args.slice, args.slice_sentences)
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"wrote {out.relative_to(REPO)}: {size / 2**20:.1f} MiB, {keep - 1:,} pretrained-only words kept", file=sys.stderr)
+
+
+def name_base(out: Path, name: str, detached: list[str]) -> None:
+    """Call the model that detached tasks were added to by what a user has (``en without feats
+    and lemma``) in metrics.json, which `jmt info` prints; its training run's directory name
+    means nothing outside the machine it was trained on."""
+    path = out / "metrics.json"
+    metrics = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if metrics.get("base") and detached:
+        metrics["base"]["model"] = f"{name} without {' and '.join(detached)}"
+        path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
 
 
 def _file_names(value):

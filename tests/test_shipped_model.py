@@ -112,3 +112,25 @@ def test_the_accurate_model_tags_raw_text_with_its_encoder():
     sentences = nlp.tag("I don't like it. It's raining!")
     assert [s["words"] for s in sentences] == [["I", "do", "n't", "like", "it", "."], ["It", "'s", "raining", "!"]]
     assert sentences[0]["upos"] == ["PRON", "AUX", "PART", "VERB", "PRON", "PUNCT"]
+
+
+@pytest.mark.parametrize("name", shipped_models())
+def test_a_shipped_model_names_the_model_its_detached_tasks_were_added_to_by_what_a_user_has(name):
+    # jmt info prints this name; a training run's directory name means nothing to a user
+    detached = json.loads((SHIPPED / name / "config.json").read_text(encoding="utf-8"))["model"]["detached"]
+    base = json.loads((SHIPPED / name / "metrics.json").read_text(encoding="utf-8")).get("base")
+    if detached and base:
+        assert base["model"] == f"{name} without {' and '.join(detached)}"
+
+
+def test_ship_model_names_the_base_model_after_the_shipped_one(tmp_path):
+    sys.path.insert(0, str(REPO / "scripts"))
+    from ship_model import name_base
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"epoch": 12, "base": {"model": "run6", "epoch": 12}}))
+    name_base(tmp_path, "en", ["feats", "lemma"])
+    assert json.loads((tmp_path / "metrics.json").read_text())["base"] == {"model": "en without feats and lemma",
+                                                                            "epoch": 12}
+    (tmp_path / "metrics.json").write_text(json.dumps({"epoch": 12}))  # a model without added tasks: as it was
+    name_base(tmp_path, "en", [])
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"epoch": 12}
