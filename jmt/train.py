@@ -52,6 +52,8 @@ from .tasks import TASKS
 
 HOLDOUT = "holdout:"
 
+# Steps between reads of a NonFiniteGuard: one host-device wait per this many steps.
+CHECK_EVERY = 100
 LAST_EPOCHS = "last_epochs"  # OUT/last_epochs/epoch<N>.safetensors: the weights train.average_last averages
 
 
@@ -163,6 +165,7 @@ class Pass:
     examples: list  # encoded
     batch_size: int
     pairs: bool
+    max_tokens: int = 0  # padded tokens per batch; 0 = no limit
 
     @property
     def lengths(self) -> list[int]:
@@ -197,8 +200,9 @@ def make_passes(cfg: Config, corpora: Corpora, vocabs: Vocabularies,
         if pairs and cfg.train.swap_pairs:
             encoded += swapped_pairs(encoded, tasks)
         own_size = sorted({TASKS[t].batch_size for t in tasks} - {"batch_size"})  # dep_batch_size, say
-        size = getattr(cfg.train, own_size[0] if own_size else "batch_size")
-        passes.append(Pass(tasks, depth, encoded, size, pairs))
+        key = own_size[0] if own_size else "batch_size"
+        tokens = getattr(cfg.train, key.removesuffix("size") + "tokens")  # dep_batch_tokens, say
+        passes.append(Pass(tasks, depth, encoded, getattr(cfg.train, key), pairs, tokens))
     return passes
 
 
@@ -224,7 +228,9 @@ class LossMeter:
 
     def add(self, p: Pass, idx: list[int], losses: dict[str, torch.Tensor], seconds: float) -> None:
         for task, value in losses.items():
-            self.loss[task] = self.loss.get(task, 0.0) + value.item()
+            # Summed where the loss is (a GPU's memory): reading it each step would make the
+            # host wait for the device every step.
+            self.loss[task] = self.loss.get(task, 0.0) + value.detach()
             self.examples[task] = self.examples.get(task, 0) + len(idx)
         record = self.passes.setdefault(p.name, [0, 0, 0.0, p])
         record[0] += 1
@@ -232,13 +238,45 @@ class LossMeter:
         record[2] += seconds
 
     def per_example(self) -> dict[str, float]:
-        return {task: total / max(1, self.examples[task]) for task, total in self.loss.items()}
+        return {task: float(total) / max(1, self.examples[task]) for task, total in self.loss.items()}
 
     def lines(self, epoch: int) -> list[str]:
         per = self.per_example()
         return [f"epoch {epoch} {name}: {batches} batches, {words / max(seconds, 1e-9):,.0f} words/s, loss per "
                 + ("pair " if p.pairs else "sentence ") + ", ".join(f"{t} {per[t]:.4f}" for t in p.tasks if t in per)
                 for name, (batches, words, seconds, p) in sorted(self.passes.items(), key=lambda kv: kv[1][3].depth)]
+
+
+class NonFiniteGuard:
+    """Non-finite losses and gradient norms noticed on the device, for a trainer that does not
+    read them back every step (on a GPU, that read makes the host wait for the device). From
+    the first bad step on, the optimizer skips every update (fused Adam's ``found_inf``, the
+    flag ``torch.amp.GradScaler`` uses), so the parameters stay as they were before it, and
+    :meth:`first_bad` reads the flag once for many steps."""
+
+    def __init__(self, device: torch.device):
+        self.bad = torch.zeros((), device=device)  # 1.0 from the first bad step on
+        self.step = torch.zeros((), dtype=torch.long, device=device)
+        self.norm_bad = torch.zeros((), dtype=torch.bool, device=device)  # the loss was finite, the norm not
+        self.value = torch.zeros((), device=device)
+
+    def update(self, step: int, loss: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
+        """Record this step's values; returns the flag for the optimizer's ``found_inf``."""
+        loss, norm = loss.detach().float(), norm.detach().float()
+        loss_bad = ~torch.isfinite(loss)
+        now = loss_bad | ~torch.isfinite(norm)
+        first = now & (self.bad == 0)
+        self.step = torch.where(first, step, self.step)
+        self.norm_bad = torch.where(first, ~loss_bad, self.norm_bad)
+        self.value = torch.where(first, torch.where(loss_bad, loss, norm), self.value)
+        self.bad = torch.maximum(self.bad, now.float())
+        return self.bad
+
+    def first_bad(self) -> tuple[int, str, float] | None:
+        """(step, "loss" or "gradient norm", its value) of the first bad step, or None."""
+        if not self.bad.item():
+            return None
+        return int(self.step), "gradient norm" if self.norm_bad.item() else "loss", self.value.item()
 
 
 def attach_states(encoder, sentences: list[EncodedSentence], log) -> None:
@@ -529,6 +567,10 @@ class Trainer:
         self.loss_module = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization and not joint,
                                     uncertainty=cfg.train.schedule == "uncertainty").to(self.device)
         self.optimizer = make_optimizer(self.model, self.loss_module, cfg, self.added)
+        # On a GPU, non-finite values are caught on the device (NonFiniteGuard), which fused
+        # Adam's skipped updates make possible; elsewhere each step checks them itself.
+        self.deferred_checks = self.device.type == "cuda" and self.optimizer.defaults.get("fused") is True
+        self.guard: NonFiniteGuard | None = None
         self.epoch_lr = cfg.train.lr
         self.rng = random.Random(cfg.train.seed)
         self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size, cache=frozen_encoder)
@@ -589,7 +631,8 @@ class Trainer:
 
     def pass_batches(self, p: Pass) -> list[list[int]]:
         """This epoch's shuffled batches of a pass (this rank's share of them)."""
-        batches = list(batch_indices(p.examples, p.batch_size, shuffle=True, rng=self.rng))
+        batches = list(batch_indices(p.examples, p.batch_size, shuffle=True, rng=self.rng,
+                                     max_tokens=p.max_tokens or None))
         if self.dist is not None:
             # The same shuffled batches on every rank (same seed); each takes its own share,
             # padded by the sampler to an equal number of steps.
@@ -634,12 +677,15 @@ class Trainer:
                                                                                       and unit.depth == bottom)
             group["lr"] = self.epoch_lr * group.get("scale", 1.0) * (t.lower_lr_scale if below else 1.0)
         meter = LossMeter()
+        self.guard = NonFiniteGuard(self.device) if self.deferred_checks else None
         with progress_bar(f"epoch {epoch} {unit.name}", len(unit.steps), t.progress and self.is_main) as advance:
             for n, (p, idx) in enumerate(unit.steps, 1):
                 start = time.perf_counter()
                 losses = self.train_step(p, idx, epoch, n, len(unit.steps))
                 meter.add(p, idx, losses, time.perf_counter() - start)
                 advance(lambda: f"loss per example {sum(v.item() for v in losses.values()) / len(idx):.3f}")
+                if n % CHECK_EVERY == 0 or n == len(unit.steps):
+                    self.check_guard(unit, epoch)
         if unit.depth is not None:
             self.regularizer.snapshot()
         for line in meter.lines(epoch):
@@ -674,20 +720,32 @@ class Trainer:
         loss, losses = self.step(batch, p.depth, p.tasks, p.pairs)
         # Alone, stop before backward; with several ranks a bad loss on one shows up in the
         # averaged gradient norm on all of them, so every rank stops together.
-        if self.dist is None and not torch.isfinite(loss):
-            raise self.non_finite("loss", loss, p, epoch, step, steps)
+        if self.guard is None and self.dist is None and not torch.isfinite(loss):
+            raise self.non_finite("loss", loss.item(), p, epoch, step, steps)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), min(self.cfg.train.clip, float(p.depth)))
-        if not torch.isfinite(norm):
-            raise self.non_finite("gradient norm", norm, p, epoch, step, steps)
-        self.optimizer.step()
+        if self.guard is None:
+            if not torch.isfinite(norm):
+                raise self.non_finite("gradient norm", norm.item(), p, epoch, step, steps)
+            self.optimizer.step()
+        else:  # the device skips the update; check_guard stops the pass a few steps later
+            self.optimizer.found_inf = self.guard.update(step, loss, norm)
+            self.optimizer.step()
+            del self.optimizer.found_inf
         return losses
 
-    def non_finite(self, what: str, value: torch.Tensor, p: Pass, epoch: int, step: int, steps: int) -> TrainingError:
+    def check_guard(self, unit: Unit, epoch: int) -> None:
+        """Stop with the first bad step's error if the guard saw one (no update ran since)."""
+        bad = self.guard.first_bad() if self.guard is not None else None
+        if bad is not None:
+            step, what, value = bad
+            raise self.non_finite(what, value, unit.steps[step - 1][0], epoch, step, len(unit.steps))
+
+    def non_finite(self, what: str, value: float, p: Pass, epoch: int, step: int, steps: int) -> TrainingError:
         saved = (f"the best model so far in {self.out_dir} is intact" if (self.out_dir / "model.safetensors").is_file()
                  else "no model was saved yet")
-        return TrainingError(f"epoch {epoch}, task {p.name}, step {step} of {steps}: the {what} is {value.item()} "
+        return TrainingError(f"epoch {epoch}, task {p.name}, step {step} of {steps}: the {what} is {value} "
                              f"(not finite); training stopped, {saved}. A lower --lr or --clip usually helps.")
 
     def evaluate_dev(self) -> dict[str, dict]:

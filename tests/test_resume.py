@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -291,10 +293,43 @@ def test_a_non_finite_loss_stops_the_pass_and_keeps_the_best_model(tiny_files, t
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_a_non_finite_gradient_stops_the_pass_before_the_update(tiny_files, tmp_path):
-    trainer = Trainer(tiny_config(tiny_files, ["upos"]), tmp_path / "out", log=quiet)
-    trainer.model.heads["upos"].out.weight.register_hook(lambda grad: torch.full_like(grad, float("inf")))
+@pytest.mark.parametrize("deferred", [False, True], ids=["each step", "on the device"])
+def test_a_non_finite_gradient_stops_the_pass_before_the_update(tiny_files, tmp_path, deferred):
+    # On the device (a GPU's way, forced here): the steps after the bad one still run but
+    # update nothing, and the pass stops at the next check with the bad step's own error.
+    trainer = Trainer(tiny_config(tiny_files, ["upos"], batch_size=2), tmp_path / "out", log=quiet)
+    trainer.deferred_checks = deferred
+    calls = []
+    trainer.model.heads["upos"].out.weight.register_hook(
+        lambda grad: torch.full_like(grad, float("inf")) if calls.append(1) or len(calls) == 1 else None)
     snapshot = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    with pytest.raises(TrainingError, match=r"epoch 1, task upos, step 1 of \d+: the gradient norm is inf"):
+    with pytest.raises(TrainingError, match=r"epoch 1, task upos, step 1 of \d+: the gradient norm is inf") as info:
         trainer.train_pass(trainer.passes[0], 1)
+    steps = int(re.search(r"step 1 of (\d+)", str(info.value)).group(1))
+    assert steps > 1 and len(calls) == (steps if deferred else 1)
     assert all(torch.equal(snapshot[k], v) for k, v in trainer.model.state_dict().items())
+
+
+def test_a_non_finite_loss_on_the_device_stops_where_checks_each_step_stop(tiny_files, tmp_path):
+    states = []
+    for deferred in (False, True):
+        trainer = Trainer(tiny_config(tiny_files, ["upos", "chunk"], batch_size=2), tmp_path / str(deferred), log=quiet)
+        trainer.deferred_checks = deferred
+        head, calls = trainer.model.heads["chunk"], []
+        real = head.loss
+        head.loss = lambda scores, batch: real(scores, batch) * (float("nan") if calls.append(1) or len(calls) == 2 else 1.0)
+        with pytest.raises(TrainingError, match=r"epoch 1, task chunk, step 2 of \d+: the loss is nan"):
+            trainer.train_pass(trainer.passes[1], 1)
+        states.append(trainer.model.state_dict())  # step 1's update, and none after it
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_checks_on_the_device_train_the_same_weights_as_checks_each_step(tiny_files, tmp_path):
+    weights = []
+    for deferred in (False, True):
+        trainer = Trainer(tiny_config(tiny_files, ["upos", "chunk"], batch_size=2), tmp_path / str(deferred), log=quiet)
+        trainer.deferred_checks = deferred
+        losses = trainer.train_epoch(1)
+        assert all(math.isfinite(v) for v in losses.values())
+        weights.append(trainer.model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
