@@ -106,6 +106,11 @@ class TrainConfig:
     clip: float = 3.0  # gradient-norm clip min(clip, depth)
     batch_size: int = 25
     dep_batch_size: int = 15
+    # Token budgets: a training batch also stops at this many padded tokens (its examples
+    # times the longest, a pair counting its longer sentence); 0 = by count alone. With a
+    # larger batch size, long sentences then come in smaller batches and short ones in larger.
+    batch_tokens: int = 0
+    dep_batch_tokens: int = 0
     eval_batch_size: int = 128  # dev scoring during training; the same batches as jmt.predict.BATCH_SIZE
     # Learning-rate factor for the layers below the task being trained (the word
     # representation counts as the bottom task's own). 1.0 is the paper.
@@ -233,6 +238,10 @@ class Config:
             raise ConfigError(f"optimizer must be 'sgd' or 'adam', not {self.train.optimizer!r}")
         if self.train.epochs < 1:
             raise ConfigError("epochs must be at least 1")
+        for key in ("batch_size", "dep_batch_size", "batch_tokens", "dep_batch_tokens"):
+            if getattr(self.train, key) < (0 if key.endswith("tokens") else 1):
+                raise ConfigError(f"{key} must be at least {0 if key.endswith('tokens') else 1}, "
+                                  f"not {getattr(self.train, key)}")
         from .decode import DECODERS
 
         if self.train.schedule not in SCHEDULES:

@@ -531,3 +531,22 @@ def test_prediction_batches_keep_within_a_token_budget():
     lengths = [len(items[i]) for b in batches for i in b]
     assert lengths == sorted(lengths)  # still sorted by length
     assert list(batch_indices(items, batch_size=4, shuffle=False)) == [[5, 0, 2, 3], [4, 6, 7, 1]]
+
+
+def test_training_batches_keep_within_a_token_budget_and_still_shuffle():
+    import random
+
+    from jmt.data.batch import batch_indices
+
+    rng = random.Random(0)
+    items = [[0] * rng.randint(1, 60) for _ in range(500)]
+    batches = list(batch_indices(items, batch_size=64, shuffle=True, rng=random.Random(1), max_tokens=400))
+    assert sorted(i for b in batches for i in b) == list(range(len(items)))
+    for b in batches:
+        assert len(b) <= 64 and (len(b) == 1 or len(b) * max(len(items[i]) for i in b) <= 400)
+    sizes = [len(b) for b in batches]
+    assert max(sizes) > 3 * min(sizes)  # short sentences in larger batches, long ones in smaller
+    again = list(batch_indices(items, batch_size=64, shuffle=True, rng=random.Random(2), max_tokens=400))
+    assert again != batches
+    # Without a budget, batches are cut by count alone, as before the budget existed.
+    assert {len(b) for b in batch_indices(items, batch_size=25, shuffle=True, rng=random.Random(1))} <= {25, 500 % 25 or 25}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -512,3 +513,19 @@ def test_reversed_pairs_keep_only_what_stays_true_for_every_task_trained():
     kept = swapped_pairs(pairs, ["relatedness", "entailment"])
     assert sorted(ENTAILMENT_LABELS[e.entailment] for e in kept) == ["CONTRADICTION", "NEUTRAL"]
     assert (kept[0].premise, kept[0].hypothesis) == ([2], [1])
+
+
+def test_a_token_budget_sizes_the_dependency_pass_batches(tiny_files, tmp_path):
+    cfg = tiny_config(tiny_files, ["upos", "dep"], batch_size=64, dep_batch_size=64, dep_batch_tokens=30)
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    dep = next(p for p in trainer.passes if p.tasks == ["dep"])
+    upos = next(p for p in trainer.passes if p.tasks == ["upos"])
+    assert (dep.max_tokens, upos.max_tokens) == (30, 0)
+    batches = trainer.pass_batches(dep)
+    assert len(batches) > 1 and len(trainer.pass_batches(upos)) == 1
+    for b in batches:
+        longest = max(len(dep.examples[i]) for i in b)
+        assert len(b) == 1 or len(b) * longest <= 30
+    assert math.isfinite(trainer.train_pass(dep, 1)["dep"])
+    with pytest.raises(ConfigError, match="dep_batch_tokens must be at least 0, not -1"):
+        tiny_config(tiny_files, ["dep"], dep_batch_tokens=-1).validate()

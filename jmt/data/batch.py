@@ -155,26 +155,19 @@ def example_length(item) -> int:
 
 def batch_indices(items: Sequence, batch_size: int, shuffle: bool, rng: random.Random | None = None,
                   bucket: int = 50, max_tokens: int | None = None) -> Iterator[list[int]]:
-    """Index lists of ``batch_size`` examples of similar length.
+    """Index lists of at most ``batch_size`` examples of similar length and, with
+    ``max_tokens``, at most that many padded tokens (examples times the longest): long
+    sentences come in smaller batches, so memory and the work of a step do not depend on how
+    long the longest sentence of a corpus is.
 
-    Shuffled training batches sort within windows of ``bucket`` batches, so padding stays
-    small while batch order and membership still vary between epochs. Unshuffled batches
-    (prediction) are sorted by length and, with ``max_tokens``, cut so that examples times
-    the longest length stays within it: long sentences come in smaller batches, so memory
-    does not depend on how long the longest sentence of a stream is.
+    Unshuffled batches (prediction) are sorted by length. Shuffled training batches sort
+    within windows of ``bucket`` batches, so padding stays small while batch order and
+    membership still vary between epochs.
     """
     order = list(range(len(items)))
     if not shuffle:
         order.sort(key=lambda i: example_length(items[i]))
-        batch: list[int] = []
-        for i in order:
-            longest = example_length(items[i])  # sorted: the newcomer is the longest
-            if batch and (len(batch) == batch_size or (max_tokens and (len(batch) + 1) * longest > max_tokens)):
-                yield batch
-                batch = []
-            batch.append(i)
-        if batch:
-            yield batch
+        yield from _cut(order, items, batch_size, max_tokens)
         return
     rng = rng or random.Random()
     rng.shuffle(order)
@@ -182,6 +175,19 @@ def batch_indices(items: Sequence, batch_size: int, shuffle: bool, rng: random.R
     batches = []
     for start in range(0, len(order), window):
         chunk = sorted(order[start : start + window], key=lambda i: example_length(items[i]))
-        batches.extend(chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size))
+        batches.extend(_cut(chunk, items, batch_size, max_tokens))
     rng.shuffle(batches)
     yield from batches
+
+
+def _cut(ordered: list[int], items: Sequence, batch_size: int, max_tokens: int | None) -> Iterator[list[int]]:
+    """Consecutive batches of indices sorted by length."""
+    batch: list[int] = []
+    for i in ordered:
+        longest = example_length(items[i])  # sorted: the newcomer is the longest
+        if batch and (len(batch) == batch_size or (max_tokens and (len(batch) + 1) * longest > max_tokens)):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
