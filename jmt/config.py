@@ -141,6 +141,10 @@ class TrainConfig:
     ngram_pretrain_epochs: int = 2
     holdout_seed: int = 13  # split of "holdout:FRACTION" dev sets
     progress: bool = True
+    # "bf16": each step's forward pass and losses under autocast to bfloat16 (mixed precision;
+    # the weights and the optimizer stay float32). For GPUs with bf16 units (A100, H100);
+    # CPUs without them emulate it, several times slower. "fp32": none.
+    precision: str = "fp32"
     # Also keep every epoch's model in OUT_DIR/epoch<N> (for comparing runs at equal epochs).
     keep_epoch_models: bool = False
     # After the last epoch, average the weights of the last N epochs (0 = off) and keep the
@@ -238,6 +242,8 @@ class Config:
             raise ConfigError(f"optimizer must be 'sgd' or 'adam', not {self.train.optimizer!r}")
         if self.train.epochs < 1:
             raise ConfigError("epochs must be at least 1")
+        if self.train.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"train.precision must be 'fp32' or 'bf16', not {self.train.precision!r}")
         for key in ("batch_size", "dep_batch_size", "batch_tokens", "dep_batch_tokens"):
             if getattr(self.train, key) < (0 if key.endswith("tokens") else 1):
                 raise ConfigError(f"{key} must be at least {0 if key.endswith('tokens') else 1}, "

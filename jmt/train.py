@@ -571,6 +571,12 @@ class Trainer:
         # Adam's skipped updates make possible; elsewhere each step checks them itself.
         self.deferred_checks = self.device.type == "cuda" and self.optimizer.defaults.get("fused") is True
         self.guard: NonFiniteGuard | None = None
+        if cfg.train.precision == "bf16" and self.device.type == "cpu":
+            from .predict import cpu_has_bf16_units
+
+            if not cpu_has_bf16_units():
+                self.log("warning: train.precision bf16 on a CPU without bf16 units (AMX or AVX512-BF16) is "
+                         "emulated and several times slower than fp32")
         self.epoch_lr = cfg.train.lr
         self.rng = random.Random(cfg.train.seed)
         self.predictor = Predictor(self.model, self.vocabs, cfg.train.eval_batch_size, cache=frozen_encoder)
@@ -717,7 +723,8 @@ class Trainer:
     def train_step(self, p: Pass, idx: list[int], epoch: int, step: int, steps: int) -> dict[str, torch.Tensor]:
         """One optimizer step on one batch of pass ``p``; returns the task losses."""
         batch = (collate_pairs if p.pairs else collate_sentences)([p.examples[i] for i in idx]).to(self.device)
-        loss, losses = self.step(batch, p.depth, p.tasks, p.pairs)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.train.precision == "bf16"):
+            loss, losses = self.step(batch, p.depth, p.tasks, p.pairs)
         # Alone, stop before backward; with several ranks a bad loss on one shows up in the
         # averaged gradient norm on all of them, so every rank stops together.
         if self.guard is None and self.dist is None and not torch.isfinite(loss):

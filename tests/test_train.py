@@ -529,3 +529,21 @@ def test_a_token_budget_sizes_the_dependency_pass_batches(tiny_files, tmp_path):
     assert math.isfinite(trainer.train_pass(dep, 1)["dep"])
     with pytest.raises(ConfigError, match="dep_batch_tokens must be at least 0, not -1"):
         tiny_config(tiny_files, ["dep"], dep_batch_tokens=-1).validate()
+
+
+def test_bf16_mixed_precision_trains_float32_weights_close_to_fp32(tiny_files, tmp_path):
+    weights, losses, logs = {}, {}, []
+    for precision in ("fp32", "bf16"):
+        cfg = tiny_config(tiny_files, ["upos", "chunk", "dep"], model=small_model(chunk_crf=True), precision=precision)
+        trainer = Trainer(cfg, tmp_path / precision, log=logs.append)
+        losses[precision] = trainer.train_epoch(1)
+        weights[precision] = trainer.model.state_dict()
+    assert all(v.dtype == weights["fp32"][k].dtype for k, v in weights["bf16"].items())
+    assert any(not torch.equal(weights["fp32"][k], v) for k, v in weights["bf16"].items())  # autocast ran
+    for task, value in losses["fp32"].items():
+        assert math.isfinite(losses["bf16"][task]) and abs(losses["bf16"][task] - value) <= 0.05 * value, task
+    from jmt.predict import cpu_has_bf16_units
+
+    assert any("bf16" in line and "emulated" in line for line in logs) != cpu_has_bf16_units()
+    with pytest.raises(ConfigError, match="train.precision must be 'fp32' or 'bf16', not 'fp16'"):
+        tiny_config(tiny_files, ["upos"], precision="fp16").validate()

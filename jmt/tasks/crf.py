@@ -34,6 +34,7 @@ class LinearChainCRF(nn.Module):
         Padding is where ``mask`` is False. A tag id below 0 inside a sentence (a label the
         training data lacked) cannot be scored as a path; it counts as label 0.
         """
+        emissions = emissions.float()  # under bf16 autocast too: a path's score sums many terms
         tags = tags.clamp(min=0).masked_fill(~mask, 0)
         lengths = mask.sum(1)
         m = mask.to(emissions.dtype)
