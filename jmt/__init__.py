@@ -2,7 +2,7 @@
 __version__ = "0.1.0"
 
 
-def load(path, batch_size: int = 128, device: str = "cpu", precision: str = "fp32", tokenizer=None):
+def load(path, batch_size: int | None = None, device: str = "cpu", precision: str = "fp32", tokenizer=None):
     """Load a trained model directory, or a model shipped with jmt by name:
     ``jmt.load("en").tag("Raw text. Two sentences.")``; ``device``
     is ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (a GPU when torch sees one); ``precision``

@@ -62,7 +62,7 @@ class JMT:
     >>> nlp.tag(["The cat sleeps .".split()])[0]["upos"]
     """
 
-    def __init__(self, path: str | Path, batch_size: int = 128, device: str = "cpu", precision: str = "fp32",
+    def __init__(self, path: str | Path, batch_size: int | None = None, device: str = "cpu", precision: str = "fp32",
                  tokenizer: str | None = None):
         from .io import load_model
 
@@ -127,7 +127,7 @@ class JMT:
         return self.predictor.pair([Pair(toks(p), toks(h)) for p, h in zip(premises, hypotheses)])
 
 
-def load(path: str | Path, batch_size: int = 128, device: str = "cpu", precision: str = "fp32",
+def load(path: str | Path, batch_size: int | None = None, device: str = "cpu", precision: str = "fp32",
          tokenizer: str | None = None) -> JMT:
     """Load a model directory written by ``jmt train``, or a model shipped with jmt by its
     name (``"en"``), onto ``device`` (``cpu``, ``cuda``,

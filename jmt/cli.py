@@ -88,7 +88,8 @@ def sample_dir() -> Path:
 
 
 DEVICE_HELP = "auto (a GPU when torch sees one), cpu, cuda or cuda:N."
-BATCH_HELP = "Sentences (or pairs) per batch; a batch also holds at most 3,000 words."
+BATCH_HELP = ("Sentences (or pairs) per batch [default: 128 on a CPU, 512 on a GPU]; a batch also holds at most "
+              "3,000 words on a CPU, 25,000 on a GPU.")
 THREADS_HELP = "CPU threads (default: torch's, one per core); a batch runs on each, up to four at once."
 PRECISION_HELP = ("fp32; bf16: the LSTMs and label scorer in bfloat16, faster on CPUs with AMX, several "
                   "times slower without, predictions slightly different; auto: bf16 where it is faster.")
@@ -322,7 +323,7 @@ def evaluate(
     model_dir: Path = typer.Argument(..., help="A trained model directory."),
     test_paths: List[str] = typer.Option(..., "--test", help="TASK=PATH, repeatable."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the scores as JSON."),
-    batch_size: int = typer.Option(128, "--batch-size", min=1, help=BATCH_HELP),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help=BATCH_HELP, show_default=False),
     decoder: Optional[str] = typer.Option(None, "--decoder", help=DECODER_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
@@ -490,7 +491,7 @@ def tag(
                                   "or spacy (spaCy's English rules)."),
     output_format: str = typer.Option("conllu", "--format", help="conllu, jsonl or html."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks, e.g. upos,chunk; default all."),
-    batch_size: int = typer.Option(128, "--batch-size", min=1, help=BATCH_HELP),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help=BATCH_HELP, show_default=False),
     chunk_size: int = typer.Option(2000, "--chunk-size", min=1, help="Sentences read and written at a time."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="CoNLL-U input: report a malformed sentence and go on."),
     decoder: Optional[str] = typer.Option(None, "--decoder", help=DECODER_HELP),
@@ -556,7 +557,7 @@ def pair(
     pairs_path: str = typer.Argument(..., metavar="PAIRS", help="SICK file, NLI JSON lines, or premise<TAB>hypothesis lines; - for standard input."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file; standard output when absent."),
     output_format: str = typer.Option("tsv", "--format", help="tsv or jsonl."),
-    batch_size: int = typer.Option(128, "--batch-size", min=1, help=BATCH_HELP),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help=BATCH_HELP, show_default=False),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
     precision: str = typer.Option("fp32", "--precision", help=PRECISION_HELP),

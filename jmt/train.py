@@ -813,6 +813,8 @@ class Trainer:
         record = {"epoch": epoch, "lr": lr, "train_loss": losses, "dev": dev, "select_score": score,
                   "train_seconds": round(train_seconds, 1),
                   "seconds": round(time.perf_counter() - start, 1), "selected": improved}
+        if self.device.type == "cuda":  # the epoch's training and dev scoring
+            record["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20)
         if improved:
             best, best_record = (score if score is not None else best), record
             save_model(self.out_dir, self.model, self.vocabs, self.cfg, metrics=record)
@@ -866,6 +868,8 @@ class Trainer:
         try:
             while epoch <= cfg.train.epochs:
                 start = time.perf_counter()
+                if self.device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(self.device)
                 lr = self.epoch_lr = self.lr(epoch)
                 order = self.resumed_order if next_pass and self.resumed_order else self.epoch_order()
                 for unit in self.units(epoch, order, next_pass):

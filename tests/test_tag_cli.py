@@ -246,3 +246,18 @@ def test_bf16_without_bf16_units_warns_in_one_line_and_auto_stays_fp32(model_dir
     exact, auto = run(*args), run(*args, "--precision", "auto")
     assert auto.exit_code == 0 and auto.stderr == ""
     assert auto.stdout == exact.stdout  # auto is fp32 here: the same predictions
+
+
+def test_prediction_batches_default_by_device_and_batch_size_still_wins(model_dir):
+    import jmt
+    from jmt.predict import BATCH_SIZE, GPU_BATCH_SIZE, GPU_MAX_BATCH_TOKENS, MAX_BATCH_TOKENS, Predictor
+
+    nlp = jmt.load(model_dir)
+    assert (nlp.predictor.batch_size, nlp.predictor.max_tokens) == (BATCH_SIZE, MAX_BATCH_TOKENS)
+    assert jmt.load(model_dir, batch_size=7).predictor.batch_size == 7
+    # A model anywhere but the CPU (a GPU; the meta device stands in for one here) gets the
+    # larger batches unless asked otherwise.
+    elsewhere = Predictor(nlp.model.to("meta"), nlp.vocabs)
+    assert (elsewhere.batch_size, elsewhere.max_tokens) == (GPU_BATCH_SIZE, GPU_MAX_BATCH_TOKENS)
+    assert GPU_BATCH_SIZE > BATCH_SIZE and GPU_MAX_BATCH_TOKENS > MAX_BATCH_TOKENS
+    assert Predictor(nlp.model, nlp.vocabs, batch_size=9, max_tokens=100).max_tokens == 100
