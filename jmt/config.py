@@ -111,6 +111,11 @@ class TrainConfig:
     # larger batch size, long sentences then come in smaller batches and short ones in larger.
     batch_tokens: int = 0
     dep_batch_tokens: int = 0
+    # Learning-rate factors for the steps of the passes that each batch size sizes: larger
+    # batches take fewer steps an epoch, and a factor above 1 (about the square root of the
+    # batch ratio, for Adam) gives some of that distance back.
+    batch_lr_scale: float = 1.0
+    dep_batch_lr_scale: float = 1.0
     eval_batch_size: int = 128  # dev scoring during training; the same batches as jmt.predict.BATCH_SIZE
     # Learning-rate factor for the layers below the task being trained (the word
     # representation counts as the bottom task's own). 1.0 is the paper.
@@ -248,6 +253,9 @@ class Config:
             if getattr(self.train, key) < (0 if key.endswith("tokens") else 1):
                 raise ConfigError(f"{key} must be at least {0 if key.endswith('tokens') else 1}, "
                                   f"not {getattr(self.train, key)}")
+        for key in ("batch_lr_scale", "dep_batch_lr_scale"):
+            if not getattr(self.train, key) > 0:
+                raise ConfigError(f"{key} must be above 0, not {getattr(self.train, key)}")
         from .decode import DECODERS
 
         if self.train.schedule not in SCHEDULES:

@@ -166,6 +166,7 @@ class Pass:
     batch_size: int
     pairs: bool
     max_tokens: int = 0  # padded tokens per batch; 0 = no limit
+    lr_scale: float = 1.0  # its steps' learning-rate factor
 
     @property
     def lengths(self) -> list[int]:
@@ -202,7 +203,8 @@ def make_passes(cfg: Config, corpora: Corpora, vocabs: Vocabularies,
         own_size = sorted({TASKS[t].batch_size for t in tasks} - {"batch_size"})  # dep_batch_size, say
         key = own_size[0] if own_size else "batch_size"
         tokens = getattr(cfg.train, key.removesuffix("size") + "tokens")  # dep_batch_tokens, say
-        passes.append(Pass(tasks, depth, encoded, getattr(cfg.train, key), pairs, tokens))
+        lr_scale = getattr(cfg.train, key.removesuffix("size") + "lr_scale")  # dep_batch_lr_scale
+        passes.append(Pass(tasks, depth, encoded, getattr(cfg.train, key), pairs, tokens, lr_scale))
     return passes
 
 
@@ -682,10 +684,15 @@ class Trainer:
             below = unit.depth is not None and group["depth"] < unit.depth and not (group["depth"] == 0
                                                                                       and unit.depth == bottom)
             group["lr"] = self.epoch_lr * group.get("scale", 1.0) * (t.lower_lr_scale if below else 1.0)
+        unit_lrs, scale = [group["lr"] for group in self.optimizer.param_groups], 1.0
         meter = LossMeter()
         self.guard = NonFiniteGuard(self.device) if self.deferred_checks else None
         with progress_bar(f"epoch {epoch} {unit.name}", len(unit.steps), t.progress and self.is_main) as advance:
             for n, (p, idx) in enumerate(unit.steps, 1):
+                if p.lr_scale != scale:  # [train] batch_lr_scale, dep_batch_lr_scale
+                    scale = p.lr_scale
+                    for group, lr in zip(self.optimizer.param_groups, unit_lrs):
+                        group["lr"] = lr * scale
                 start = time.perf_counter()
                 losses = self.train_step(p, idx, epoch, n, len(unit.steps))
                 meter.add(p, idx, losses, time.perf_counter() - start)

@@ -531,6 +531,24 @@ def test_a_token_budget_sizes_the_dependency_pass_batches(tiny_files, tmp_path):
         tiny_config(tiny_files, ["dep"], dep_batch_tokens=-1).validate()
 
 
+def test_a_pass_steps_at_its_batch_sizes_learning_rate_factor(tiny_files, tmp_path):
+    cfg = tiny_config(tiny_files, ["upos", "dep"], optimizer="adam", lr=0.01, schedule="joint",
+                      dep_batch_lr_scale=1.5)
+    trainer = Trainer(cfg, tmp_path / "out", log=quiet)
+    seen, step = {}, trainer.train_step
+
+    def recording(p, *args):
+        seen.setdefault(p.name, set()).update(g["lr"] for g in trainer.optimizer.param_groups)
+        return step(p, *args)
+
+    trainer.train_step = recording
+    trainer.train_epoch(1)
+    assert sorted(seen["upos"]) == pytest.approx([0.01])
+    assert sorted(seen["dep"]) == pytest.approx([0.015])
+    with pytest.raises(ConfigError, match="dep_batch_lr_scale must be above 0, not 0"):
+        tiny_config(tiny_files, ["dep"], dep_batch_lr_scale=0).validate()
+
+
 def test_bf16_mixed_precision_trains_float32_weights_close_to_fp32(tiny_files, tmp_path):
     weights, losses, logs = {}, {}, []
     for precision in ("fp32", "bf16"):
