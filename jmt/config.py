@@ -150,6 +150,11 @@ class TrainConfig:
     # the weights and the optimizer stay float32). For GPUs with bf16 units (A100, H100);
     # CPUs without them emulate it, several times slower. "fp32": none.
     precision: str = "fp32"
+    # torch.compile the word representation and the task heads for training: a backend name
+    # ("inductor", usually), "" = off. Meant for GPUs, where the heads' many small operations
+    # cost a kernel launch each; on the 2-core CPU it made steps slower (results/experiments.md
+    # row 72). The BiLSTMs stay as they are (cuDNN on a GPU).
+    compile: str = ""
     # Also keep every epoch's model in OUT_DIR/epoch<N> (for comparing runs at equal epochs).
     keep_epoch_models: bool = False
     # After the last epoch, average the weights of the last N epochs (0 = off) and keep the
@@ -253,6 +258,13 @@ class Config:
             if getattr(self.train, key) < (0 if key.endswith("tokens") else 1):
                 raise ConfigError(f"{key} must be at least {0 if key.endswith('tokens') else 1}, "
                                   f"not {getattr(self.train, key)}")
+        if self.train.compile:
+            import torch
+
+            backends = torch.compiler.list_backends(exclude_tags=())
+            if self.train.compile not in backends:
+                raise ConfigError(f"train.compile must be '' (off) or a torch.compile backend such as 'inductor', "
+                                  f"not {self.train.compile!r}")
         for key in ("batch_lr_scale", "dep_batch_lr_scale"):
             if not getattr(self.train, key) > 0:
                 raise ConfigError(f"{key} must be above 0, not {getattr(self.train, key)}")

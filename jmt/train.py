@@ -569,6 +569,9 @@ class Trainer:
         self.loss_module = PassLoss(self.model, self.regularizer, cfg.train.successive_regularization and not joint,
                                     uncertainty=cfg.train.schedule == "uncertainty").to(self.device)
         self.optimizer = make_optimizer(self.model, self.loss_module, cfg, self.added)
+        if cfg.train.compile:  # the instances' forward, so that the saved weights keep their names
+            for module in (self.model.embed, *self.model.heads.values()):
+                module.forward = torch.compile(module.forward, backend=cfg.train.compile, dynamic=True)
         # On a GPU, non-finite values are caught on the device (NonFiniteGuard), which fused
         # Adam's skipped updates make possible; elsewhere each step checks them itself.
         self.deferred_checks = self.device.type == "cuda" and self.optimizer.defaults.get("fused") is True

@@ -2,7 +2,7 @@
 
     python scripts/bench_gpu.py WORK_DIR [--shared ../shared] [--vectors PATH] [--device cuda]
         [--variant NAME=KEY=VALUE,...] [--tag-model DIR] [--words 1000000] [--rounds 3]
-        [--results results/gpu.md] [--train-only]
+        [--results results/gpu.md] [--train-only] [--compile inductor]
 
 With ``--device cpu --train-only`` it measures the training epoch on the CPU alone.
 
@@ -17,7 +17,9 @@ With ``--device cpu --train-only`` it measures the training epoch on the CPU alo
    test set is repeated to at least ``--words`` words, with the default batches and with
    larger ones, and each row gives its peak GPU memory and whether the first copy's tags and
    trees are identical to the CPU's. Each is warmed up on 200 sentences, then timed
-   ``--rounds`` times; the median is reported.
+   ``--rounds`` times; the median is reported. With ``--compile BACKEND`` one more device row
+   per task set tags with the word representation and the heads under ``torch.compile``, as
+   ``--variant compiled=train.compile=inductor`` trains them.
 
 A one-epoch model sends more greedy outputs that are not trees to the tree decoder than a
 trained one (their share is reported); ``--tag-model jmt/models/en`` tags with the shipped model.
@@ -126,16 +128,22 @@ def tag_all(args, model: Path) -> list[dict]:
         if args.device == "cpu":
             continue
         name = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
-        for batch, tokens in ((None, None), (1024, 50000)):
+        for batch, tokens, backend in ((None, None, ""), (1024, 50000, ""), (None, None, args.compile)):
+            if backend is None:  # no --compile
+                continue
             nlp = jmt.load(model, device=args.device, **({"batch_size": batch} if batch else {}))
             if tokens:
                 nlp.predictor.max_tokens = tokens
+            if backend:
+                for module in (nlp.model.embed, *nlp.model.heads.values()):
+                    module.forward = torch.compile(module.forward, backend=backend, dynamic=True)
             rate, pred, peak = time_tagging(nlp, sentences * copies, tasks, args.rounds, args.device)
             first = pred[: len(sentences)]
             trees = [p.get("greedy_was_tree", True) for p in first]
             same, same_sents = agreement(first, reference[key])
             rows.append({"tasks": key, "where": f"{args.device} ({name})",
-                         "batch": f"{nlp.predictor.batch_size} sentences, {nlp.predictor.max_tokens:,} tokens",
+                         "batch": f"{nlp.predictor.batch_size} sentences, {nlp.predictor.max_tokens:,} tokens"
+                                  + (f", compiled ({backend})" if backend else ""),
                          "words": words * copies, "words_per_s": rate, "peak_gpu_mib": peak,
                          "same_as_cpu": same, "same_sentences": same_sents,
                          "non_trees": 100.0 * trees.count(False) / len(trees)})
@@ -155,7 +163,8 @@ def write_results(args, trains: list[dict], tags: list[dict], model: Path) -> No
              + ("" if on_cpu else f" (CUDA {torch.version.cuda})")
              + f". Command: `python scripts/bench_gpu.py WORK_DIR --device {args.device}"
              + (" --vectors VECTORS" if args.vectors else "") + variants
-             + (" --tag-model MODEL_DIR" if args.tag_model else "") + (" --train-only" if not tags else "") + "`.", "",
+             + (" --tag-model MODEL_DIR" if args.tag_model else "") + (" --train-only" if not tags else "")
+             + (f" --compile {args.compile}" if args.compile else "") + "`.", "",
              "## Training: one epoch of the accuracy recipe on the public corpora", ""]
     passes = [p["pass"] for p in trains[0]["passes"]]
     lines += ["| variant | `--set` | epoch s (training) | with dev s | setup s | peak GPU MiB | "
@@ -201,6 +210,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--results", type=Path, default=REPO / "results" / "gpu.md")
     ap.add_argument("--train-only", action="store_true", help="measure the training epoch only (for a CPU run)")
+    ap.add_argument("--compile", default=None, metavar="BACKEND",
+                    help="also tag on the device with the heads under torch.compile (backend inductor, say)")
     args = ap.parse_args()
     variants = [("recipe", [])]
     for spec in args.variant:

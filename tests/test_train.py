@@ -549,6 +549,28 @@ def test_a_pass_steps_at_its_batch_sizes_learning_rate_factor(tiny_files, tmp_pa
         tiny_config(tiny_files, ["dep"], dep_batch_lr_scale=0).validate()
 
 
+def test_compiled_heads_train_as_the_eager_ones(tiny_files, tmp_path):
+    # The "eager" backend runs what torch.compile captured without generating code: the
+    # wiring is tested in seconds, and the numbers must match exactly.
+    from torch._dynamo.utils import counters
+
+    losses, weights = {}, {}
+    counters.clear()
+    for backend in ("", "eager"):
+        torch.manual_seed(0)
+        cfg = tiny_config(tiny_files, ["upos", "chunk", "dep"], model=small_model(chunk_crf=True), compile=backend)
+        trainer = Trainer(cfg, tmp_path / (backend or "off"), log=quiet)
+        losses[backend] = trainer.train_epoch(1)
+        weights[backend] = trainer.model.state_dict()
+        assert (counters["frames"]["ok"] > 0) == bool(backend)  # captured only when asked
+    assert losses["eager"] == pytest.approx(losses[""], rel=1e-5)
+    assert weights["eager"].keys() == weights[""].keys()
+    for name, value in weights[""].items():
+        assert torch.allclose(weights["eager"][name], value, atol=1e-5), name
+    with pytest.raises(ConfigError, match="train.compile must be '' \\(off\\) or a torch.compile backend"):
+        tiny_config(tiny_files, ["upos"], compile="fastest").validate()
+
+
 def test_bf16_mixed_precision_trains_float32_weights_close_to_fp32(tiny_files, tmp_path):
     weights, losses, logs = {}, {}, []
     for precision in ("fp32", "bf16"):
