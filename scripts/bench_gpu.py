@@ -20,6 +20,8 @@ With ``--device cpu --train-only`` it measures the training epoch on the CPU alo
    ``--rounds`` times; the median is reported. With ``--compile BACKEND`` one more device row
    per task set tags with the word representation and the heads under ``torch.compile``, as
    ``--variant compiled=train.compile=inductor`` trains them.
+3. On a GPU: the lines that made the host wait for the device in ``--sync-steps`` training
+   steps (``torch.cuda.set_sync_debug_mode``).
 
 A one-epoch model sends more greedy outputs that are not trees to the tree decoder than a
 trained one (their share is reported); ``--tag-model jmt/models/en`` tags with the shipped model.
@@ -44,19 +46,28 @@ REPO = Path(__file__).resolve().parents[1]
 PASS_LINE = re.compile(r"^epoch 1 (?P<name>\S+): (?P<batches>\d+) batches, (?P<rate>[\d,]+) words/s")
 
 
-def train_once(args, name: str, sets: list[str]) -> dict:
+def corpora(args) -> tuple[dict[str, str], dict[str, str]]:
+    """The recipe's training and dev corpora by task, as scripts/reproduce_accuracy.sh gives them."""
     c = args.shared / "corpora"
     ewt, chunk, sick = c / "ud_english_ewt", c / "conll2000", c / "sick"
+    train, dev = {}, {}
+    for task in ("upos", "xpos", "dep"):
+        train[task], dev[task] = str(ewt / "en_ewt-ud-train.conllu"), str(ewt / "en_ewt-ud-dev.conllu")
+    for task in ("chunk", "xpos2"):  # xpos2 learns the chunking corpus's POS column
+        train[task], dev[task] = str(chunk / "train.txt"), "holdout:0.1"
+    for task in ("relatedness", "entailment"):
+        train[task], dev[task] = str(sick / "SICK_train.txt"), str(sick / "SICK_trial.txt")
+    return train, dev
+
+
+def train_once(args, name: str, sets: list[str]) -> dict:
     out = args.work / name
     cmd = [sys.executable, "-m", "jmt", "train", str(REPO / "scripts" / "accuracy.toml"), "-o", str(out),
            "--epochs", "1", "--seed", "1", "--optimizer", "adam", "--lr", "0.002", "--lower-lr-scale", "0.1",
            "--device", args.device, "--vectors", str(args.vectors or args.shared / "vectors" / "glove.6B.50d.txt.gz")]
-    for task in ("upos", "xpos", "dep"):
-        cmd += ["--train", f"{task}={ewt / 'en_ewt-ud-train.conllu'}", "--dev", f"{task}={ewt / 'en_ewt-ud-dev.conllu'}"]
-    for task in ("chunk", "xpos2"):  # xpos2 learns the chunking corpus's POS column, as reproduce_accuracy.sh does
-        cmd += ["--train", f"{task}={chunk / 'train.txt'}", "--dev", f"{task}=holdout:0.1"]
-    for task in ("relatedness", "entailment"):
-        cmd += ["--train", f"{task}={sick / 'SICK_train.txt'}", "--dev", f"{task}={sick / 'SICK_trial.txt'}"]
+    train, dev = corpora(args)
+    for task in train:
+        cmd += ["--train", f"{task}={train[task]}", "--dev", f"{task}={dev[task]}"]
     for key in sets:
         cmd += ["--set", key]
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
@@ -72,6 +83,41 @@ def train_once(args, name: str, sets: list[str]) -> dict:
     return {"variant": name, "sets": sets, "passes": passes, "epoch_train_seconds": record["train_seconds"],
             "epoch_seconds": record["seconds"], "peak_gpu_mib": record.get("peak_gpu_mib"),
             "setup_seconds": round(wall - record["seconds"], 1), "dev": record["dev"], "model": str(out)}
+
+
+def sync_check(args) -> dict:
+    """Host-device synchronisations in training: ``--sync-steps`` joint-schedule steps of the
+    recipe (after 10 warm-up steps) under ``torch.cuda.set_sync_debug_mode("warn")``, each
+    synchronising line counted. A count near the number of steps is a per-step wait; the
+    trainer's own are meant to come only every 100 steps and at the end (the non-finite guard,
+    the loss log)."""
+    import warnings
+    from collections import Counter
+
+    from jmt.config import load_config
+    from jmt.train import Trainer, Unit
+
+    cfg = load_config(REPO / "scripts" / "accuracy.toml")
+    cfg.data.train, _ = corpora(args)
+    cfg.train.ngram_pretrain_epochs, cfg.train.progress = 0, False
+    cfg.train.optimizer, cfg.train.lr, cfg.train.lower_lr_scale = "adam", 0.002, 0.1
+    trainer = Trainer(cfg, args.work / "sync_check", log=lambda message: None, device=args.device)
+    trainer.epoch_lr = trainer.lr(1)
+    steps = next(trainer.units(1, trainer.epoch_order(), 0)).steps
+    on_gpu = args.device.startswith("cuda")
+    trainer.run_unit(Unit("warm-up", steps[:10], None, 0), 1)
+    if on_gpu:
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trainer.run_unit(Unit("sync check", steps[10:10 + args.sync_steps], None, 0), 1)
+    finally:
+        if on_gpu:
+            torch.cuda.set_sync_debug_mode(0)
+    where = Counter(f"{Path(w.filename).name}:{w.lineno}" for w in caught if "synchroniz" in str(w.message).lower())
+    return {"steps": len(steps[10:10 + args.sync_steps]), "lines": where.most_common()}
 
 
 def peak_mib(device: str) -> int | None:
@@ -150,7 +196,7 @@ def tag_all(args, model: Path) -> list[dict]:
     return rows
 
 
-def write_results(args, trains: list[dict], tags: list[dict], model: Path) -> None:
+def write_results(args, trains: list[dict], tags: list[dict], model: Path, syncs: dict | None = None) -> None:
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     from report import machine
 
@@ -190,10 +236,17 @@ def write_results(args, trains: list[dict], tags: list[dict], model: Path) -> No
         trees = f"{r['non_trees']:.1f} %" if "non_trees" in r else ""
         lines.append(f"| {r['tasks']} | {r['where']} | {r['batch']} | {r['words']:,} | {r['words_per_s']:,.0f} | "
                      f"{r.get('peak_gpu_mib') or ''} | {same} | {sents} | {trees} |")
+    if syncs is not None:
+        lines += ["", f"## Host-device synchronisations in {syncs['steps']} training steps", "",
+                  "`torch.cuda.set_sync_debug_mode(\"warn\")` around joint-schedule steps of the recipe "
+                  "(`sync_check`): each line of code that made the host wait for the device, and how often.", ""]
+        lines += ["| line | times |", "|---|---:|"] + [f"| `{k}` | {n} |" for k, n in syncs["lines"]]
+        if not syncs["lines"]:
+            lines.append("| (none) | 0 |")
     from report import write_with_notes
 
     write_with_notes(args.results, "\n".join(lines))  # a hand-written "## Reading" survives a rerun
-    (args.work / "gpu.json").write_text(json.dumps({"train": trains, "tagging": tags}, indent=2) + "\n")
+    (args.work / "gpu.json").write_text(json.dumps({"train": trains, "tagging": tags, "syncs": syncs}, indent=2) + "\n")
     print(f"wrote {args.results}", file=sys.stderr)
 
 
@@ -210,6 +263,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--results", type=Path, default=REPO / "results" / "gpu.md")
     ap.add_argument("--train-only", action="store_true", help="measure the training epoch only (for a CPU run)")
+    ap.add_argument("--sync-steps", type=int, default=200,
+                    help="training steps checked for host-device synchronisations on a GPU (0 = skip)")
     ap.add_argument("--compile", default=None, metavar="BACKEND",
                     help="also tag on the device with the heads under torch.compile (backend inductor, say)")
     args = ap.parse_args()
@@ -223,7 +278,9 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     trains = [train_once(args, name, sets) for name, sets in variants]
     model = args.tag_model or Path(trains[0]["model"])
-    write_results(args, trains, [] if args.train_only else tag_all(args, model), model)
+    tags = [] if args.train_only else tag_all(args, model)
+    syncs = sync_check(args) if args.device.startswith("cuda") and args.sync_steps else None
+    write_results(args, trains, tags, model, syncs)
 
 
 if __name__ == "__main__":
