@@ -209,7 +209,7 @@ def write_results(args, trains: list[dict], tags: list[dict], model: Path, syncs
              + ("" if on_cpu else f" (CUDA {torch.version.cuda})")
              + f". Command: `python scripts/bench_gpu.py WORK_DIR --device {args.device}"
              + (" --vectors VECTORS" if args.vectors else "") + variants
-             + (" --tag-model MODEL_DIR" if args.tag_model else "") + (" --train-only" if not tags else "")
+             + (" --tag-model MODEL_DIR" if args.tag_model else "") + (" --train-only" if args.train_only else "")
              + (f" --compile {args.compile}" if args.compile else "") + "`.", "",
              "## Training: one epoch of the accuracy recipe on the public corpora", ""]
     passes = [p["pass"] for p in trains[0]["passes"]]
@@ -276,11 +276,15 @@ def main() -> None:
         variants.append((name, sets.split(",")))
     args.work.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(REPO))
-    trains = [train_once(args, name, sets) for name, sets in variants]
+    trains: list[dict] = []
+    for name, sets in variants:  # the results file is rewritten after each part: a run cut short keeps them
+        trains.append(train_once(args, name, sets))
+        write_results(args, trains, [], args.tag_model or Path(trains[0]["model"]))
     model = args.tag_model or Path(trains[0]["model"])
     tags = [] if args.train_only else tag_all(args, model)
-    syncs = sync_check(args) if args.device.startswith("cuda") and args.sync_steps else None
-    write_results(args, trains, tags, model, syncs)
+    write_results(args, trains, tags, model)
+    if args.device.startswith("cuda") and args.sync_steps:
+        write_results(args, trains, tags, model, sync_check(args))
 
 
 if __name__ == "__main__":
