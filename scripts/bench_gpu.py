@@ -174,9 +174,8 @@ def tag_all(args, model: Path) -> list[dict]:
         if args.device == "cpu":
             continue
         name = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
-        for batch, tokens, backend in ((None, None, ""), (1024, 50000, ""), (None, None, args.compile)):
-            if backend is None:  # no --compile
-                continue
+        setups = [(None, None, ""), (1024, 50000, "")] + ([(None, None, args.compile)] if args.compile else [])
+        for batch, tokens, backend in setups:
             nlp = jmt.load(model, device=args.device, **({"batch_size": batch} if batch else {}))
             if tokens:
                 nlp.predictor.max_tokens = tokens
