@@ -134,7 +134,9 @@ class Predictor:
                 words = s.words[start : start + self.max_length]
                 pieces.append(EncodedSentence(self.vocabs.encode(words), {}, words))
         self._cached_states(pieces)
-        forward = lambda batch, depth: self.model(batch, depth, chosen)  # noqa: E731 (heads not asked for stay idle)
+        # heads not asked for stay idle, but for those whose scores the asked ones decode with
+        run = chosen + [t for c in chosen for t in getattr(self.model.heads[c], "reads", ()) if t in self.model.heads]
+        forward = lambda batch, depth: self.model(batch, depth, run)  # noqa: E731
         predicted = self._run_by_depth(pieces, collate_sentences, forward, chosen, upto)
         for (i, start), pred in zip(owners, predicted):
             if start == 0:

@@ -23,6 +23,7 @@ from ..data.types import Sentence
 from ..data.vocab import Vocabularies
 from ..metrics import tag_accuracy
 from . import Task, register
+from .pos import TagPairs
 from .tagger import Tagger
 
 if TYPE_CHECKING:
@@ -117,6 +118,8 @@ class Lemmatizer(Tagger):
         self.pos_lexicon = {tuple(entry.split("\t", 2)[:2]): entry.split("\t", 2)[2]
                             for entry in vocabs.tables.get(POS_LEXICON, [])}
         self.upos_labels = vocabs.labels[UPOS].itos if self.pos_lexicon and UPOS in vocabs.labels else None
+        self.tag_pairs = TagPairs(vocabs)
+        self.reads = (UPOS, "xpos") if self.upos_labels else ()
         self.vocabs = vocabs
 
     def known(self, word: str) -> bool:
@@ -127,7 +130,10 @@ class Lemmatizer(Tagger):
     def decode(self, logits: torch.Tensor, batch: TokenBatch, scores: dict | None = None) -> list[dict[str, list]]:
         ranked = logits.topk(min(CANDIDATES, logits.shape[-1]), -1).indices.tolist()  # [B, T, k], best first
         upos = scores.get(UPOS) if scores and self.upos_labels else None
-        upos_ids = upos.argmax(-1).tolist() if upos is not None else None
+        upos_ids = None
+        if upos is not None:  # the tags the UPOS head gives, chosen with XPOS where it is
+            best = self.tag_pairs.best(scores)
+            upos_ids = (upos.argmax(-1) if best is None else best[0]).tolist()
         out = []
         for b, forms in enumerate(batch.forms):
             tags = [self.upos_labels[i] for i in upos_ids[b][:len(forms)]] if upos_ids else [None] * len(forms)

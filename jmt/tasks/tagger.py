@@ -56,6 +56,7 @@ class Tagger(nn.Module):
     """ReLU hidden layer + softmax over tags: [B, T, 2H] -> logits [B, T, L]."""
 
     has_labels = True  # feeds a label embedding upward
+    reads: tuple[str, ...] = ()  # the tasks whose scores decode() reads besides its own
 
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__()
