@@ -24,16 +24,15 @@ def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
     recipe.write_text(SMALL, encoding="utf-8")
     results = tmp_path / "ablations.md"
     cmd = [sys.executable, str(REPO / "scripts" / "ablations.py"), str(tmp_path / "runs"), "--samples",
-           "--epochs", "2", "--config", str(recipe), "--variants", "no-shortcut,single-chunk,sluice",
+           "--epochs", "2", "--config", str(recipe), "--variants", "no-shortcut,single-chunk",
            "--jobs", "2", "--results", str(results)]  # two at a time: the CI machine's two cores
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
-    assert [v["name"] for v in table["variants"]] == ["no-shortcut", "single-chunk", "sluice"]
+    assert [v["name"] for v in table["variants"]] == ["no-shortcut", "single-chunk"]
     assert table["variants"][1]["tasks"] == ["chunk"] and set(table["variants"][1]["test"]) == {"chunk"}
     text = results.read_text()
     assert "| without shortcut connections |" in text and "| single task: chunking |" in text
-    assert "| sluice network (subspaces mixed by alpha, beta over levels) |" in text
     assert "97.88" in text  # the paper's figures beside ours
 
     assert table["common_epoch"] is None and all(v["epochs_done"] == 2 for v in table["variants"])
@@ -45,7 +44,7 @@ def test_the_ablation_runner_writes_the_table_and_jmt_plot_draws_it(tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert again.returncode == 0, again.stderr[-3000:]
     assert "-m jmt train" not in again.stderr
-    assert again.stderr.count("-m jmt evaluate") == 3  # the epoch-1 models, not scored before
+    assert again.stderr.count("-m jmt evaluate") == 2  # the epoch-1 models, not scored before
     table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
     assert table["common_epoch"] == 1
     for v in table["variants"]:
@@ -72,17 +71,18 @@ def test_a_sweep_cut_by_its_time_limit_compares_every_variant_at_the_same_epoch(
     recipe = tmp_path / "small.toml"
     recipe.write_text(SMALL, encoding="utf-8")
     results = tmp_path / "ablations.md"
-    # chunking alone gets through its 40 epochs in the time; the full stack does not
+    # chunking alone gets through its 20 epochs in the time (about 4 s, and 5 s to start); the
+    # full stack, at about 2 s an epoch, does not
     cmd = [sys.executable, str(REPO / "scripts" / "ablations.py"), str(tmp_path / "runs"), "--samples",
-           "--epochs", "40", "--config", str(recipe), "--variants", "full,single-chunk", "--jobs", "2",
-           "--minutes", "0.5", "--results", str(results)]
+           "--epochs", "20", "--config", str(recipe), "--variants", "full,single-chunk", "--jobs", "2",
+           "--minutes", "0.4", "--results", str(results)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = json.loads((tmp_path / "runs" / "ablations.json").read_text())
     common = table["common_epoch"]
     full, chunk = table["variants"]
     assert full["stopped"] and common == full["epochs_done"] >= 1
-    assert not chunk["stopped"] and chunk["epochs_done"] == 40 > common  # scored after the common epoch
+    assert not chunk["stopped"] and chunk["epochs_done"] == 20 > common  # scored after the common epoch
     for v in (full, chunk):
         assert v["epoch"] == common and v["dev"] == v["dev_by_epoch"][common - 1]
         assert (tmp_path / "runs" / v["name"] / f"test_epoch{common}.json").is_file()
