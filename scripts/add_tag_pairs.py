@@ -24,14 +24,22 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
     from jmt.data.conllu import read_conllu
+    from jmt.data.types import DataError
     from jmt.tasks import get
 
     path = args.model_dir / "vocab.json"
-    text = path.read_text(encoding="utf-8")
-    vocab = json.loads(text)
-    if "xpos" not in vocab["labels"] or "upos" not in vocab["labels"]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        vocab = json.loads(text)
+        labels = vocab["labels"]
+    except (OSError, ValueError, KeyError) as err:
+        sys.exit(f"error: {path}: not a jmt model's vocabularies ({err})")
+    if "xpos" not in labels or "upos" not in labels:
         sys.exit(f"error: {args.model_dir}: the model has no UPOS and XPOS to decode together")
-    tables = get("xpos").tables([s for f in args.train for s in read_conllu(f)])
+    try:
+        tables = get("xpos").tables([s for f in args.train for s in read_conllu(f)])
+    except (OSError, DataError) as err:
+        sys.exit(f"error: {err}")
     if not tables:
         sys.exit(f"error: {', '.join(map(str, args.train))}: no word has both a UPOS and an XPOS tag")
     vocab.setdefault("tables", {}).update(tables)
@@ -44,7 +52,8 @@ def main() -> None:
         sys.path.insert(0, str(REPO / "scripts"))
         from ship_model import write_card
 
-        write_card(args.model_dir, args.slice, json.loads((args.model_dir / "card.json").read_text())["slice_sentences"])
+        card = args.model_dir / "card.json"
+        write_card(args.model_dir, args.slice, json.loads(card.read_text())["slice_sentences"] if card.is_file() else 300)
 
 
 if __name__ == "__main__":
