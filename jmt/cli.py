@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
@@ -52,8 +55,31 @@ class errors_to_exit:
             fail(str(exc) if not isinstance(exc, OSError) or not exc.filename else f"{exc.filename}: {exc.strerror}")
         if isinstance(exc, KeyboardInterrupt):
             typer.echo("interrupted", err=True)
-            raise typer.Exit(130)
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130)
         return False
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl-C is: what `kill`, job schedulers and torchrun send, and what a
+    run started in the background (which ignores SIGINT) still hears."""
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """Inside: SIGTERM raises :class:`Terminated` (from the main thread only, where Python runs
+    signal handlers), so training stops with a checkpoint and the line that resumes it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Terminated
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def parse_task_paths(values: list[str] | None, option: str, several: bool = False) -> dict:
@@ -291,7 +317,8 @@ def run_distributed(run, output: Path, device: str = "auto") -> None:
 
     dist = init_from_environment(device)
     try:
-        best = run(dist)
+        with sigterm_as_interrupt():
+            best = run(dist)
     finally:
         shutdown()
     if dist is None or dist.is_main:

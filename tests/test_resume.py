@@ -102,13 +102,14 @@ def test_a_run_killed_mid_epoch_and_resumed_ends_with_the_same_weights(uninterru
     assert [r["dev"] for r in lines] == [r["dev"] for r in whole]
 
 
-def test_ctrl_c_stops_with_a_checkpoint_and_says_how_to_resume(recipe, tmp_path):
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_with_a_checkpoint_and_says_how_to_resume(recipe, tmp_path, sig, code):
     out = tmp_path / "model"
     proc = jmt_train(str(recipe), "-o", str(out), "--epochs", "50", "--seed", "4")
     wait_for_checkpoint(proc, out / CHECKPOINT)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == code
     assert f"jmt train --resume {out}" in err
     assert "Traceback" not in err
     load_checkpoint(out)  # intact
