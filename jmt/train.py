@@ -100,10 +100,11 @@ def load_corpora(cfg: Config, log: Callable[[str], None] = lambda message: None)
         if task not in paths:
             continue
         if spec.startswith(HOLDOUT):
-            if len(paths[task]) > 1:
-                raise ConfigError(f"dev {task}={spec}: {task} trains on {len(paths[task])} corpora; "
-                                  "give it a dev file instead of a hold-out")
+            # With several corpora the first is the task's own, held out from; the others (extra
+            # or machine-labelled data, say) train whole and stay out of its dev score.
             path = paths[task][0]
+            if len(paths[task]) > 1:
+                log(f"dev {task}={spec}: held out from {path} only, the first of its {len(paths[task])} corpora")
             if path in splits and splits[path][2] != spec:
                 raise ConfigError(f"{path}: tasks trained on it ask for different hold-outs "
                                   f"({splits[path][2]} and {spec})")

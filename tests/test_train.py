@@ -310,11 +310,17 @@ def test_xpos2_learns_a_second_pos_column_with_its_own_classifier(tmp_path):
     assert json.loads(out.getvalue())["xpos2"] == pred[0]["xpos2"]
 
 
-def test_a_task_with_two_corpora_cannot_hold_out_dev(tmp_path):
+def test_a_task_with_two_corpora_holds_out_from_the_first_only():
     ud, chunks = str(SAMPLE / "train.conllu"), str(SAMPLE / "chunk_train.txt")
-    cfg = Config(data=DataConfig(train={"xpos": [ud, chunks]}, dev={"xpos": "holdout:0.1"}))
-    with pytest.raises(ConfigError, match="xpos trains on 2 corpora"):
-        load_corpora(cfg)
+    lines = []
+    corpora = load_corpora(Config(data=DataConfig(train={"xpos": [ud, chunks]}, dev={"xpos": "holdout:0.1"})),
+                           log=lines.append)
+    alone = load_corpora(Config(data=DataConfig(train={"xpos": ud}, dev={"xpos": "holdout:0.1"})))
+    n_chunks = len(read_corpus(chunks, "xpos"))
+    assert [s.words for s in corpora.dev["xpos"]] == [s.words for s in alone.dev["xpos"]]  # same split of ud
+    assert len(corpora.files[chunks]) == n_chunks  # the second corpus trains whole
+    assert len(corpora.train["xpos"]) == len(alone.train["xpos"]) + n_chunks
+    assert any("held out from" in line and ud in line for line in lines), lines
 
 
 def test_holdout_seed_changes_the_split():
