@@ -36,6 +36,18 @@ def test_the_best_pair_that_training_saw_wins_and_the_two_best_tags_stay_where_t
     assert pairs.best({"upos": upos}) is None  # the other head did not run
 
 
+def test_the_best_pair_is_the_argmax_of_the_sums_over_every_allowed_pair():
+    allowed = ["DET\tDT", "NOUN\tNN", "VERB\tVB", "VERB\tVBZ", "NOUN\tVBZ"]
+    pairs = TagPairs(vocabs_with(allowed))
+    generator = torch.Generator().manual_seed(1)
+    upos, xpos = torch.randn(6, 9, 3, generator=generator), torch.randn(6, 9, 4, generator=generator)
+    ids = [(UPOS.index(u), XPOS.index(x)) for u, x in (entry.split("\t") for entry in allowed)]
+    sums = torch.stack([upos[..., u] + xpos[..., x] for u, x in ids], -1)  # [B, T, pairs]
+    expected = torch.tensor(ids)[sums.argmax(-1)]
+    got = pairs.best({"upos": upos, "xpos": xpos})
+    assert torch.equal(got[0], expected[..., 0]) and torch.equal(got[1], expected[..., 1])
+
+
 def test_a_model_without_the_pairs_decodes_each_tag_alone():
     assert not TagPairs(vocabs_with(None))
     assert not TagPairs(vocabs_with(["ADJ\tJJ"]))  # neither tag is in the label sets

@@ -38,24 +38,34 @@ class TagPairs:
         upos, xpos = vocabs.labels.get("upos"), vocabs.labels.get("xpos")
         pairs = [entry.split("\t") for entry in vocabs.tables.get(PAIRS, [])] if upos and xpos else []
         pairs = [(upos.stoi[u], xpos.stoi[x]) for u, x in pairs if u in upos.stoi and x in xpos.stoi]
-        self.index = {torch.device("cpu"): torch.tensor(pairs, dtype=torch.long, device="cpu").reshape(-1, 2)}
+        index = torch.tensor(pairs, dtype=torch.long, device="cpu").reshape(-1, 2)
+        allowed = torch.zeros(len(upos) if pairs else 0, len(xpos) if pairs else 0, dtype=torch.bool,
+                              device="cpu")
+        allowed[index[:, 0], index[:, 1]] = True
+        self.tensors = {torch.device("cpu"): (index, allowed)}
 
     def __bool__(self) -> bool:
-        return len(self.index[torch.device("cpu")]) > 0
+        return len(self.tensors[torch.device("cpu")][0]) > 0
 
     def best(self, scores: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The UPOS and XPOS ids ([B, T] each) of the best allowed pair, from the two heads'
         logits in ``scores`` (a softmax's log differs from its logits by one number per word,
-        so the logits rank the pairs as the log-probabilities do); None without both."""
+        so the logits rank the pairs as the log-probabilities do); None without both. Only
+        the words whose two best tags make no allowed pair (under 1 %) are scored over the pairs."""
         if not self or "upos" not in scores or "xpos" not in scores:
             return None
         device = scores["upos"].device
-        if device not in self.index:
-            self.index[device] = self.index[torch.device("cpu")].to(device)
-        upos, xpos = self.index[device].unbind(1)
-        joint = scores["upos"].float()[..., upos] + scores["xpos"].float()[..., xpos]  # [B, T, pairs]
-        best = joint.argmax(-1)
-        return upos[best], xpos[best]
+        if device not in self.tensors:
+            self.tensors[device] = tuple(t.to(device) for t in self.tensors[torch.device("cpu")])
+        index, allowed = self.tensors[device]
+        upos, xpos = scores["upos"].argmax(-1), scores["xpos"].argmax(-1)
+        wrong = ~allowed[upos, xpos]
+        if wrong.any():
+            u, x = index.unbind(1)
+            joint = scores["upos"][wrong].float()[:, u] + scores["xpos"][wrong].float()[:, x]  # [words, pairs]
+            best = joint.argmax(-1)
+            upos, xpos = upos.masked_scatter(wrong, u[best]), xpos.masked_scatter(wrong, x[best])
+        return upos, xpos
 
 
 class PosTagger(Tagger):
