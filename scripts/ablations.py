@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -154,15 +153,12 @@ def train_all(commands: dict[str, list[str]], args) -> None:
                 cmd = commands[name]
                 print("+", shlex.join(cmd), file=sys.stderr, flush=True)
                 log = open(args.out_root / f"{name}.log", "w", encoding="utf-8")
-                # SIGINT back to its default in the run, which a sweep started in the
-                # background would otherwise pass on as ignored: the time limit sends it.
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
                 running[name] = (proc, log)
             if out_of_time:
                 for name, (proc, _) in running.items():
                     if proc.poll() is None and name not in stopped:
-                        proc.send_signal(signal.SIGINT)  # jmt train keeps the best epoch so far
+                        proc.terminate()  # SIGTERM: jmt train keeps its checkpoint and epochs so far
                         stopped.add(name)
                 if waiting:
                     print(f"time is up: not trained {', '.join(waiting)}", file=sys.stderr, flush=True)
@@ -173,13 +169,13 @@ def train_all(commands: dict[str, list[str]], args) -> None:
                     continue
                 log.close()
                 del running[name]
-                # A run interrupted at the deadline exits with SIGINT's code.
+                # A run stopped at the deadline exits with SIGTERM's code.
                 if code != 0 and name not in stopped:
                     raise SystemExit(f"{name}: jmt train exited with {code}; see {args.out_root / (name + '.log')}")
             time.sleep(1)
     except KeyboardInterrupt:  # stop the runs too; each keeps its checkpoint for the next call
         for proc, _ in running.values():
-            proc.send_signal(signal.SIGINT)
+            proc.terminate()
         for proc, _ in running.values():
             proc.wait()
         raise
