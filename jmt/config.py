@@ -185,7 +185,8 @@ class DataConfig:
     """Corpora by task. A dev entry may be ``holdout:0.1`` to hold out part of train.
 
     A task may train on several corpora: a list of paths, each read on its own and trained
-    in its own pass (e.g. XPOS from a treebank and from the chunking corpus's POS column)."""
+    in its own pass (e.g. XPOS from a treebank and from the chunking corpus's POS column);
+    its hold-out then comes from the first of them."""
 
     train: dict[str, str | list[str]] = field(default_factory=dict)
     dev: dict[str, str] = field(default_factory=dict)
