@@ -39,8 +39,7 @@ class TagPairs:
         pairs = [entry.split("\t") for entry in vocabs.tables.get(PAIRS, [])] if upos and xpos else []
         pairs = [(upos.stoi[u], xpos.stoi[x]) for u, x in pairs if u in upos.stoi and x in xpos.stoi]
         index = torch.tensor(pairs, dtype=torch.long, device="cpu").reshape(-1, 2)
-        allowed = torch.zeros(len(upos) if pairs else 0, len(xpos) if pairs else 0, dtype=torch.bool,
-                              device="cpu")
+        allowed = torch.zeros((len(upos), len(xpos)) if pairs else (0, 0), dtype=torch.bool, device="cpu")
         allowed[index[:, 0], index[:, 1]] = True
         self.tensors = {torch.device("cpu"): (index, allowed)}
 
