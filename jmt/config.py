@@ -94,6 +94,9 @@ class ModelConfig:
     # the layers above: every other task's output is what it would be without them.
     # `jmt train --init-from MODEL` with a task MODEL lacks adds it so (results/experiments.md, row 66).
     detached: list[str] = field(default_factory=list)
+    # Detached tasks that read the same layer read it through one BiLSTM, readers.<layer>,
+    # instead of a reader each, readers.<task>: one pass instead of two for feats and lemma.
+    shared_reader: bool = False
 
 
 @dataclass

@@ -461,7 +461,7 @@ def add_tasks(model: JointManyTask, vocabs: Vocabularies, model_cfg: ModelConfig
     model_cfg = dataclasses.replace(model_cfg, detached=sorted({*model_cfg.detached, *tasks}))
     grown = JointManyTask(model_cfg, vocabs, [*model.tasks, *tasks], decoder=decoder).to(next(model.parameters()).device)
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    new = tuple(f"{part}.{task}." for task in tasks for part in ("heads", "readers"))
+    new = grown.own_prefixes(tasks)
     assert not unexpected and all(key.startswith(new) for key in missing), (missing, unexpected)
     if model.encoder is not None:
         grown.attach_encoder(model.encoder)
@@ -496,14 +496,11 @@ def make_optimizer(model: JointManyTask, loss_module: PassLoss, cfg: Config,
     encoder_params = []
     depths = model.parameter_depths()
 
-    def own(tasks) -> tuple[str, ...]:
-        return tuple(f"{part}.{task}." for task in tasks for part in ("heads", "readers"))
-
     alone = detached_alone(cfg)
     for name, param in model.named_parameters():
         depth = depths[name]
-        if (not name.startswith(own(cfg.data.train)) if alone
-                else not name.startswith(own(added)) and depth < cfg.train.freeze_below):
+        if (not name.startswith(model.own_prefixes(cfg.data.train)) if alone
+                else not name.startswith(model.own_prefixes(added)) and depth < cfg.train.freeze_below):
             param.requires_grad_(False)  # out of the optimizer, so Adam cannot move it either
         elif name.startswith("encoder_net."):
             encoder_params.append(param)
@@ -623,11 +620,15 @@ class Trainer:
         default, given, have = to_dict(ModelConfig()), to_dict(cfg.model), to_dict(saved.model)
         self.added = sorted(set(self.corpora.train) - set(model.heads), key=lambda t: (TASKS[t].depth, t))
         have["detached"] = sorted({*have["detached"], *self.added})  # what this run makes of it (a resumed run's config has it)
+        # Tasks added to a model without detached tasks may share one reader (shared_reader).
+        first_added = bool(self.added) and not saved.model.detached
         clash = [k for k in given if given[k] != default[k] and given[k] != have[k]
-                 and k != "word_dim"]
+                 and k != "word_dim" and not (k == "shared_reader" and first_added)]
         if clash:
             raise ConfigError(f"model setting {clash[0]} = {given[clash[0]]!r} given, but the model in "
                               f"{cfg.train.init_from} has {have[clash[0]]!r}; a fine-tuned model keeps its own settings")
+        if first_added:
+            saved.model = dataclasses.replace(saved.model, shared_reader=cfg.model.shared_reader)
         if self.added:
             model, saved.model = add_tasks(model, vocabs, saved.model, self.added, self.corpora,
                                            cfg.train.init_from, cfg.train.decoder)
@@ -873,6 +874,10 @@ class Trainer:
             self.log(f"fine-tuning the model in {cfg.train.init_from} ({', '.join(self.model.tasks)}"
                      + (f"; {', '.join(self.added)} added, detached" if self.added else "")
                      + f") on {sizes}{ranks}; {trainable:,} parameters trained, {kept}")
+            if detached_alone(cfg):
+                for key, others in self.model.shared_with(cfg.data.train).items():
+                    self.log(f"readers.{key} is shared with {', '.join(others)}, which this run does not train: "
+                             f"it stays as it is (train {', '.join(others)} too to fine-tune it)")
         else:
             self.log(f"training {', '.join(self.model.tasks)} on {sizes}{ranks}; {trainable:,} parameters"
                      + (f", those below depth {cfg.train.freeze_below} kept" if cfg.train.freeze_below else ""))

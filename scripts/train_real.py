@@ -106,6 +106,7 @@ def main() -> None:
             *[arg for task in UD_MORPH for arg in ("--train", f"{task}={ewt / 'en_ewt-ud-train.conllu'}",
                                                    "--dev", f"{task}={ewt / 'en_ewt-ud-dev.conllu'}")],
             "--epochs", str(args.epochs), "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
+            *[arg for setting in args.set for arg in ("--set", setting)],
         ]
     start = time.time()
     if args.evaluate_only:

@@ -146,6 +146,40 @@ def test_tasks_added_to_a_trained_model_train_their_heads_alone_and_change_no_ot
 
 
 @pytest.mark.slow
+def test_tasks_added_with_a_shared_reader_read_their_layer_once_and_train_together(base, tmp_path):
+    model_dir, files = base
+    treebank = str(ud_treebank(tmp_path / "ud.conllu"))
+    cfg = tiny_config(files, (), init_from=str(model_dir), epochs=30, batch_size=1)
+    cfg.data.train = {"feats": treebank, "lemma": treebank}
+    cfg.model.shared_reader = True
+    Trainer(cfg, tmp_path / "added", log=quiet).train()
+
+    before, after = load_file(str(model_dir / "model.safetensors")), load_file(str(tmp_path / "added" / "model.safetensors"))
+    assert all(torch.equal(before[name], after[name]) for name in before), "an old weight moved"
+    assert {".".join(name.split(".")[:2]) for name in set(after) - set(before)} == {
+        "heads.feats", "heads.lemma", "readers.chunk"}  # one reader, of the chunking layer both read
+    assert json.loads((tmp_path / "added" / "config.json").read_text())["model"]["shared_reader"] is True
+    old, grown = (Predictor(*load_model(d)[:2]) for d in (model_dir, tmp_path / "added"))
+    assert old.tag(SENTENCES) == [{k: v for k, v in p.items() if k not in ("feats", "lemmas")}
+                                  for p in grown.tag(SENTENCES)]
+    scores = grown.evaluate_tasks(["feats", "lemma"], list(read_conllu(treebank)))
+    assert scores["feats"]["accuracy"] == 100.0 and scores["lemma"]["accuracy"] == 100.0, scores
+
+    # Fine-tuning one of them alone trains its head only: the reader would move the other's output.
+    for trained, moves in ((("feats",), ("heads.feats.",)),
+                           (("feats", "lemma"), ("heads.feats.", "heads.lemma.", "readers.chunk."))):
+        cfg = tiny_config(files, (), init_from=str(tmp_path / "added"), epochs=1)
+        cfg.data.train = {task: treebank for task in trained}
+        lines = []
+        Trainer(cfg, tmp_path / "+".join(trained), log=lines.append).train()
+        moved = {name for name, value in load_file(str(tmp_path / "+".join(trained) / "model.safetensors")).items()
+                 if not torch.equal(value, after[name])}
+        assert {".".join(name.split(".")[:2]) for name in moved} == {m.rstrip(".") for m in moves}
+        stays = "readers.chunk is shared with lemma, which this run does not train: it stays as it is"
+        assert any(stays in line for line in lines) == (trained == ("feats",))
+
+
+@pytest.mark.slow
 def test_a_task_is_added_below_its_depth_where_the_model_has_no_layer_at_it(tmp_path):
     files = write_tiny_corpora(tmp_path)
     Trainer(tiny_config(files, ("upos", "dep")), tmp_path / "ud", log=quiet).train()

@@ -90,11 +90,15 @@ class JointManyTask(nn.Module):
                     self.heads[task].depth = depth
                     if hasattr(self.heads[task], "decoder"):  # a tree decoder: the model's choice
                         self.heads[task].decoder = decoder
-        # A detached task (cfg.detached) reads its depth's layer through a BiLSTM of its own,
-        # readers.<task>, given what a layer above would be given (that layer's states, the
-        # words, the label embeddings from below), none of which it trains.
-        self.readers = nn.ModuleDict({task: BiLSTM(self._stacked_dim(head.depth), cfg.hidden)
-                                      for task, head in self.heads.items() if task in cfg.detached})
+        # A detached task (cfg.detached) reads its depth's layer through a BiLSTM, given what a
+        # layer above would be given (that layer's states, the words, the label embeddings from
+        # below), none of which it trains: a reader of its own, readers.<task>, or with
+        # cfg.shared_reader the one reader of that layer, readers.<layer>.
+        self.reader_of = {task: self.layer_names[head.depth] if cfg.shared_reader else task
+                          for task, head in self.heads.items() if task in cfg.detached}
+        self.reader_depth = {key: self.heads[task].depth for task, key in self.reader_of.items()}
+        self.readers = nn.ModuleDict({key: BiLSTM(self._stacked_dim(depth), cfg.hidden)
+                                      for key, depth in self.reader_depth.items()})
         # Soft sharing: the tasks at each depth keep their own copy of every layer below,
         # starting equal to it and tied to it by an L2 penalty during training (see
         # soft_sharing_penalty). "copies" holds them under "<layer>_<layer below>" (dep_pos).
@@ -154,6 +158,18 @@ class JointManyTask(nn.Module):
             if module is not self and hasattr(module, "set_precision"):
                 module.set_precision(dtype)
 
+    def own_prefixes(self, tasks: Collection[str]) -> tuple[str, ...]:
+        """The parameter-name prefixes of ``tasks``' heads and of the readers that only
+        ``tasks`` read (a shared reader that another task reads too is not theirs alone)."""
+        return (*(f"heads.{task}." for task in tasks),
+                *(f"readers.{key}." for key in set(self.reader_of.values())
+                  if all(t in tasks for t, k in self.reader_of.items() if k == key)))
+
+    def shared_with(self, tasks: Collection[str]) -> dict[str, list[str]]:
+        """The shared readers that ``tasks`` read and other tasks read too, with those tasks."""
+        return {key: others for key in {self.reader_of[t] for t in tasks if t in self.reader_of}
+                if (others := [t for t, k in self.reader_of.items() if k == key and t not in tasks])}
+
     def parameter_depths(self) -> dict[str, int]:
         """The depth of every parameter by name: 0 for the word representation (and a
         trainable encoder), a layer's own depth, a soft-sharing copy's reader's depth, a
@@ -168,7 +184,7 @@ class JointManyTask(nn.Module):
                                         for column, levels in self.columns.items() for level, m in levels.items()),
                                       *((f"stitches.{level}", m, self.layer_depths[level]) for level, m in self.stitches.items()),
                                       *((f"heads.{task}", m, m.depth) for task, m in self.heads.items()),
-                                      *((f"readers.{task}", m, self.heads[task].depth) for task, m in self.readers.items())]:
+                                      *((f"readers.{key}", m, self.reader_depth[key]) for key, m in self.readers.items())]:
             for name, _ in module.named_parameters():
                 depths[f"{prefix}.{name}"] = depth
         for column in self.betas:
@@ -228,6 +244,7 @@ class JointManyTask(nn.Module):
         below: dict[str | None, torch.Tensor] = {}  # the states the next level reads (per column, when stitched)
         levels: dict[str, list[torch.Tensor]] = {}  # stitched: each column's states so far
         labels: torch.Tensor | None = None  # [B, T, label_dim], sum over the heads below
+        read: dict[str, torch.Tensor] = {}  # the detached tasks' readers' states
         for depth in self.depths:
             if depth > upto:
                 break
@@ -246,9 +263,12 @@ class JointManyTask(nn.Module):
                 if tasks is not None and task not in tasks and (detached or not feeds_above):
                     continue
                 if detached:
-                    above = self._layer_input(depth + 1, h.detach(), x.detach(),
-                                              None if labels_in is None else labels_in.detach())
-                    scores = head(self.readers[task](above, batch.lengths), batch)
+                    key = self.reader_of[task]
+                    if key not in read:  # a shared reader runs once for all its tasks
+                        above = self._layer_input(depth + 1, h.detach(), x.detach(),
+                                                  None if labels_in is None else labels_in.detach())
+                        read[key] = self.readers[key](above, batch.lengths)
+                    scores = head(read[key], batch)
                 else:
                     scores = head(h, batch)
                 out.scores[task] = scores
