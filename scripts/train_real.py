@@ -245,11 +245,11 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
         f"| EWT UAS / LAS, without punctuation | {t['dep']['uas_nopunct']:.2f} / {t['dep']['las_nopunct']:.2f} |",
         f"| EWT LAS on universal relations (CoNLL 2018 script convention) | {t['dep']['las_base']:.2f} |",
         f"| EWT greedy outputs that were not trees (repaired with Eisner) | {t['dep']['greedy_not_tree']} |",
-        f"| CoNLL-2000 chunk F1 (seqeval default = conlleval) | {t['chunk']['f1']:.2f} |",
+        *([f"| CoNLL-2000 chunk F1 (seqeval default = conlleval) | {t['chunk']['f1']:.2f} |"] if "chunk" in t else []),
         *([f"| CoNLL-2000 POS column (xpos2) accuracy | {t['xpos2']['accuracy']:.2f} |"] if "xpos2" in t else []),
-        f"| SICK relatedness Pearson / Spearman / MSE | {t['relatedness']['pearson']:.4f} / "
-        f"{t['relatedness']['spearman']:.4f} / {t['relatedness']['mse']:.4f} |",
-        f"| SICK entailment accuracy | {t['entailment']['accuracy']:.2f} |",
+        *([f"| SICK relatedness Pearson / Spearman / MSE | {t['relatedness']['pearson']:.4f} / "
+           f"{t['relatedness']['spearman']:.4f} / {t['relatedness']['mse']:.4f} |"] if "relatedness" in t else []),
+        *([f"| SICK entailment accuracy | {t['entailment']['accuracy']:.2f} |"] if "entailment" in t else []),
         *([f"| EWT UFeats / Lemmas (as UD's scorer counts them) | {t['feats']['accuracy']:.2f} / {t['lemma']['accuracy']:.2f} |",
            f"| GUM UFeats / Lemmas (out of domain) | {g['feats']['accuracy']:.2f} / {g['lemma']['accuracy']:.2f} |"]
           if "feats" in t else []),
@@ -279,15 +279,17 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
                      f"{d['entailment']['accuracy']:.2f} | " + seconds)
     score = "the mean of dev UFeats and Lemmas" if added else "dev LAS"
     lines += ["", f"`*` marks an epoch that improved the selection score ({score}), and an average that scored at least "
-              "as well as the best epoch; the model saved is the last one marked.",
-              "", "Per chunk type (test):", "", "| type | F1 | support |", "|---|---|---|"]
-    for ctype, s in t["chunk"]["per_type"].items():
-        lines.append(f"| {ctype} | {s['f1']:.2f} | {s['support']} |")
-    conf = t["entailment"]["confusion"]
-    lines += ["", "SICK test entailment confusion (rows gold, columns predicted):", "",
-              "| | " + " | ".join(conf["labels"]) + " |", "|---" * (len(conf["labels"]) + 1) + "|"]
-    for label, row in zip(conf["labels"], conf["matrix"]):
-        lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
+              "as well as the best epoch; the model saved is the last one marked."]
+    if "chunk" in t:  # a base model without chunks (en-ewt's) has neither table
+        lines += ["", "Per chunk type (test):", "", "| type | F1 | support |", "|---|---|---|"]
+        for ctype, s in t["chunk"]["per_type"].items():
+            lines.append(f"| {ctype} | {s['f1']:.2f} | {s['support']} |")
+    if "entailment" in t:
+        conf = t["entailment"]["confusion"]
+        lines += ["", "SICK test entailment confusion (rows gold, columns predicted):", "",
+                  "| | " + " | ".join(conf["labels"]) + " |", "|---" * (len(conf["labels"]) + 1) + "|"]
+        for label, row in zip(conf["labels"], conf["matrix"]):
+            lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
     if args.section:
         from report import write_section
 
