@@ -159,6 +159,8 @@ def test_tasks_added_with_a_shared_reader_read_their_layer_once_and_train_togeth
     assert {".".join(name.split(".")[:2]) for name in set(after) - set(before)} == {
         "heads.feats", "heads.lemma", "readers.chunk"}  # one reader, of the chunking layer both read
     assert json.loads((tmp_path / "added" / "config.json").read_text())["model"]["shared_reader"] is True
+    info = CliRunner().invoke(app, ["info", str(tmp_path / "added")]).output
+    assert "readers    feats, lemma read the chunk layer through one BiLSTM" in info
     old, grown = (Predictor(*load_model(d)[:2]) for d in (model_dir, tmp_path / "added"))
     assert old.tag(SENTENCES) == [{k: v for k, v in p.items() if k not in ("feats", "lemmas")}
                                   for p in grown.tag(SENTENCES)]
