@@ -61,8 +61,10 @@ def main() -> None:
         data[table] = {task: _file_names(value) for task, value in data[table].items()}
     if data.get("vectors"):
         data["vectors"] = Path(data["vectors"]).name
-    if config["train"].get("init_from"):  # a model with tasks added to another: that one's name
-        config["train"]["init_from"] = Path(config["train"]["init_from"]).name
+    if config["train"].get("init_from"):  # a model with tasks added to another: that one, as a user has it
+        detached = config["model"].get("detached", [])
+        config["train"]["init_from"] = (f"{args.name} without {' and '.join(detached)}" if detached
+                                        else Path(config["train"]["init_from"]).name)
     (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     name_base(out, args.name, config["model"].get("detached", []))
     if args.card:

@@ -117,10 +117,12 @@ def test_the_accurate_model_tags_raw_text_with_its_encoder():
 @pytest.mark.parametrize("name", shipped_models())
 def test_a_shipped_model_names_the_model_its_detached_tasks_were_added_to_by_what_a_user_has(name):
     # jmt info prints this name; a training run's directory name means nothing to a user
-    detached = json.loads((SHIPPED / name / "config.json").read_text(encoding="utf-8"))["model"]["detached"]
+    config = json.loads((SHIPPED / name / "config.json").read_text(encoding="utf-8"))
+    detached = config["model"]["detached"]
     base = json.loads((SHIPPED / name / "metrics.json").read_text(encoding="utf-8")).get("base")
     if detached and base:
         assert base["model"] == f"{name} without {' and '.join(detached)}"
+        assert config["train"]["init_from"] == base["model"]  # what the run started from, named so too
 
 
 def test_ship_model_names_the_base_model_after_the_shipped_one(tmp_path):
