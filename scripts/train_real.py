@@ -115,6 +115,9 @@ def main() -> None:
         # of a longer run are an N-epoch run). Its training time comes from its log.
         epochs_done = [json.loads(line) for line in (args.out_dir / "metrics.jsonl").read_text().splitlines()]
         args.epochs = len(epochs_done)
+        trained = json.loads((args.out_dir / "config.json").read_text())["train"]  # as that run had them
+        args.seed, args.optimizer, args.lr = trained["seed"], trained["optimizer"], trained["lr"]
+        args.lower_lr_scale = trained["lower_lr_scale"]
         train_wall = sum(r["seconds"] for r in epochs_done) + args.setup_seconds
     else:
         run(train_cmd)
