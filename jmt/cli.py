@@ -423,8 +423,7 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
         n_params = sum(p.numel() for p in model.parameters())
         typer.echo(f"model      {model_dir}")
         typer.echo(f"tasks      {', '.join(t + (' (detached)' if t in cfg.model.detached else '') for t in model.tasks)}")
-        for key in sorted(set(model.reader_of.values()) if cfg.model.shared_reader else []):
-            sharing = [t for t, k in model.reader_of.items() if k == key]
+        for key, sharing in sorted(model.reader_tasks.items()) if cfg.model.shared_reader else []:
             typer.echo(f"readers    {', '.join(sharing)} read the {key} layer through one BiLSTM (model.shared_reader)")
         typer.echo(f"parameters {n_params:,}")
         if model.stitches:

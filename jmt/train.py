@@ -497,10 +497,10 @@ def make_optimizer(model: JointManyTask, loss_module: PassLoss, cfg: Config,
     depths = model.parameter_depths()
 
     alone = detached_alone(cfg)
+    own = model.own_prefixes(cfg.data.train if alone else added)
     for name, param in model.named_parameters():
         depth = depths[name]
-        if (not name.startswith(model.own_prefixes(cfg.data.train)) if alone
-                else not name.startswith(model.own_prefixes(added)) and depth < cfg.train.freeze_below):
+        if not name.startswith(own) and (alone or depth < cfg.train.freeze_below):
             param.requires_grad_(False)  # out of the optimizer, so Adam cannot move it either
         elif name.startswith("encoder_net."):
             encoder_params.append(param)

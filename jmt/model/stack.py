@@ -96,9 +96,11 @@ class JointManyTask(nn.Module):
         # cfg.shared_reader the one reader of that layer, readers.<layer>.
         self.reader_of = {task: self.layer_names[head.depth] if cfg.shared_reader else task
                           for task, head in self.heads.items() if task in cfg.detached}
-        self.reader_depth = {key: self.heads[task].depth for task, key in self.reader_of.items()}
-        self.readers = nn.ModuleDict({key: BiLSTM(self._stacked_dim(depth), cfg.hidden)
-                                      for key, depth in self.reader_depth.items()})
+        self.reader_tasks: dict[str, list[str]] = {}  # each reader's tasks
+        for task, key in self.reader_of.items():
+            self.reader_tasks.setdefault(key, []).append(task)
+        self.readers = nn.ModuleDict({key: BiLSTM(self._stacked_dim(self.heads[tasks[0]].depth), cfg.hidden)
+                                      for key, tasks in self.reader_tasks.items()})
         # Soft sharing: the tasks at each depth keep their own copy of every layer below,
         # starting equal to it and tied to it by an L2 penalty during training (see
         # soft_sharing_penalty). "copies" holds them under "<layer>_<layer below>" (dep_pos).
@@ -162,13 +164,12 @@ class JointManyTask(nn.Module):
         """The parameter-name prefixes of ``tasks``' heads and of the readers that only
         ``tasks`` read (a shared reader that another task reads too is not theirs alone)."""
         return (*(f"heads.{task}." for task in tasks),
-                *(f"readers.{key}." for key in set(self.reader_of.values())
-                  if all(t in tasks for t, k in self.reader_of.items() if k == key)))
+                *(f"readers.{key}." for key, readers in self.reader_tasks.items() if set(readers) <= set(tasks)))
 
     def shared_with(self, tasks: Collection[str]) -> dict[str, list[str]]:
         """The shared readers that ``tasks`` read and other tasks read too, with those tasks."""
-        return {key: others for key in {self.reader_of[t] for t in tasks if t in self.reader_of}
-                if (others := [t for t, k in self.reader_of.items() if k == key and t not in tasks])}
+        return {key: others for key, readers in self.reader_tasks.items()
+                if set(readers) & set(tasks) and (others := [t for t in readers if t not in tasks])}
 
     def parameter_depths(self) -> dict[str, int]:
         """The depth of every parameter by name: 0 for the word representation (and a
@@ -184,7 +185,8 @@ class JointManyTask(nn.Module):
                                         for column, levels in self.columns.items() for level, m in levels.items()),
                                       *((f"stitches.{level}", m, self.layer_depths[level]) for level, m in self.stitches.items()),
                                       *((f"heads.{task}", m, m.depth) for task, m in self.heads.items()),
-                                      *((f"readers.{key}", m, self.reader_depth[key]) for key, m in self.readers.items())]:
+                                      *((f"readers.{key}", m, self.heads[self.reader_tasks[key][0]].depth)
+                                        for key, m in self.readers.items())]:
             for name, _ in module.named_parameters():
                 depths[f"{prefix}.{name}"] = depth
         for column in self.betas:
