@@ -14,7 +14,9 @@ detached (``jmt train --init-from``: their heads read the chunk layer and change
 output; results/experiments.md row 66). It then runs
 ``jmt evaluate`` on the test sets (EWT, CoNLL-2000, SICK test, and GUM test out of domain)
 and writes a results file with the scores, wall time, epochs, machine, versions and the
-exact command.
+exact command. ``--evaluate-only`` scores a run in OUT_DIR again (one stopped early, or
+resumed with ``jmt train --resume``); the command it shows takes the recipe, ``--set`` keys,
+vectors, encoder and base that the run was given from ``OUT_DIR/train_real.json``.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VECTORS = "glove.6B.50d.txt.gz"
 UD_MORPH = ("feats", "lemma")  # --add-ud-morph: the UD tasks that EWT also trains
+INVOCATION = "train_real.json"  # in OUT_DIR: what the run was given, which --evaluate-only reads back
 
 
 def run(cmd: list[str]) -> None:
@@ -109,10 +112,21 @@ def main() -> None:
             *[arg for setting in args.set for arg in ("--set", setting)],
         ]
     start = time.time()
+    invocation = args.out_dir / INVOCATION
     if args.evaluate_only:
         # Score a model this script trained before (for example a run stopped after some
         # epochs: the learning-rate schedule depends on the epoch only, so the first N epochs
-        # of a longer run are an N-epoch run). Its training time comes from its log.
+        # of a longer run are an N-epoch run). Its training time comes from its log; the
+        # recipe, --set keys, vectors and encoder that the results show, from what that run
+        # was given (unless given again here).
+        if invocation.exists():
+            given = json.loads(invocation.read_text())
+            args.config = args.config or (Path(given["config"]) if given["config"] else None)
+            args.set = args.set or given["set"]
+            args.vectors = given["vectors"] if args.vectors == DEFAULT_VECTORS else args.vectors
+            args.encoder = args.encoder or given["encoder"]
+            given_base = given.get("add_ud_morph")
+            args.add_ud_morph = args.add_ud_morph or (Path(given_base) if given_base else None)
         epochs_done = [json.loads(line) for line in (args.out_dir / "metrics.jsonl").read_text().splitlines()]
         args.epochs = len(epochs_done)
         trained = json.loads((args.out_dir / "config.json").read_text())["train"]  # as that run had them
@@ -120,6 +134,11 @@ def main() -> None:
         args.lower_lr_scale = trained["lower_lr_scale"]
         train_wall = sum(r["seconds"] for r in epochs_done) + args.setup_seconds
     else:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        invocation.write_text(json.dumps({"config": str(args.config) if args.config else None, "set": args.set,
+                                          "vectors": args.vectors, "encoder": args.encoder,
+                                          "add_ud_morph": str(args.add_ud_morph) if args.add_ud_morph else None},
+                                         indent=1) + "\n")
         run(train_cmd)
         train_wall = time.time() - start
 
