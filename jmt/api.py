@@ -84,7 +84,7 @@ class JMT:
     def tasks(self) -> list[str]:
         return list(self.model.tasks)
 
-    def tag(self, sentences: str | Sequence[str | Sequence[str]], tasks: Iterable[str] | None = None) -> list[dict]:
+    def tag(self, sentences: str | Sequence[str | Sequence[str]], tasks: str | Iterable[str] | None = None) -> list[dict]:
         """Annotate a raw text, or sentences given as token lists or strings.
 
         A text (one ``str``) is split into sentences by the model's segmenter: per sentence a
@@ -92,16 +92,24 @@ class JMT:
         the text; a multiword token has several words), ``words`` and the predicted fields.
         In a list, each string is one sentence, split into tokens only. Per sentence a dict
         with ``words`` and the predicted ``upos``, ``xpos``, ``chunks``, ``heads`` (0 = root)
-        and ``deprels`` of ``tasks``."""
+        and ``deprels`` of ``tasks`` (one name or several; default every token task). A
+        word that is empty or only whitespace is a ValueError."""
         if isinstance(sentences, str):
             return self._tag_text(sentences, tasks)
-        token_lists = [self._words(s) if isinstance(s, str) else list(s) for s in sentences]
+        self.predictor.token_tasks(tasks)  # a wrong task fails before any segmenting
+        token_lists = [None if isinstance(s, str) else list(s) for s in sentences]
+        texts = [s for s in sentences if isinstance(s, str)]
+        if texts:  # one pass of the segmenter over all of them
+            split = iter(self.segmenter.segment_many(texts, one_sentence=True))
+            token_lists = [[w for sent in next(split) for token in sent for w in token.words] if words is None else words
+                           for words in token_lists]
+        for n, words in enumerate(token_lists):
+            for m, word in enumerate(words):
+                if not isinstance(word, str) or not word.strip():
+                    raise ValueError(f"sentence {n + 1}, word {m + 1}: {word!r} is not a word (a word is a non-empty "
+                                     "string with a character other than whitespace)")
         results = self.predictor.tag([Sentence(words) for words in token_lists], tasks)
         return [{"words": words, **r} for words, r in zip(token_lists, results)]
-
-    def _words(self, sentence: str) -> list[str]:
-        sentences = self.segmenter.segment_many([sentence], one_sentence=True)[0]
-        return [word for s in sentences for token in s for word in token.words]
 
     def _tag_text(self, text: str, tasks: Iterable[str] | None) -> list[dict]:
         from .rawtext import one_line
@@ -118,9 +126,15 @@ class JMT:
         return out
 
     def pair(self, premises: Sequence[str | Sequence[str]], hypotheses: Sequence[str | Sequence[str]]) -> list[dict]:
-        """Relatedness (1-5), entailment label and class probabilities per sentence pair."""
+        """Relatedness (1-5), entailment label and class probabilities per sentence pair:
+        ``premises[i]`` with ``hypotheses[i]``, each a string (split into words here) or a
+        list of words. Two strings are one pair (a list of one result)."""
         from .data.pairs import tokenize
 
+        if isinstance(premises, str) and isinstance(hypotheses, str):
+            premises, hypotheses = [premises], [hypotheses]
+        elif isinstance(premises, str) or isinstance(hypotheses, str):
+            raise TypeError("give premises and hypotheses as two strings (one pair) or two lists of the same length")
         if len(premises) != len(hypotheses):
             raise ValueError(f"{len(premises)} premises but {len(hypotheses)} hypotheses")
         toks = lambda s: tokenize(s) if isinstance(s, str) else list(s)  # noqa: E731

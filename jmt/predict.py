@@ -105,18 +105,29 @@ class Predictor:
             raise ValueError(f"precision {precision} is for CPUs; the model is on {device}")
         model.set_precision(dtype)
 
-    def token_tasks(self, tasks: Iterable[str] | None = None) -> list[str]:
+    def known_tasks(self, tasks: str | Iterable[str]) -> set[str]:
+        """``tasks`` (one name or several) as a set; a task the model lacks is a ValueError."""
+        wanted = {tasks} if isinstance(tasks, str) else set(tasks)
+        unknown = wanted - set(self.model.tasks)
+        if unknown:
+            raise ValueError(f"the model has no task {sorted(unknown)[0]!r}; it has {', '.join(self.model.tasks)}")
+        return wanted
+
+    def token_tasks(self, tasks: str | Iterable[str] | None = None) -> list[str]:
+        """The model's token tasks among ``tasks`` (default: all of them), in the model's order.
+        A sentence-pair task asked for here is a ValueError: it scores pairs, not sentences."""
         chosen = [t for t in self.model.tasks if self.model.heads[t].kind == "token"]
         if tasks is not None:
-            wanted = set(tasks)
-            unknown = wanted - set(self.model.tasks)
-            if unknown:
-                raise ValueError(f"the model has no task {sorted(unknown)[0]!r}; it has {', '.join(self.model.tasks)}")
+            wanted = self.known_tasks(tasks)
+            pairs = sorted(wanted - set(chosen))
+            if pairs:
+                raise ValueError(f"task {pairs[0]!r} scores sentence pairs (jmt pair, or pair() in Python); "
+                                 f"the tasks that tag are {', '.join(chosen) or 'none'}")
             chosen = [t for t in chosen if t in wanted]
         return chosen
 
     @torch.inference_mode()
-    def tag(self, sentences: Sequence[Sentence | list[str]], tasks: Iterable[str] | None = None) -> list[dict]:
+    def tag(self, sentences: Sequence[Sentence | list[str]], tasks: str | Iterable[str] | None = None) -> list[dict]:
         """Per sentence a dict with the predicted fields of ``tasks`` (default: all token tasks):
         ``upos``, ``xpos``, ``chunks``, ``heads`` (0 = root), ``deprels``."""
         chosen = self.token_tasks(tasks)
@@ -229,7 +240,7 @@ class Predictor:
 
     def evaluate_tasks(self, tasks: Sequence[str], gold: Sequence[Sentence | Pair]) -> dict[str, dict]:
         """Score several tasks on one gold corpus, running the model over it once."""
-        self.token_tasks(tasks)  # unknown tasks are an error
+        self.known_tasks(tasks)
         kinds = {self.model.heads[t].kind for t in tasks}
         if kinds == {"token"}:
             pred = self.tag(gold, tasks)

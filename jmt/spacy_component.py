@@ -144,9 +144,10 @@ class JMTComponent:
 
         tasks = [TASKS[t] for t in self.token_tasks]
         for doc, sents in zip(docs, predictions):
-            if not len(doc):
-                continue
             annotations = DocAnnotations(doc)
+            for task in tasks:  # an empty doc too has its (empty) span groups
+                if getattr(task, "spans_key", None):
+                    annotations.span_groups.setdefault(task.spans_key, [])
             for sent, owners, pred in sents:
                 spaces = [i for i in sent if doc[i].is_space]
                 if len(owners) != len(set(owners)):  # multiword tokens: each keeps its head word's annotations
@@ -196,8 +197,10 @@ class DocAnnotations:
         self.span_groups: dict[str, list[Span]] = {}
 
     def _column(self, attr: int) -> numpy.ndarray:
+        """The doc's values of ``attr``, which the tasks overwrite token by token; a token no
+        task sets (a whitespace token's lemma) keeps its own."""
         if attr not in self.columns:
-            self.columns[attr] = numpy.zeros(len(self.doc), dtype="uint64")
+            self.columns[attr] = self.doc.to_array([attr]).reshape(len(self.doc)).astype("uint64")
         return self.columns[attr]
 
     def tokens(self, attr: str, tokens: list[int], values: list[str]) -> None:
@@ -228,7 +231,7 @@ class DocAnnotations:
             setattr(self.doc[i]._, name, value)
 
     def write(self) -> None:
-        if self.columns:
+        if self.columns and len(self.doc):
             attrs = list(self.columns)
             self.doc.from_array(attrs, numpy.stack([self.columns[a] for a in attrs], axis=1))
         for key, spans in self.span_groups.items():

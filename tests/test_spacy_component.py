@@ -196,6 +196,45 @@ def test_a_second_xpos_tag_set_is_a_token_extension(tmp_path, nlp):
 def test_empty_text(nlp):
     assert len(nlp("")) == 0
     assert [len(d) for d in nlp.pipe(["", "Birds sing ."], batch_size=2)] == [0, 3]
+    assert list(nlp("").spans["chunks"]) == []  # so that `for chunk in doc.spans["chunks"]` works on any text
+
+
+def test_a_whitespace_token_keeps_what_no_task_sets(model_dir):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("jmt", config={"model": str(model_dir), "tasks": ["upos", "dep"]})
+    doc = Doc(nlp.vocab, words=["Birds", "  ", "sing"], spaces=[False] * 3, lemmas=["bird", "  ", "sing"],
+              tags=["NNS", "_SP", "VBP"])
+    nlp(doc)
+    assert [t.lemma_ for t in doc] == ["bird", "  ", "sing"]  # no lemma task: lemmas stay as they were
+    assert [t.tag_ for t in doc] == ["NNS", "_SP", "VBP"]  # no xpos task: tags too
+    assert doc[1].pos_ == "SPACE" and doc[0].pos_ != ""
+
+
+@pytest.mark.slow
+def test_a_pipeline_that_tagged_raw_text_forks_worker_processes(model_dir, tmp_path):
+    """spaCy's ``n_process`` forks the process. The segmenter ran torch with two threads in
+    the parent before; the workers must not hang on the OpenMP pool they inherit."""
+    import subprocess
+    import sys
+
+    from jmt.segment import Segmenter, SegmenterNet
+
+    d = tmp_path / "model"
+    shutil.copytree(model_dir, d)
+    chars = ["<pad>", "<unk>", *"abcdefghijklmnopqrstuvwxyz.!' "]
+    Segmenter(SegmenterNet(len(chars), channels=8, dilations=(1, 2)), chars, {}, [],
+              {"sizes": {"channels": 8, "dilations": [1, 2]}, "lang": "en"}).save(d)
+    tokenizer = {"nlp": {"tokenizer": {"@tokenizers": "jmt.Tokenizer.v1", "model": str(d)}}}
+    code = ("import spacy, torch\n"
+            "torch.set_num_threads(2)\n"
+            f"nlp = spacy.blank('en', config={tokenizer!r})\n"
+            f"nlp.add_pipe('jmt', config={{'model': {str(d)!r}}})\n"
+            "nlp('The cat sleeps . Birds sing .')\n"
+            "docs = list(nlp.pipe(['The cat sleeps .', 'Birds sing .'] * 4, n_process=2))\n"
+            "print(len(docs), sum(len(doc) for doc in docs))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "8"
 
 
 @pytest.mark.slow
