@@ -27,6 +27,7 @@ import re
 import time
 import unicodedata
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -276,11 +277,31 @@ class Segmenter:
             in_text[(starts[1:] - gap)[:, None] + np.arange(gap)] = False
         return joined, starts, in_text
 
-    @torch.inference_mode()
     def _labels(self, joined: str, in_text: np.ndarray) -> np.ndarray:
         """A label per character of a joined text, run through the network in windows of
         ``ROW_CHARS`` that overlap by the receptive field, so that every label is the one a
-        single pass would give."""
+        single pass would give.
+
+        With more than one torch thread the network runs in a thread of its own, as the
+        predictor's batches do: OpenMP's worker threads then belong to that thread, and a
+        process forked later from this one (spaCy's ``nlp.pipe(n_process=2)``) does not hang
+        on the pool it inherits without its threads.
+
+        A carriage return before a line feed (Windows line ends) is left out of what the
+        network reads: it labels the text as it would with line feeds alone, as training saw."""
+        if "\r\n" in joined:
+            kept = np.ones(len(joined), dtype=bool)
+            kept[[m.start() for m in re.finditer("\r\n", joined)]] = False
+            labels = np.zeros(len(joined), dtype=np.int64)  # whitespace's labels are never read
+            labels[kept] = self._labels(joined.replace("\r\n", "\n"), in_text[kept])
+            return labels
+        if torch.get_num_threads() == 1:
+            return self._labels_here(joined, in_text)
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(self._labels_here, joined, in_text).result()
+
+    @torch.inference_mode()
+    def _labels_here(self, joined: str, in_text: np.ndarray) -> np.ndarray:
         self.net.eval()
         chars, categories = self.encode(joined)
         chars[~in_text] = 0

@@ -170,6 +170,20 @@ def test_a_long_text_labelled_in_overlapping_windows_gets_the_labels_of_one_pass
     assert len(set(whole.tolist())) > 1  # the random network does label more than one thing
 
 
+def test_windows_line_ends_are_segmented_as_line_feeds_alone():
+    seg = wide_untrained()
+    rng = np.random.default_rng(1)
+    lf = ["".join(rng.choice(list("abc. d'!\n"), size=400)) for _ in range(5)]
+    crlf = [text.replace("\n", "\r\n") for text in lf]
+
+    def pieces(text, sentences):
+        return [[(text[t.start : t.end], t.words) for t in s] for s in sentences]
+
+    got = seg.segment_many(crlf)
+    assert [pieces(c, s) for c, s in zip(crlf, got)] == [pieces(t, s) for t, s in zip(lf, seg.segment_many(lf))]
+    assert all("\r" not in c[t.start : t.end] for c, s in zip(crlf, got) for sent in s for t in sent)
+
+
 def test_texts_segmented_together_get_what_each_gets_alone():
     seg = wide_untrained()
     texts = ["ab cd. ef", "gh!ij", "", "  kl mn.  ", "op"]
