@@ -17,7 +17,8 @@ from .config import ConfigError, corpus_paths, guess_language, load_config, pars
 from .data.types import DataError
 from .errors import RulesWarning, SlowPrecisionWarning, TrainingError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# rich_markup_mode=None: help text as written ("[model]" and "jmt[encoders]" are not markup)
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="The Joint Many-Task model: tag, chunk, parse, relate and entail.")
 
 def fail(message: str, code: int = 1) -> None:
@@ -57,6 +58,61 @@ class errors_to_exit:
             typer.echo("interrupted", err=True)
             raise typer.Exit(143 if isinstance(exc, Terminated) else 130)
         return False
+
+
+class OutputFile:
+    """Where ``jmt tag`` and ``jmt pair`` write: standard output, or ``path`` written through a
+    temporary file beside it and renamed at the end, so that a run that fails before writing
+    a record leaves a file already there as it was. One that fails later keeps the records
+    written until then (call :meth:`wrote` after each), ended by ``tail``. The output may not
+    be one of the inputs, which it would empty before they are read."""
+
+    def __init__(self, path: Path | None, inputs: list[str | None] = (), tail: str = ""):
+        self.path, self.tail, self.records = path, tail, 0
+        if path is None:
+            self.file = sys.stdout
+            return
+        for src in inputs:
+            if src is not None and Path(src).exists() and path.exists() and Path(src).samefile(path):
+                raise ConfigError(f"{path}: the output is also an input; give -o another file")
+        if not path.parent.is_dir():
+            raise ConfigError(f"{path}: no such directory {path.parent}")
+        import tempfile
+
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        self.temp = Path(name)
+        self.file = os.fdopen(fd, "w", encoding="utf-8")
+
+    def wrote(self) -> None:
+        self.records += 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.path is None:
+            return False
+        try:
+            if exc is not None and self.records and self.tail:
+                self.file.write(self.tail)
+        finally:
+            self.file.close()
+            if exc is None or self.records:
+                os.replace(self.temp, self.path)
+            else:
+                self.temp.unlink()
+        return False
+
+
+def stdin_text(newline: str | None = None):
+    """Standard input as UTF-8 text, strictly: a byte that is not UTF-8 is an error (the
+    interpreter's own ``sys.stdin`` may pass it on as a surrogate). A byte-order mark is dropped."""
+    import io
+
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text-only stream (a test's, say)
+        return sys.stdin
+    return io.TextIOWrapper(buffer, encoding="utf-8-sig", errors="strict", newline=newline)
 
 
 class Terminated(KeyboardInterrupt):
@@ -359,6 +415,8 @@ def evaluate(
     """Score a trained model on test corpora and print a table."""
     tests = parse_task_paths(test_paths, "--test")
     set_threads(threads)
+    if json_path is not None and not json_path.parent.is_dir():  # before the evaluation, not after it
+        fail(f"{json_path}: no such directory {json_path.parent}")
     with errors_to_exit():
         from .data.corpus import read_corpus, require_annotation
         from .api import model_path
@@ -547,9 +605,12 @@ def tag(
         chosen = nlp.predictor.token_tasks(tasks.split(",") if tasks else None)
         if not chosen:
             raise ConfigError(f"the model has no token task to tag with; it has {', '.join(nlp.tasks)}")
-        out = open(output, "w", encoding="utf-8") if output else sys.stdout
-        try:
-            sources = [None if src == "-" else src for src in inputs] if inputs else [None]  # None: stdin
+        sources = [None if src == "-" else src for src in inputs] if inputs else [None]  # None: stdin
+        for src in sources:  # a missing input fails before anything is written
+            if src is not None and not Path(src).is_file():
+                raise ConfigError(f"{src}: no such file" if not Path(src).exists() else f"{src}: not a file")
+        with OutputFile(output, sources, HTML_TAIL if output_format == "html" else "") as sink:
+            out = sink.file
             skipped = []
 
             def report(err: DataError) -> None:
@@ -559,25 +620,25 @@ def tag(
             on_error = report if skip_bad else None
             formats = [input_format_of(src, input_format) for src in sources]
             segmenter = nlp.segmenter if "raw" in formats else None
+            # raw text keeps its line ends as they are, from a file or from standard input
+            stdin = stdin_text("" if formats[sources.index(None)] == "raw" else None) if None in sources else None
             sentences = (s for src, form in zip(sources, formats)
-                         for s in read_input(src, sys.stdin, form, one_sentence_per_line, on_error, segmenter))
+                         for s in read_input(src, stdin, form, one_sentence_per_line, on_error, segmenter))
             if output_format == "html":
                 out.write(HTML_HEAD)
             n = 0
             with word_rate() as count, frozen_objects():
-                for chunk in batched(sentences, chunk_size):
+                for chunk in batched(sentences, chunk_size):  # the sentences before a bad one come first
                     for sentence, pred in zip(chunk, nlp.predictor.tag(chunk, chosen)):
                         n += 1
                         write_sentence(out, output_format, sentence, pred, sent_id=str(n))
+                        sink.wrote()
                     out.flush()
                     count(sum(len(s) for s in chunk))
             if output_format == "html":
                 out.write(HTML_TAIL)
             if skipped:
                 typer.echo(f"skipped {len(skipped)} malformed sentence{'s' if len(skipped) > 1 else ''}", err=True)
-        finally:
-            if output:
-                out.close()
 
 
 @app.command()
@@ -607,16 +668,19 @@ def pair(
             has = set(nlp.predictor.pair_tasks())
         except ValueError as err:
             raise ConfigError(f"{nlp.path}: {err}; it tags and parses: jmt tag") from None
-        out = open(output, "w", encoding="utf-8") if output else sys.stdout
-        try:
+        if pairs_path != "-" and not Path(pairs_path).is_file():  # before anything is written
+            raise ConfigError(f"{pairs_path}: no such file" if not Path(pairs_path).exists() else f"{pairs_path}: not a file")
+        with OutputFile(output, [None if pairs_path == "-" else pairs_path]) as sink:
+            out = sink.file
             columns = [TASKS[t] for t in names("pair")]  # every pair task's, "_" where the model lacks it
             if output_format == "tsv":
                 out.write("\t".join(["pair_ID", *(c for task in columns for c in task.tsv_columns())]) + "\n")
             n = 0
             with frozen_objects():
-                for chunk in batched(read_pairs(pairs_path), 1000):
+                for chunk in batched(read_pairs(pairs_path, stdin_text() if pairs_path == "-" else None), 1000):
                     for p, r in zip(chunk, nlp.predictor.pair(chunk)):
                         n += 1
+                        sink.wrote()
                         pid = p.pair_id or str(n)
                         if output_format == "jsonl":
                             out.write(json.dumps({"pair_id": pid, **r}) + "\n")
@@ -624,9 +688,6 @@ def pair(
                             out.write("\t".join([pid, *(v for task in columns
                                                          for v in task.tsv(r if task.name in has else None))]) + "\n")
                     out.flush()
-        finally:
-            if output:
-                out.close()
 
 
 class word_rate:

@@ -190,5 +190,11 @@ def average_weights(paths: list[Path]) -> dict[str, torch.Tensor]:
 
 
 def load_metrics(directory: str | Path) -> dict:
+    """The saved epoch's record (``metrics.json``), or an empty dict where there is none."""
     path = Path(directory) / "metrics.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:  # ValueError: bad JSON or bad UTF-8
+        raise ConfigError(f"{path}: not valid JSON ({str(err).splitlines()[0]})") from None

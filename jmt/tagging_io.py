@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from itertools import chain, islice
+from itertools import chain
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
@@ -44,7 +44,7 @@ def read_input(path: str | None, stream: TextIO | None, input_format: str, one_p
     whitespace is kept exactly (see :mod:`jmt.rawtext`)."""
     if input_format == "conllu":
         if path is None:
-            raise DataError("<stdin>", None, "CoNLL-U input must be a file")  # the reader needs a path
+            raise DataError("<stdin>", None, "CoNLL-U input must be a file: give its path")  # the reader needs a path
         with utf8_errors(path):
             yield from read_conllu(path, on_error)
         return
@@ -129,22 +129,35 @@ def render_html(sentence: Sentence, pred: dict) -> str:
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
+    """Lists of ``size`` items. Where reading the items fails, the items read before come
+    out first, then the error: what was good in a bad file is tagged and written."""
+    batch: list = []
+    try:
+        for item in items:
+            batch.append(item)
+            if len(batch) == size:
+                yield batch
+                batch = []
+    except Exception as err:
+        if batch:
+            yield batch
+        raise err
+    if batch:
+        yield batch
 
 
-def read_pairs(path: str) -> Iterator[Pair]:
+def read_pairs(path: str, stdin: TextIO | None = None) -> Iterator[Pair]:
     """Sentence pairs to score: a SICK file, NLI JSON lines (labels not needed), or a TSV whose
-    lines hold premise and hypothesis as two tab-separated columns. ``-`` reads standard input,
-    where JSON lines are known by their first line's ``{`` rather than by a file suffix."""
+    lines hold premise and hypothesis as two tab-separated columns. ``-`` reads standard input
+    (``stdin``, by default ``sys.stdin``), where JSON lines are known by their first line's
+    ``{`` rather than by a file suffix."""
     with utf8_errors(None if path == "-" else path):
-        yield from _read_pairs(path)
+        yield from _read_pairs(path, stdin)
 
 
-def _read_pairs(path: str) -> Iterator[Pair]:
+def _read_pairs(path: str, stdin: TextIO | None) -> Iterator[Pair]:
     if path == "-":
-        yield from _pairs_from("<stdin>", sys.stdin, json_lines=None)
+        yield from _pairs_from("<stdin>", stdin or sys.stdin, json_lines=None)
         return
     p = Path(path)
     if not p.is_file():

@@ -122,9 +122,62 @@ def test_html_page_draws_trees_and_chunks(model_dir, tmp_path):
 
 def test_bad_tag_arguments(model_dir, tmp_path):
     assert run("tag", model_dir, "--format", "xml", input="a\n").exit_code == 2
-    assert run("tag", model_dir, "--tasks", "relatedness", input="a\n").exit_code == 1
+    pair_task = run("tag", model_dir, "--tasks", "relatedness", input="a\n")
+    assert pair_task.exit_code == 1 and "'relatedness' scores sentence pairs" in pair_task.stderr
     missing = run("tag", model_dir, tmp_path / "missing.txt")
     assert missing.exit_code == 1 and "missing.txt" in missing.stderr
+
+
+def test_the_output_file_is_replaced_only_by_a_run_that_writes(model_dir, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("The cat sleeps. Birds sing.\n", encoding="utf-8")
+    out = tmp_path / "out.conllu"
+    out.write_text("old\n", encoding="utf-8")
+    missing = run("tag", model_dir, tmp_path / "missing.txt", "-o", out)
+    assert missing.exit_code == 1 and "missing.txt: no such file" in missing.stderr
+    itself = run("tag", model_dir, text, "-o", text)
+    assert itself.exit_code == 1 and "the output is also an input" in itself.stderr
+    assert text.read_text(encoding="utf-8") == "The cat sleeps. Birds sing.\n"
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("A cat sleeps\tNobody sleeps\n", encoding="utf-8")
+    assert run("pair", model_dir, pairs, "-o", pairs).exit_code == 1
+    assert pairs.read_text(encoding="utf-8") == "A cat sleeps\tNobody sleeps\n"
+    assert run("pair", model_dir, tmp_path / "missing.tsv", "-o", out).exit_code == 1
+    assert out.read_text(encoding="utf-8") == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes.txt", "out.conllu", "pairs.tsv"]  # no temporary file left behind
+    assert run("tag", model_dir, text, "-o", out).exit_code == 0
+    assert out.read_text(encoding="utf-8").count("# text = ") == 2
+    assert run("tag", model_dir, text, "-o", tmp_path / "no" / "out.conllu").exit_code == 1
+
+
+def test_the_sentences_before_a_malformed_one_are_written_and_the_page_is_closed(model_dir, tmp_path):
+    good = "1\tBirds\t_\t_\t_\t_\t0\troot\t_\t_\n\n"
+    conllu = tmp_path / "in.conllu"
+    conllu.write_text(good * 5 + "1\tBirds\t_\t_\t_\t_\t0\troot\n\n", encoding="utf-8")
+    result = run("tag", model_dir, conllu)  # the default --chunk-size: the five are in the bad one's chunk
+    assert result.exit_code == 1 and "in.conllu:11: expected 10 tab-separated columns" in result.stderr
+    assert result.stdout.count("\n1\tBirds\t") + result.stdout.startswith("1\tBirds") == 5
+    page = tmp_path / "trees.html"
+    assert run("tag", model_dir, conllu, "--format", "html", "-o", page).exit_code == 1
+    assert page.read_text(encoding="utf-8").endswith("</body></html>\n")
+
+
+def test_standard_input_that_is_not_utf8_is_one_line_and_crlf_raw_text_is_split_as_lf(model_dir):
+    for command, data in (("tag", b"A dog \xff runs.\n"), ("pair", b"A \xff\tB\n")):
+        result = run(command, model_dir, "-", input=data)
+        assert result.exit_code == 1 and "<stdin>: expected UTF-8 text" in result.stderr
+        assert "\udcff" not in result.stdout
+    lf = run("tag", model_dir, "-", "--format", "jsonl", input="The cat sleeps.\nBirds sing.\n")
+    crlf = run("tag", model_dir, "-", "--format", "jsonl", input="The cat sleeps.\r\nBirds sing.\r\n")
+    assert lf.exit_code == crlf.exit_code == 0
+    assert [json.loads(x)["tokens"] for x in crlf.stdout.splitlines()] == [json.loads(x)["tokens"] for x in lf.stdout.splitlines()]
+
+
+def test_an_empty_form_in_conllu_is_an_error_at_its_line(model_dir, tmp_path):
+    conllu = tmp_path / "in.conllu"
+    conllu.write_text("1\tBirds\t_\t_\t_\t_\t0\troot\t_\t_\n2\t\t_\t_\t_\t_\t1\tdep\t_\t_\n\n", encoding="utf-8")
+    result = run("tag", model_dir, conllu)
+    assert result.exit_code == 1 and "in.conllu:2: expected a FORM" in result.stderr
 
 
 @pytest.mark.parametrize("fmt", ["tsv", "jsonl"])
@@ -185,6 +238,29 @@ def test_python_api_tags_strings_and_token_lists_alike(model_dir):
     assert 1 <= scores[0]["relatedness"] <= 5 and scores[0]["entailment"]
     with pytest.raises(ValueError):
         nlp.pair(["a"], [])
+    assert nlp.pair("A cat sleeps", "A cat sleeps") == scores  # two strings are one pair, not pairs of letters
+    with pytest.raises(TypeError):
+        nlp.pair("A cat sleeps", ["A cat sleeps"])
+
+
+def test_python_api_takes_strings_in_one_pass_and_refuses_what_is_not_a_word(model_dir):
+    import jmt
+
+    nlp = jmt.load(model_dir)
+    texts = ["The cat sleeps.", "Birds sing.", "Dogs chase the cats"]
+    calls = []
+    segment_many = nlp.segmenter.segment_many
+    nlp.segmenter.segment_many = lambda *a, **k: calls.append(a) or segment_many(*a, **k)
+    tagged = nlp.tag([texts[0], ["Birds", "sing", "."], *texts[1:]])
+    assert len(calls) == 1 and calls[0][0] == texts  # one segmenter pass for all the strings
+    assert [t["words"] for t in tagged[:2]] == [["The", "cat", "sleeps", "."], ["Birds", "sing", "."]]
+    assert tagged[2] == tagged[1] and len(tagged) == 4
+    assert set(nlp.tag([["Birds", "sing"]], tasks="dep")[0]) == {"words", "heads", "deprels", "greedy_was_tree"}
+    for word in ("", " ", "\t"):
+        with pytest.raises(ValueError, match="sentence 2, word 2"):
+            nlp.tag([["Birds"], ["Birds", word, "sing"]])
+    with pytest.raises(ValueError, match="sentence pairs"):
+        nlp.tag([["Birds", "sing"]], tasks=["relatedness"])
 
 
 @pytest.mark.parametrize("decoder", ["greedy", "eisner", "chu-liu-edmonds"])

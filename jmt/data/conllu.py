@@ -76,6 +76,8 @@ def _parse_sentence(path: str, block: list[tuple[int, str]]) -> Sentence:
             raise DataError(path, number, f"expected an integer ID, got {token_id!r}") from None
         if index != len(rows) + 1:
             raise DataError(path, number, f"IDs not consecutive: expected ID {len(rows) + 1}, got {index}")
+        if not cols[FORM].strip():
+            raise DataError(path, number, "expected a FORM, got an empty or whitespace-only column")
         rows.append(cols)
         row_lines.append(number)
 
