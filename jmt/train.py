@@ -765,7 +765,7 @@ class Trainer:
         saved = (f"the best model so far in {self.out_dir} is intact" if (self.out_dir / "model.safetensors").is_file()
                  else "no model was saved yet")
         return TrainingError(f"epoch {epoch}, task {p.name}, step {step} of {steps}: the {what} is {value} "
-                             f"(not finite); training stopped, {saved}. A lower --lr or --clip usually helps.")
+                             f"(not finite); training stopped, {saved}. A lower --lr or gradient clip (--set train.clip=1) usually helps.")
 
     def evaluate_dev(self) -> dict[str, dict]:
         # Tasks whose dev set is one corpus (upos, xpos, dep on a treebank) share one run.
@@ -835,8 +835,9 @@ class Trainer:
         elif self.cfg.train.average_last:
             self.keep_last_weights(epoch)
         write_record(self.out_dir, training_record(self.cfg.train.seed, self.data_files, self.wall_seconds(), epoch))
-        with (self.out_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
+        with (self.out_dir / "metrics.jsonl").open("w" if self.fresh_log else "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        self.fresh_log = False
         self.log(format_dev_table(epoch, dev, self.model, score, improved))
         return best, best_record
 
@@ -851,6 +852,7 @@ class Trainer:
         main = self.dist is None or self.dist.is_main  # only rank 0 writes anything
         log_path = self.out_dir / "metrics.jsonl"
         epoch, next_pass, losses, best, best_record = 1, 0, {}, -math.inf, None
+        self.fresh_log, self.checkpointed = False, self.resume  # a resumed run's checkpoint is its own
         if self.resume:
             epoch, next_pass, losses, best, best_record = self.restore(load_checkpoint(self.out_dir))
             if main:
@@ -863,7 +865,7 @@ class Trainer:
                      else f"all {cfg.train.epochs} epochs are trained"))
         elif main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            log_path.write_text("")
+            self.fresh_log = True  # the first epoch's record replaces a log already there (end_epoch)
         sizes = ", ".join(f"{task} {len(ex)}" for task, ex in self.corpora.train.items())
         ranks = f" on {self.dist.world_size} processes" if self.dist else ""
         ranks += f", on {self.device}"
@@ -893,6 +895,7 @@ class Trainer:
                     if main and unit.depth is not None:  # a checkpoint after each pass
                         save_checkpoint(self.out_dir,
                                         self.checkpoint_state(epoch, unit.after_pass, losses, best, best_record, order))
+                        self.checkpointed = True
                 train_seconds = time.perf_counter() - start
                 if main:
                     best, best_record = self.end_epoch(epoch, lr, losses, best, best_record, train_seconds, start)
@@ -902,9 +905,11 @@ class Trainer:
                 if main:
                     save_checkpoint(self.out_dir, self.checkpoint_state(epoch, 0, losses, best, best_record))
         except KeyboardInterrupt:
-            if (self.out_dir / CHECKPOINT).is_file():
+            if self.checkpointed and (self.out_dir / CHECKPOINT).is_file():
                 self.log(f"interrupted; the last checkpoint is {self.out_dir / CHECKPOINT}. "
                          f"Continue with: jmt train --resume {self.out_dir}")
+            elif main:
+                self.log("interrupted before this run's first checkpoint: nothing of it was saved")
             raise
         if main:
             if cfg.train.average_last:

@@ -294,6 +294,24 @@ def test_a_non_finite_loss_stops_the_pass_and_keeps_the_best_model(tiny_files, t
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_a_new_run_that_fails_in_its_first_epoch_leaves_the_old_runs_log_and_points_at_no_checkpoint(tiny_files, tmp_path):
+    out = tmp_path / "out"
+    Trainer(tiny_config(tiny_files, ["upos"], dev=True, epochs=2), out, log=quiet).train()
+    log_before = (out / "metrics.jsonl").read_text()
+    assert log_before.count("\n") == 2 and (out / CHECKPOINT).is_file()  # the old run's, not this one's to resume
+    lines = []
+    again = Trainer(tiny_config(tiny_files, ["upos"], dev=True), out, log=lines.append)
+    again.model.heads["upos"].loss = lambda scores, batch: (_ for _ in ()).throw(KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt):
+        again.train()
+    assert (out / "metrics.jsonl").read_text() == log_before
+    assert "nothing of it was saved" in lines[-1] and "--resume" not in lines[-1]
+    again.model.heads["upos"].loss = lambda scores, batch: torch.tensor(float("nan"))
+    with pytest.raises(TrainingError, match="--set train.clip"):
+        again.train()
+    assert (out / "metrics.jsonl").read_text() == log_before
+
+
 @pytest.mark.parametrize("deferred", [False, True], ids=["each step", "on the device"])
 def test_a_non_finite_gradient_stops_the_pass_before_the_update(tiny_files, tmp_path, deferred):
     # On the device (a GPU's way, forced here): the steps after the bad one still run but
