@@ -67,6 +67,8 @@ class JMT:
         from .io import load_model
 
         check_precision(precision)  # a wrong value fails before the model loads
+        if tokenizer not in (None, *TOKENIZERS):  # and so does this one, not at the first raw text
+            raise ConfigError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, not {tokenizer!r}")
         self.path = model_path(path)
         self.model, self.vocabs, self.config = load_model(self.path, device, table_dtype=TABLE_DTYPE)
         self.predictor = Predictor(self.model, self.vocabs, batch_size, precision=precision)

@@ -181,7 +181,7 @@ PRECISION_HELP = ("fp32; bf16: the LSTMs and label scorer in bfloat16, faster on
 def train(
     ctx: typer.Context,
     config: Optional[Path] = typer.Argument(None, help="TOML file with [model], [train] and [data] tables."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Directory for the trained model."),
+    output_text: Optional[str] = typer.Option(None, "-o", "--output", help="Directory for the trained model."),
     train_paths: Optional[List[str]] = typer.Option(
         None, "--train", help="TASK=PATH, repeatable; a task given twice trains on both corpora, a pass each."),
     dev_paths: Optional[List[str]] = typer.Option(None, "--dev", help="TASK=PATH or TASK=holdout:0.1, repeatable."),
@@ -240,6 +240,8 @@ def train(
         help="Any config key, repeatable: --set train.lr=0.001 --set model.hidden=150 (checked like the TOML file)."),
 ):
     """Train a model; with no corpus given, on the sample corpora in corpora/sample."""
+    # a string first: an empty -o "" would become Path("."), the current directory
+    output = None if output_text is None else Path(output_text) if output_text.strip() else ""
     train_map = parse_task_paths(train_paths, "--train", several=True)
     dev_map = parse_task_paths(dev_paths, "--dev")
     with errors_to_exit():
@@ -264,7 +266,7 @@ def train(
             cfg = from_dict(Config, apply_settings(json.loads(load_checkpoint(resume)["config"]), settings))
             run_distributed(lambda dist: run_training(cfg, resume, resume=True, dist=dist, device=device), resume, device)
         return
-    if output is None:
+    if not output:
         fail("missing option -o / --output: the directory for the trained model", code=2)
     with errors_to_exit():
         if no_vectors:

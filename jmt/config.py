@@ -6,6 +6,7 @@ configuration, defaults included.
 """
 from __future__ import annotations
 
+import re
 import dataclasses
 import sys
 from dataclasses import dataclass, field
@@ -273,6 +274,7 @@ class Config:
         for key in ("batch_lr_scale", "dep_batch_lr_scale"):
             if not getattr(self.train, key) > 0:
                 raise ConfigError(f"{key} must be above 0, not {getattr(self.train, key)}")
+        self.check_ranges()
         from .decode import DECODERS
 
         if self.train.schedule not in SCHEDULES:
@@ -327,6 +329,33 @@ class Config:
             if missing and self.train.init_from is None:
                 raise ConfigError(f"{name} needs {missing[0]} too ({TASKS[name].requires_why})")
 
+    def check_ranges(self) -> None:
+        """Numbers a run cannot train with, named by their key before anything trains (torch
+        would fail later, or not at all, and in its own words)."""
+        m, t = self.model, self.train
+        at_least_one = ("word_dim", "char_dim", "hidden", "label_dim", "head_hidden", "maxout_pieces",
+                        "dep_label_hidden", "dep_arc_dim", "char_ngram_min", "min_word_count", "min_ngram_count")
+        for key in at_least_one:
+            if getattr(m, key) < 1:
+                raise ConfigError(f"model.{key} must be at least 1, not {getattr(m, key)}")
+        if m.char_ngram_min > m.char_ngram_max:
+            raise ConfigError(f"model.char_ngram_min ({m.char_ngram_min}) must not exceed model.char_ngram_max "
+                              f"({m.char_ngram_max})")
+        for key in ("dropout", "embed_dropout"):
+            if not 0 <= getattr(m, key) < 1:
+                raise ConfigError(f"model.{key} must be in [0, 1), not {getattr(m, key)}")
+        if not m.word_dropout_alpha >= 0:
+            raise ConfigError(f"model.word_dropout_alpha must be at least 0, not {m.word_dropout_alpha}")
+        for key in ("lr", "clip", "encoder_lr"):
+            if not getattr(t, key) > 0:  # NaN fails too
+                raise ConfigError(f"train.{key} must be above 0, not {getattr(t, key)}")
+        for key in ("lr_decay", "ngram_pretrain_epochs"):
+            if not getattr(t, key) >= 0:
+                raise ConfigError(f"train.{key} must be at least 0, not {getattr(t, key)}")
+        lang = self.data.lang
+        if lang is not None and not re.fullmatch(r"[a-z]{2,3}", lang):
+            raise ConfigError(f"data.lang must be an ISO 639 language code such as en or fr, not {lang!r}")
+
 
 # Options that were measured, not adopted, and removed (results/experiments.md, "Removed
 # options"): a saved model or checkpoint that has them at these values (off) still loads;
@@ -341,6 +370,7 @@ RETIRED = {
 # Fitted values that moved from config.json to the weights: an older model's config.json
 # still has them, and jmt.io.load_model carries them over; anywhere else they are ignored.
 MOVED_TO_WEIGHTS = ("model.relatedness_scale", "model.relatedness_shift")
+
 
 
 def from_dict(cls, data: dict[str, Any], where: str = ""):
@@ -414,6 +444,8 @@ def load_config(path: str | Path | None = None, settings: dict[str, Any] | None 
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: file not found") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path}: expected UTF-8 text ({err.reason})") from None
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path}: invalid TOML: {err}") from None
         try:

@@ -21,7 +21,8 @@ model: they get tag ``_SP``, pos ``SPACE`` and, when heads are set, attach to th
 
 ``"precision": "bf16"`` in the config runs the model's LSTMs and label scorer in bfloat16, and
 ``"auto"`` does so only on CPUs with bf16 units, where it is faster (see
-:class:`jmt.predict.Predictor`).
+:class:`jmt.predict.Predictor`). ``"device"`` is ``"cpu"`` by default; ``"cuda"``, ``"cuda:N"``
+or ``"auto"`` (a GPU where torch sees one) run the model there.
 
 The model directory is loaded lazily on first use. ``nlp.to_disk`` copies its files into the
 pipeline directory and ``spacy.load`` reads them from there, so a saved pipeline does not need
@@ -63,23 +64,25 @@ _REGISTRY: "weakref.WeakValueDictionary[int, JMTComponent]" = weakref.WeakValueD
 
 @Language.factory(
     "jmt",
-    default_config={"model": None, "batch_size": 128, "tasks": None, "precision": "fp32"},
+    default_config={"model": None, "batch_size": 128, "tasks": None, "precision": "fp32", "device": "cpu"},
     assigns=list(dict.fromkeys(a for task in TASKS.values() for a in task.spacy_assigns)),
     default_score_weights={key: weight for task in TASKS.values() for key, weight in task.spacy_weights},
 )
 def make_jmt(nlp: Language, name: str, model: str | None, batch_size: int, tasks: list[str] | None,
-             precision: str):
-    return JMTComponent(nlp, name, model, batch_size, tasks, precision)
+             precision: str, device: str):
+    return JMTComponent(nlp, name, model, batch_size, tasks, precision, device)
 
 
 class JMTComponent:
     def __init__(self, nlp: Language, name: str = "jmt", model: str | None = None, batch_size: int = 128,
-                 tasks: list[str] | None = None, precision: str = "fp32"):
+                 tasks: list[str] | None = None, precision: str = "fp32", device: str = "cpu"):
+        from .device import resolve_device
         from .predict import check_precision
 
         check_precision(precision)  # a wrong value fails here, not at the first document
+        resolve_device(device)  # so does a device torch does not see
         self.name, self.vocab = name, nlp.vocab
-        self.precision = precision
+        self.precision, self.device = precision, device
         self.model_path = Path(model) if model is not None else None
         self.batch_size = batch_size
         self.tasks = list(tasks) if tasks is not None else None
@@ -96,7 +99,7 @@ class JMTComponent:
                                  "{'model': PATH} or load a saved pipeline")
             from .api import JMT
 
-            self._jmt = JMT(self.model_path, self.batch_size, precision=self.precision)
+            self._jmt = JMT(self.model_path, self.batch_size, device=self.device, precision=self.precision)
         return self._jmt
 
     @property

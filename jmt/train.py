@@ -616,6 +616,8 @@ class Trainer:
 
         self.source = model_path(cfg.train.init_from)
         model, vocabs, saved = load_model(self.source, self.device)
+        # read now: fine-tuned in place (-o the same folder), the source's record is rewritten
+        self.base = base_record(self.source, cfg.train.init_from, set(cfg.data.train))
         # Model settings come from the model; one set otherwise and differently is a mistake.
         default, given, have = to_dict(ModelConfig()), to_dict(cfg.model), to_dict(saved.model)
         self.added = sorted(set(self.corpora.train) - set(model.heads), key=lambda t: (TASKS[t].depth, t))
@@ -827,6 +829,8 @@ class Trainer:
                   "seconds": round(time.perf_counter() - start, 1), "selected": improved}
         if self.device.type == "cuda":  # the epoch's training and dev scoring
             record["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20)
+        if self.fresh_log:  # this run's first save: the folder's earlier run gives way to it
+            self.clear_earlier_run()
         if improved:
             best, best_record = (score if score is not None else best), record
             save_model(self.out_dir, self.model, self.vocabs, self.cfg, metrics=record)
@@ -930,9 +934,28 @@ class Trainer:
         path = self.out_dir / "metrics.json"
         record = load_metrics(self.out_dir)
         if record:
-            record["base"] = base_record(source, self.cfg.train.init_from, set(self.cfg.data.train))
+            record["base"] = self.base
             write_json(path, record)
         return record
+
+    def clear_earlier_run(self) -> None:
+        """Remove what an earlier run left in the output folder that this run would not
+        overwrite but would read or ship with its model: its kept epoch models, its weights
+        kept for averaging, and its segmenter (unless this run fine-tunes the model in that
+        same folder, whose segmenter it keeps). Until this run's first epoch ends, the
+        earlier model stays whole."""
+        from .segment import META, WEIGHTS
+
+        stale = [p for p in self.out_dir.glob("epoch*") if p.is_dir() and p.name[len("epoch"):].isdigit()]
+        stale.append(self.out_dir / LAST_EPOCHS)
+        in_place = self.source is not None and self.source.resolve() == self.out_dir.resolve()
+        if not in_place:
+            stale += [self.out_dir / WEIGHTS, self.out_dir / META]
+        for path in stale:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
 
     def keep_segmenter(self, source: Path) -> None:
         """A fine-tuned model splits raw text as the model it started from did: its segmenter

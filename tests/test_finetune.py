@@ -107,6 +107,26 @@ def ud_treebank(path):
     return path
 
 
+def test_tasks_added_in_place_keep_the_base_record_and_segmenter_and_a_new_run_clears_the_old_ones(base, tmp_path):
+    model_dir, files = base
+    model_dir = shutil.copytree(model_dir, tmp_path / "model")
+    train_segmenter(files["conllu"], None, model_dir, SegmenterConfig(epochs=1), log=quiet)
+    base_dev = json.loads((model_dir / "metrics.json").read_text())["dev"]
+    treebank = str(ud_treebank(tmp_path / "ud.conllu"))
+    cfg = tiny_config(files, (), init_from=str(model_dir), epochs=1, batch_size=4)
+    cfg.data.train = cfg.data.dev = {"feats": treebank}
+    Trainer(cfg, model_dir, log=quiet).train()  # -o the folder it starts from
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["base"]["dev"] == base_dev and has_segmenter(model_dir)
+    # A new model trained into the folder replaces all of it: no segmenter or kept epochs of the old one.
+    (model_dir / "epoch7").mkdir()
+    (model_dir / "epoch7" / "model.safetensors").write_bytes(b"")
+    Trainer(tiny_config(files, ["upos"], dev=True, epochs=2, average_last=2), model_dir, log=quiet).train()
+    assert not has_segmenter(model_dir) and not (model_dir / "epoch7").exists()
+    assert json.loads((model_dir / "config.json").read_text())["tasks"] == ["upos"]
+    assert len((model_dir / "metrics.jsonl").read_text().splitlines()) == 2
+
+
 @pytest.mark.slow
 def test_tasks_added_to_a_trained_model_train_their_heads_alone_and_change_no_other_output(base, tmp_path):
     model_dir, files = base

@@ -199,6 +199,17 @@ def test_empty_text(nlp):
     assert list(nlp("").spans["chunks"]) == []  # so that `for chunk in doc.spans["chunks"]` works on any text
 
 
+def test_the_device_config_reaches_the_model_and_a_device_torch_lacks_fails_at_once(model_dir):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("jmt", config={"model": str(model_dir), "device": "auto"})
+    nlp("Birds sing .")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert next(nlp.get_pipe("jmt").jmt.model.parameters()).device.type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(Exception, match="sees no CUDA device"):
+            spacy.blank("en").add_pipe("jmt", config={"model": str(model_dir), "device": "cuda"})
+
+
 def test_a_whitespace_token_keeps_what_no_task_sets(model_dir):
     nlp = spacy.blank("en")
     nlp.add_pipe("jmt", config={"model": str(model_dir), "tasks": ["upos", "dep"]})

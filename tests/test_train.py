@@ -338,6 +338,20 @@ def test_bad_holdout_spec_is_a_config_error(spec):
         holdout_split([1, 2, 3], spec, seed=1)
 
 
+@pytest.mark.parametrize("setting, message", [
+    ("train.lr=-1", "train.lr must be above 0"), ("train.lr=nan", "train.lr must be above 0"),
+    ("train.lr_decay=-1", "train.lr_decay must be at least 0"), ("train.clip=0", "train.clip must be above 0"),
+    ("model.label_dim=-3", "model.label_dim must be at least 1"), ("model.hidden=0", "model.hidden must be at least 1"),
+    ("model.dropout=1.5", r"model.dropout must be in \[0, 1\)"),
+    ("model.char_ngram_min=5", r"model.char_ngram_min \(5\) must not exceed model.char_ngram_max \(4\)"),
+])
+def test_a_number_no_run_can_train_with_is_named_by_its_key_before_training(setting, message):
+    from jmt.config import load_config, parse_overrides
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, parse_overrides([setting])).validate()
+
+
 # ----------------------------------------------------------------------------- pretrained vectors
 
 DIM = 6
