@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data.distributed import DistributedSampler
 
 from .calibrate import MIN_PAIRS, calibrate, calibrated_tasks  # at import: a run's last step must not read newer code
-from .checkpoint import (CHECKPOINT, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
+from .checkpoint import (CHECKPOINT, RECORD, data_record, load_checkpoint, rng_states, save_checkpoint, set_rng_states,
                          training_record, write_record)
 from .config import (Config, ConfigError, ModelConfig, corpus_paths, from_dict,
                      to_dict)
@@ -798,6 +798,18 @@ class Trainer:
     def wall_seconds(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
 
+    def check_same_data(self) -> None:
+        """A resumed run reads the files the run started with (``training.json`` has their
+        SHA-256): another vocabulary or other examples would not continue it."""
+        record = self.out_dir / RECORD
+        if not record.is_file():
+            return
+        before = {f["path"]: f["sha256"] for f in json.loads(record.read_text(encoding="utf-8")).get("data", [])}
+        for now in self.data_files:
+            if now["path"] in before and before[now["path"]] != now["sha256"]:
+                raise ConfigError(f"{now['path']}: changed since the run started (SHA-256 {before[now['path']][:12]} "
+                                  f"then, {now['sha256'][:12]} now); resume with the files it started with")
+
     def restore(self, state: dict) -> tuple[int, int, dict, float, dict | None]:
         """Load a checkpoint into the model, optimizer and random states; returns the position."""
         # through Config and back: settings added to jmt since the checkpoint take their defaults
@@ -858,6 +870,7 @@ class Trainer:
         epoch, next_pass, losses, best, best_record = 1, 0, {}, -math.inf, None
         self.fresh_log, self.checkpointed = False, self.resume  # a resumed run's checkpoint is its own
         if self.resume:
+            self.check_same_data()
             epoch, next_pass, losses, best, best_record = self.restore(load_checkpoint(self.out_dir))
             if main:
                 kept = [line for line in (log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file()

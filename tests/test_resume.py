@@ -312,6 +312,18 @@ def test_a_new_run_that_fails_in_its_first_epoch_leaves_the_old_runs_log_and_poi
     assert (out / "metrics.jsonl").read_text() == log_before
 
 
+def test_resuming_after_a_training_file_changed_is_one_line_naming_it(tmp_path):
+    from conftest import write_tiny_corpora
+
+    files = write_tiny_corpora(tmp_path)
+    out = tmp_path / "out"
+    Trainer(tiny_config(files, ["upos"], epochs=1), out, log=quiet).train()
+    path = files["conllu"]
+    path.write_text(path.read_text(encoding="utf-8").replace("\tcat\t", "\tcats\t", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(path))}: changed since the run started"):
+        Trainer(tiny_config(files, ["upos"], epochs=2), out, log=quiet, resume=True).train()
+
+
 @pytest.mark.parametrize("deferred", [False, True], ids=["each step", "on the device"])
 def test_a_non_finite_gradient_stops_the_pass_before_the_update(tiny_files, tmp_path, deferred):
     # On the device (a GPU's way, forced here): the steps after the bad one still run but
