@@ -186,8 +186,8 @@ def train(
         None, "--train", help="TASK=PATH, repeatable; a task given twice trains on both corpora, a pass each."),
     dev_paths: Optional[List[str]] = typer.Option(None, "--dev", help="TASK=PATH or TASK=holdout:0.1, repeatable."),
     vectors: Optional[str] = typer.Option(None, "--vectors", help="Pretrained vectors, GloVe or word2vec text (.gz ok)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs to train (default 10, or the TOML file's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed of the weights, batches and dropout (default 1)."),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="sgd (the paper) or adam."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Initial learning rate."),
     lower_lr_scale: Optional[float] = typer.Option(
@@ -202,7 +202,9 @@ def train(
     vertical: Optional[bool] = typer.Option(None, "--vertical/--no-vertical", help="Each layer reads the one below."),
     label_embeddings: Optional[bool] = typer.Option(None, "--label-embeddings/--no-label-embeddings",
                                                     help="Lower tasks' label embeddings feed the layers above."),
-    successive: Optional[bool] = typer.Option(None, "--successive-regularization/--no-successive-regularization"),
+    successive: Optional[bool] = typer.Option(
+        None, "--successive-regularization/--no-successive-regularization",
+        help="The paper's penalty on moving the layers below the task trained (task-ordered schedule; on by default)."),
     char_ngrams: Optional[bool] = typer.Option(None, "--char-ngrams/--no-char-ngrams",
                                                help="Character n-gram embeddings in the word representation."),
     word_embeddings: Optional[bool] = typer.Option(None, "--word-embeddings/--no-word-embeddings",
@@ -229,7 +231,8 @@ def train(
         None, "--init-from", help="Fine-tune: start from this model's weights and vocabularies (a directory, or a shipped model's name); a task it lacks is added, detached."),
     freeze_below: Optional[int] = typer.Option(
         None, "--freeze-below", min=0,
-        help="Keep the parameters below this depth as they are (0 words, 1 POS, 2 chunk, 3 dep, 4 relatedness)."),
+        help="Keep the parameters below this depth as they are (0 words, 1 POS, 2 chunk, 3 dep, 4 relatedness, "
+             "5 entailment)."),
     segmenter: Optional[bool] = typer.Option(
         None, "--segmenter/--no-segmenter", help="Also train a segmenter for raw text on the CoNLL-U corpus of dep/upos/xpos."),
     lang: Optional[str] = typer.Option(None, "--lang", help="The corpora's language (ISO 639, e.g. fr); "

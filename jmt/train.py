@@ -404,9 +404,9 @@ def select_score(dev: dict[str, dict], metric: str, model: JointManyTask) -> flo
             values.append(100 * value if model.heads[task].primary == "pearson" else value)
         return float(np.mean(values))
     task, _, key = metric.partition(".")
-    if task not in dev or key not in dev[task]:
+    if task not in dev or key not in dev[task] or not isinstance(dev[task][key], float):  # counts are ints
         raise ConfigError(f"select_metric {metric!r}: no such dev score; have "
-                          + ", ".join(f"{t}.{k}" for t, s in dev.items() for k in s if not isinstance(s[k], dict)))
+                          + ", ".join(f"{t}.{k}" for t, s in dev.items() for k in s if isinstance(s[k], float)))
     value = float(dev[task][key])  # a NumPy scalar would make "selected" a NumPy bool, which JSON refuses
     return -value if key == "mse" else value
 
@@ -798,6 +798,14 @@ class Trainer:
     def wall_seconds(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
 
+    def check_select_metric(self) -> None:
+        """A ``select_metric`` that names no dev score fails before the first epoch, not after
+        it: the task is scored on its first dev example to see which scores it has."""
+        task = self.cfg.train.select_metric.partition(".")[0]
+        if task in self.corpora.dev and self.corpora.dev[task]:
+            scores = self.predictor.evaluate_tasks([task], self.corpora.dev[task][:1])
+            select_score(scores, self.cfg.train.select_metric, self.model)
+
     def check_same_data(self) -> None:
         """A resumed run reads the files the run started with (``training.json`` has their
         SHA-256): another vocabulary or other examples would not continue it."""
@@ -869,6 +877,7 @@ class Trainer:
         log_path = self.out_dir / "metrics.jsonl"
         epoch, next_pass, losses, best, best_record = 1, 0, {}, -math.inf, None
         self.fresh_log, self.checkpointed = False, self.resume  # a resumed run's checkpoint is its own
+        self.check_select_metric()
         if self.resume:
             self.check_same_data()
             epoch, next_pass, losses, best, best_record = self.restore(load_checkpoint(self.out_dir))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import math
 import os
 import subprocess
@@ -164,6 +165,14 @@ def test_selecting_by_a_chunk_score_saves_the_model(tiny_files, tmp_path, metric
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved["epoch"] == best["epoch"] and isinstance(saved["selected"], bool)
     assert saved["select_score"] == pytest.approx(saved["dev"]["chunk"][metric.split(".")[1]])
+
+
+@pytest.mark.parametrize("metric", ["upos.f1", "upos.tokens"])
+def test_a_select_metric_that_names_no_dev_score_fails_before_the_first_epoch(tiny_files, tmp_path, metric):
+    cfg = tiny_config(tiny_files, ["upos"], dev=True, epochs=2, select_metric=metric)
+    with pytest.raises(ConfigError, match=rf"select_metric '{re.escape(metric)}': no such dev score; have upos.accuracy$"):
+        Trainer(cfg, tmp_path / "out", log=quiet).train()
+    assert not (tmp_path / "out" / "metrics.jsonl").exists()  # no epoch was trained
 
 
 # ----------------------------------------------------------------------------- seeds
