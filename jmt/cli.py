@@ -509,12 +509,12 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
             typer.echo(f"labels     {name} ({len(labels)}): {' '.join(shown)}" + (" ..." if len(shown) < len(labels) else ""))
         metrics = load_metrics(model_dir)
         if metrics:
-            typer.echo(f"dev scores of epoch {metrics.get('epoch')}:")
+            typer.echo(f"dev scores of {epochs_of(metrics)}:")
             typer.echo(format_metrics(metrics.get("dev", {})))
             base = metrics.get("base")
             if base and base.get("dev"):
-                typer.echo(f"dev scores of the model the detached tasks were added to ({base['model']}, epoch "
-                           f"{base['epoch']}), which the other tasks predict as:")
+                typer.echo(f"dev scores of the model the detached tasks were added to ({base['model']}, "
+                           f"{epochs_of(base)}), which the other tasks predict as:")
                 typer.echo(format_metrics(base["dev"]))
             elif cfg.model.detached and set(metrics.get("dev", {})) <= set(cfg.model.detached):
                 typer.echo("  (the run that added the detached tasks trained them alone: the other tasks predict "
@@ -693,6 +693,12 @@ def pair(
                             out.write("\t".join([pid, *(v for task in columns
                                                          for v in task.tsv(r if task.name in has else None))]) + "\n")
                     out.flush()
+
+
+def epochs_of(record: dict) -> str:
+    """Which weights a metrics record scores: one epoch's, or several epochs' averaged."""
+    averaged = record.get("averaged_epochs")
+    return f"epochs {averaged[0]}-{averaged[-1]} averaged" if averaged else f"epoch {record.get('epoch')}"
 
 
 class word_rate:

@@ -42,6 +42,16 @@ def test_the_english_model_ships_and_loads_by_name():
     assert size < 40 * 2**20  # float16 weights, a cut vocabulary of pretrained-only words
 
 
+def test_jmt_info_says_the_shipped_weights_are_an_average_of_epochs():
+    from typer.testing import CliRunner
+
+    from jmt.cli import app
+
+    averaged = json.loads((SHIPPED / "en" / "metrics.json").read_text(encoding="utf-8"))["averaged_epochs"]
+    info = CliRunner().invoke(app, ["info", "en"])
+    assert info.exit_code == 0 and f"dev scores of epochs {averaged[0]}-{averaged[-1]} averaged:" in info.output
+
+
 @pytest.mark.slow
 def test_the_ewt_only_model_tags_and_refuses_pairs_before_writing_anything(tmp_path):
     nlp = jmt.load("en-ewt")
