@@ -22,6 +22,7 @@ multiword splits, sizes, dev scores).
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import time
@@ -45,6 +46,10 @@ N_LABELS = 5
 FORMAT_VERSION = 2  # 2: convolutional network (1 was a BiLSTM)
 WEIGHTS, META = "segmenter.safetensors", "segmenter.json"
 ROW_CHARS = 50_000  # characters (texts and the gaps between them) run through the network at once
+# Below this many characters a second torch thread does not make the network faster (EWT
+# test text on a 2-core AMD EPYC: 1,000 characters 2.2 ms either way, 20,000 about 31 ms,
+# 50,000 168 ms on one thread and 126 on two), so shorter texts run on one, in the caller's thread.
+ONE_THREAD_CHARS = 20_000
 MIN_BATCHES = 10  # training steps per epoch at least
 ALWAYS_SPLIT = 0.6  # a form split this often in training is split whatever the network says (chosen on EWT dev)
 WORD_AND_MARK = re.compile(r"[^\W_]+[.,;:!?]")  # "border.", "said,": left to the network (token_lexicon)
@@ -227,6 +232,20 @@ class SegmenterNet(nn.Module):
         return self.out(h)
 
 
+_NETWORK_THREAD: tuple[int, ThreadPoolExecutor] | None = None  # (the process it was started in, the thread)
+
+
+def network_thread() -> ThreadPoolExecutor:
+    """The one thread that runs segmenter networks with several torch threads (see
+    :meth:`Segmenter._labels`). It lives on between calls, and so do OpenMP's threads under it
+    (a new thread a call would start them anew each time). A forked process starts its own: it
+    has none of its parent's threads."""
+    global _NETWORK_THREAD
+    if _NETWORK_THREAD is None or _NETWORK_THREAD[0] != os.getpid():
+        _NETWORK_THREAD = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="jmt-segmenter"))
+    return _NETWORK_THREAD[1]
+
+
 class Segmenter:
     """A trained segmenter: :meth:`segment` splits raw text into sentences of tokens."""
 
@@ -282,10 +301,11 @@ class Segmenter:
         ``ROW_CHARS`` that overlap by the receptive field, so that every label is the one a
         single pass would give.
 
-        With more than one torch thread the network runs in a thread of its own, as the
-        predictor's batches do: OpenMP's worker threads then belong to that thread, and a
-        process forked later from this one (spaCy's ``nlp.pipe(n_process=2)``) does not hang
-        on the pool it inherits without its threads.
+        With more than one torch thread a long text goes through the network in a thread of
+        its own (:func:`network_thread`), as the predictor's batches do, and a short one on one
+        torch thread: either way the calling thread starts no OpenMP pool, so that a process
+        forked later from this one (spaCy's ``nlp.pipe(n_process=2)``) does not hang on a pool
+        it inherits without its threads.
 
         A carriage return before a line feed (Windows line ends) is left out of what the
         network reads: it labels the text as it would with line feeds alone, as training saw."""
@@ -295,10 +315,16 @@ class Segmenter:
             labels = np.zeros(len(joined), dtype=np.int64)  # whitespace's labels are never read
             labels[kept] = self._labels(joined.replace("\r\n", "\n"), in_text[kept])
             return labels
-        if torch.get_num_threads() == 1:
+        threads = torch.get_num_threads()
+        if threads == 1:
             return self._labels_here(joined, in_text)
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(self._labels_here, joined, in_text).result()
+        if len(joined) < ONE_THREAD_CHARS:  # here, on one thread: no OpenMP pool, and as fast
+            torch.set_num_threads(1)
+            try:
+                return self._labels_here(joined, in_text)
+            finally:
+                torch.set_num_threads(threads)
+        return network_thread().submit(self._labels_here, joined, in_text).result()
 
     @torch.inference_mode()
     def _labels_here(self, joined: str, in_text: np.ndarray) -> np.ndarray:

@@ -240,7 +240,8 @@ def test_a_pipeline_that_tagged_raw_text_forks_worker_processes(model_dir, tmp_p
             "torch.set_num_threads(2)\n"
             f"nlp = spacy.blank('en', config={tokenizer!r})\n"
             f"nlp.add_pipe('jmt', config={{'model': {str(d)!r}}})\n"
-            "nlp('The cat sleeps . Birds sing .')\n"
+            "nlp('The cat sleeps . Birds sing .')\n"  # short: on one thread
+            "nlp('Birds sing . ' * 2000)\n"  # long: in the segmenter's own thread, on two
             "docs = list(nlp.pipe(['The cat sleeps .', 'Birds sing .'] * 4, n_process=2))\n"
             "print(len(docs), sum(len(doc) for doc in docs))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
