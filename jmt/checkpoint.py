@@ -155,8 +155,16 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__}
 
 
-def training_record(seed: int, data: list[dict], wall_seconds: float, epochs_done: int) -> dict:
-    return {"seed": seed, "versions": versions(), "command": sys.argv, "data": data,
+def training_record(seed: int, data: list[dict], wall_seconds: float, epochs_done: int,
+                    earlier: dict | None = None) -> dict:
+    """What ``training.json`` says of a run; resumed, the command that started it stays
+    ``command`` (from ``earlier``, the record before), and each resuming one is added under
+    ``resumed_with``."""
+    command, resumed = sys.argv, []
+    if earlier and "command" in earlier:
+        command, resumed = earlier["command"], [*earlier.get("resumed_with", []), sys.argv]
+    return {"seed": seed, "versions": versions(), "command": command,
+            **({"resumed_with": resumed} if resumed else {}), "data": data,
             "wall_seconds": round(wall_seconds, 1), "epochs_done": epochs_done}
 
 

@@ -545,6 +545,8 @@ class Trainer:
         self.corpora = load_corpora(cfg, self.log)
         self.added: list[str] = []  # tasks that this run adds to the model it starts from (init_from)
         self.source: Path | None = None  # that model's directory
+        self.fresh_log = self.checkpointed = False  # set by train(): see there
+        self.earlier_record: dict | None = None
         # What the data decide (the vectors' size, the encoder's identity, a fine-tuned model's
         # own settings) goes into a resolved copy of the configuration, checked again; neither
         # it nor the caller's configuration changes after that.
@@ -639,6 +641,9 @@ class Trainer:
             if changes and cfg.train.freeze_below <= TASKS[task].depth:
                 # The old calibration line fitted the old scores; train ends by fitting a new one.
                 model.heads[task].set_calibration(1.0, 0.0)
+                if task not in cfg.data.dev:
+                    self.log(f"{task}: the calibration line of {cfg.train.init_from} fitted the scores this run changes; "
+                             f"with no {task} dev set it is not fitted again (afterwards: jmt calibrate MODEL PAIRS)")
         return model, vocabs, saved.model
 
     def lr(self, epoch: int) -> float:
@@ -858,7 +863,8 @@ class Trainer:
             save_model(self.out_dir / f"epoch{epoch}", self.model, self.vocabs, self.cfg, metrics=record)
         elif self.cfg.train.average_last:
             self.keep_last_weights(epoch)
-        write_record(self.out_dir, training_record(self.cfg.train.seed, self.data_files, self.wall_seconds(), epoch))
+        write_record(self.out_dir, training_record(self.cfg.train.seed, self.data_files, self.wall_seconds(), epoch,
+                                                   self.earlier_record))
         with (self.out_dir / "metrics.jsonl").open("w" if self.fresh_log else "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         self.fresh_log = False
@@ -878,8 +884,11 @@ class Trainer:
         epoch, next_pass, losses, best, best_record = 1, 0, {}, -math.inf, None
         self.fresh_log, self.checkpointed = False, self.resume  # a resumed run's checkpoint is its own
         self.check_select_metric()
+        self.earlier_record = None  # training.json of the run this one resumes
         if self.resume:
             self.check_same_data()
+            if (self.out_dir / RECORD).is_file():
+                self.earlier_record = json.loads((self.out_dir / RECORD).read_text(encoding="utf-8"))
             epoch, next_pass, losses, best, best_record = self.restore(load_checkpoint(self.out_dir))
             if main:
                 kept = [line for line in (log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file()
@@ -909,6 +918,10 @@ class Trainer:
         else:
             self.log(f"training {', '.join(self.model.tasks)} on {sizes}{ranks}; {trainable:,} parameters"
                      + (f", those below depth {cfg.train.freeze_below} kept" if cfg.train.freeze_below else ""))
+        undevved = [task for task in self.corpora.train if task not in self.corpora.dev]
+        if self.corpora.dev and undevved:
+            self.log(f"note: {', '.join(undevved)} {'has' if len(undevved) == 1 else 'have'} no dev set: the saved "
+                     f"epoch is chosen on {', '.join(self.corpora.dev)}")
         try:
             while epoch <= cfg.train.epochs:
                 start = time.perf_counter()
@@ -944,7 +957,12 @@ class Trainer:
             if self.source is not None and detached_alone(cfg):
                 best_record = self.record_base(self.source)
             if cfg.train.segmenter:
-                self.train_segmenter()
+                try:
+                    self.train_segmenter()
+                except KeyboardInterrupt:
+                    self.log(f"interrupted while training the segmenter; the model is saved, and the segmenter "
+                             f"in {self.out_dir} is unfinished. Train it again with: jmt train --resume {self.out_dir}")
+                    raise
             elif self.source is not None:
                 self.keep_segmenter(self.source)
         return best_record or {}
@@ -988,6 +1006,11 @@ class Trainer:
             for name in (WEIGHTS, META):
                 shutil.copyfile(source / name, self.out_dir / name)
             self.log(f"the segmenter of {source} copied along")
+            theirs = json.loads((source / META).read_text(encoding="utf-8")).get("lang")
+            ours = self.cfg.data.lang
+            if theirs and ours and theirs != ours:
+                self.log(f"warning: that segmenter splits {theirs} text, and this model's language is {ours}: "
+                         f"train one for {ours} (jmt train-segmenter)")
 
     def train_segmenter(self) -> None:
         """Train the raw-text segmenter (:mod:`jmt.segment`) into the model directory."""

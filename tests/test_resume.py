@@ -125,6 +125,10 @@ def test_resuming_can_extend_the_run(uninterrupted, tmp_path):
     assert proc.returncode == 0, err
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2, 3, 4]
+    first = json.loads((uninterrupted / "training.json").read_text())["command"]
+    record = json.loads((out / "training.json").read_text())
+    assert record["command"] == first and "--resume" not in first  # the command that started the run stays
+    assert record["resumed_with"] == [[*record["resumed_with"][0][:-4], "--resume", str(out), "--epochs", "4"]]
 
 
 def test_a_checkpoint_from_before_a_setting_existed_resumes_with_its_default(uninterrupted, tmp_path):

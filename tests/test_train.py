@@ -175,6 +175,14 @@ def test_a_select_metric_that_names_no_dev_score_fails_before_the_first_epoch(ti
     assert not (tmp_path / "out" / "metrics.jsonl").exists()  # no epoch was trained
 
 
+def test_a_trained_task_without_a_dev_set_is_named_at_the_start(tiny_files, tmp_path):
+    cfg = tiny_config(tiny_files, ["upos", "dep"], dev=True, epochs=1)
+    cfg.data.dev = {"upos": cfg.data.dev["upos"]}
+    lines = []
+    Trainer(cfg, tmp_path / "out", log=lines.append).train()
+    assert "note: dep has no dev set: the saved epoch is chosen on upos" in lines
+
+
 # ----------------------------------------------------------------------------- seeds
 
 SEED_SCRIPT = """
