@@ -77,6 +77,10 @@ class OutputFile:
                 raise ConfigError(f"{path}: the output is also an input; give -o another file")
         if not path.parent.is_dir():
             raise ConfigError(f"{path}: no such directory {path.parent}")
+        self.temp: Path | None = None
+        if path.exists() and not path.is_file():  # /dev/null, a pipe: written as it is, never replaced
+            self.file = open(path, "w", encoding="utf-8")
+            return
         import tempfile
 
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -96,11 +100,19 @@ class OutputFile:
             if exc is not None and self.records and self.tail:
                 self.file.write(self.tail)
         finally:
-            self.file.close()
-            if exc is None or self.records:
+            try:
+                self.file.close()
+            except OSError:  # a full disk fails at the last flush too
+                exc = exc or sys.exc_info()[1]
+                self.records = 0
+            if self.temp is None:
+                pass
+            elif exc is None or self.records:
                 os.replace(self.temp, self.path)
             else:
                 self.temp.unlink()
+        if isinstance(exc, OSError) and not exc.filename:  # a full disk: say which file could not be written
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
         return False
 
 

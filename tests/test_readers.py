@@ -326,6 +326,15 @@ def check_token_sentences(sentences):
     assert second.xpos == ["NN"] and second.chunks == ["B-NP"]
 
 
+def test_a_folder_without_a_dataset_is_one_line_naming_a_corpus_file_in_it(tmp_path):
+    from jmt.data.corpus import read_corpus
+
+    (tmp_path / "LICENSE.txt").write_text("free\n")
+    (tmp_path / "tb-ud-train.conllu").write_text("1\tA\t_\t_\t_\t_\t0\troot\t_\t_\n\n")
+    with pytest.raises(DataError, match=r"a folder with no Hugging Face dataset in it .*e\.g\. .*tb-ud-train\.conllu$"):
+        read_corpus(str(tmp_path), "upos")
+
+
 def test_hf_save_to_disk_dataset_and_dataset_dict(tmp_path):
     ds = token_dataset()
     ds.save_to_disk(str(tmp_path / "single"))

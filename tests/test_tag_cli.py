@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -148,6 +149,18 @@ def test_the_output_file_is_replaced_only_by_a_run_that_writes(model_dir, tmp_pa
     assert run("tag", model_dir, text, "-o", out).exit_code == 0
     assert out.read_text(encoding="utf-8").count("# text = ") == 2
     assert run("tag", model_dir, text, "-o", tmp_path / "no" / "out.conllu").exit_code == 1
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/null and /dev/full")
+def test_a_device_as_the_output_is_written_to_not_replaced(model_dir, tmp_path):
+    import stat
+
+    text = tmp_path / "notes.txt"
+    text.write_text("The cat sleeps.\n", encoding="utf-8")
+    assert run("tag", model_dir, text, "-o", "/dev/null").exit_code == 0
+    full = run("tag", model_dir, text, "-o", "/dev/full")
+    assert full.exit_code == 1 and "/dev/full: No space left on device" in full.stderr
+    assert all(stat.S_ISCHR(Path(d).stat().st_mode) for d in ("/dev/null", "/dev/full"))
 
 
 def test_the_sentences_before_a_malformed_one_are_written_and_the_page_is_closed(model_dir, tmp_path):

@@ -31,7 +31,10 @@ def detect_format(path: str | Path) -> str:
     if not path.exists():
         raise DataError(text, None, "file not found")
     suffix = path.suffix.lower()
-    if path.is_dir() or suffix == ".parquet":
+    if path.is_dir():
+        check_dataset_folder(path)
+        return "hf"
+    if suffix == ".parquet":
         return "hf"
     if suffix == ".conllu":
         return "conllu"
@@ -44,6 +47,25 @@ def detect_format(path: str | Path) -> str:
         # CoNLL-U comments come before the first word row
         data = first if not first.startswith("#") else next((line for line in lines if line.strip() and not line.startswith("#")), "")
     return "conllu" if len(data.rstrip("\r\n").split("\t")) == 10 else "columns"
+
+
+HF_FOLDER_FILES = ("dataset_info.json", "state.json", "dataset_dict.json")  # what save_to_disk writes
+HF_DATA_SUFFIXES = (".parquet", ".arrow", ".csv", ".json", ".jsonl")  # data files load_dataset reads from a folder
+
+
+def check_dataset_folder(path: Path) -> None:
+    """A folder is read as a Hugging Face dataset: one that ``save_to_disk`` wrote, or data
+    files ``load_dataset`` reads. Any other folder (a treebank's, say) is a DataError that
+    names a corpus file in it, rather than the datasets library's own message."""
+    files = [p for p in path.rglob("*") if p.is_file()]
+    if any(p.name in HF_FOLDER_FILES or p.suffix.lower() in HF_DATA_SUFFIXES for p in files):
+        return
+    corpora = sorted((p for p in files if p.suffix.lower() in (".conllu", ".txt", ".tsv")
+                      and not p.name.upper().startswith(("LICENSE", "README"))),
+                     key=lambda p: (p.suffix.lower() != ".conllu", str(p)))
+    hint = f"; give a corpus file, e.g. {corpora[0]}" if corpora else "; give a corpus file"
+    raise DataError(str(path), None, "a folder with no Hugging Face dataset in it (save_to_disk output, or "
+                                     f"{', '.join(HF_DATA_SUFFIXES)} files){hint}")
 
 
 def third_field_is_head(path: str | Path) -> bool:
