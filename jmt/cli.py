@@ -116,6 +116,15 @@ class OutputFile:
         return False
 
 
+def check_input(path: str | None) -> None:
+    """An input that is not there (or is a folder) is an error before any output is opened;
+    None is standard input. A pipe (``<(zcat notes.gz)``) is an input like a file."""
+    if path is not None and not Path(path).exists():
+        raise ConfigError(f"{path}: no such file")
+    if path is not None and Path(path).is_dir():
+        raise ConfigError(f"{path}: a folder, not a file")
+
+
 def stdin_text(newline: str | None = None):
     """Standard input as UTF-8 text, strictly: a byte that is not UTF-8 is an error (the
     interpreter's own ``sys.stdin`` may pass it on as a surrogate). A byte-order mark is dropped."""
@@ -624,8 +633,7 @@ def tag(
             raise ConfigError(f"the model has no token task to tag with; it has {', '.join(nlp.tasks)}")
         sources = [None if src == "-" else src for src in inputs] if inputs else [None]  # None: stdin
         for src in sources:  # a missing input fails before anything is written
-            if src is not None and not Path(src).is_file():
-                raise ConfigError(f"{src}: no such file" if not Path(src).exists() else f"{src}: not a file")
+            check_input(src)
         with OutputFile(output, sources, HTML_TAIL if output_format == "html" else "") as sink:
             out = sink.file
             skipped = []
@@ -685,8 +693,7 @@ def pair(
             has = set(nlp.predictor.pair_tasks())
         except ValueError as err:
             raise ConfigError(f"{nlp.path}: {err}; it tags and parses: jmt tag") from None
-        if pairs_path != "-" and not Path(pairs_path).is_file():  # before anything is written
-            raise ConfigError(f"{pairs_path}: no such file" if not Path(pairs_path).exists() else f"{pairs_path}: not a file")
+        check_input(None if pairs_path == "-" else pairs_path)  # before anything is written
         with OutputFile(output, [None if pairs_path == "-" else pairs_path]) as sink:
             out = sink.file
             columns = [TASKS[t] for t in names("pair")]  # every pair task's, "_" where the model lacks it
@@ -697,13 +704,13 @@ def pair(
                 for chunk in batched(read_pairs(pairs_path, stdin_text() if pairs_path == "-" else None), 1000):
                     for p, r in zip(chunk, nlp.predictor.pair(chunk)):
                         n += 1
-                        sink.wrote()
                         pid = p.pair_id or str(n)
                         if output_format == "jsonl":
                             out.write(json.dumps({"pair_id": pid, **r}) + "\n")
                         else:
                             out.write("\t".join([pid, *(v for task in columns
                                                          for v in task.tsv(r if task.name in has else None))]) + "\n")
+                        sink.wrote()
                     out.flush()
 
 
