@@ -642,8 +642,9 @@ class Trainer:
                 # The old calibration line fitted the old scores; train ends by fitting a new one.
                 model.heads[task].set_calibration(1.0, 0.0)
                 if task not in cfg.data.dev:
-                    self.log(f"{task}: the calibration line of {cfg.train.init_from} fitted the scores this run changes; "
-                             f"with no {task} dev set it is not fitted again (afterwards: jmt calibrate MODEL PAIRS)")
+                    self.log(f"{task}: the calibration line of {cfg.train.init_from} fitted the scores this run "
+                             f"changes; with no {task} dev set it is not fitted again (afterwards: jmt calibrate "
+                             "MODEL PAIRS)")
         return model, vocabs, saved.model
 
     def lr(self, epoch: int) -> float:
@@ -772,7 +773,8 @@ class Trainer:
         saved = (f"the best model so far in {self.out_dir} is intact" if (self.out_dir / "model.safetensors").is_file()
                  else "no model was saved yet")
         return TrainingError(f"epoch {epoch}, task {p.name}, step {step} of {steps}: the {what} is {value} "
-                             f"(not finite); training stopped, {saved}. A lower --lr or gradient clip (--set train.clip=1) usually helps.")
+                             f"(not finite); training stopped, {saved}. "
+                             "A lower --lr or gradient clip (--set train.clip=1) usually helps.")
 
     def evaluate_dev(self) -> dict[str, dict]:
         # Tasks whose dev set is one corpus (upos, xpos, dep on a treebank) share one run.

@@ -45,8 +45,8 @@ def read_columns(path: str | Path, columns: dict[str, int] | None = None) -> Ite
                 continue
             if width is None:
                 if len(fields) < needed:
-                    raise DataError(path, number, f"expected at least {needed} columns ({', '.join(sorted(columns, key=columns.get))}), "
-                                                    f"got {len(fields)}")
+                    names = ", ".join(sorted(columns, key=columns.get))
+                    raise DataError(path, number, f"expected at least {needed} columns ({names}), got {len(fields)}")
                 width = len(fields)
             elif len(fields) != width:
                 raise DataError(path, number, f"expected {width} columns like the first token line, got {len(fields)}")

@@ -182,7 +182,8 @@ def _read(path, text: str, task: str, options: dict) -> list:
     else:
         pair_format = fmt in ("sick", "nli")
         if pair_format != (task_kind(task) == "pair"):
-            kind, wanted = ("sentence pairs", "tagged sentences") if pair_format else ("tagged sentences", "sentence pairs")
+            kinds = ("sentence pairs", "tagged sentences")
+            kind, wanted = kinds if pair_format else kinds[::-1]
             raise DataError(text, None, f"task {task!r} reads {wanted}, and this file holds {kind} ({fmt} format)")
         if fmt == "columns" and (task_field(task) == "heads" or third_field_is_head(path)):
             options.setdefault("columns", DP_COLUMNS)
