@@ -197,9 +197,25 @@ def test_bad_task_path_is_a_usage_error(value, fragment, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_missing_output_option_is_a_usage_error(corpora):
+def test_missing_output_option_is_a_usage_error(corpora, tmp_path, monkeypatch):
     result = invoke("train", "--train", f"upos={corpora['conllu']}")
     assert result.exit_code == 2
+    monkeypatch.chdir(tmp_path)  # an empty -o would have been the current directory
+    result = invoke("train", "-o", "", "--train", f"upos={corpora['conllu']}", "--epochs", "1")
+    assert result.exit_code == 2 and "missing option -o" in result.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_toml_that_is_not_utf8_and_a_language_that_is_no_code_are_one_line(corpora, tmp_path):
+    toml = tmp_path / "bad.toml"
+    toml.write_bytes(b"\xff[train]\n")
+    assert_one_line_error(invoke("train", toml, "-o", tmp_path / "m"), f"{toml}: expected UTF-8 text")
+    result = invoke("train", "-o", tmp_path / "m", "--train", f"upos={corpora['conllu']}", "--lang", "French")
+    assert_one_line_error(result, "data.lang must be an ISO 639 language code", "'French'")
+
+
+def test_help_text_keeps_its_square_brackets():
+    result = invoke("train", "--help")
+    assert "[model], [train] and [data] tables" in result.output and "jmt[encoders]" in result.output
 
 
 def test_missing_corpus_file_is_one_line_error(tmp_path):
@@ -235,7 +251,21 @@ def test_evaluate_a_directory_that_is_not_a_model(tmp_path, corpora):
 
 def test_evaluate_task_on_the_wrong_format(model_dir, corpora):
     result = invoke("evaluate", model_dir, "--test", f"upos={corpora['pairs']}")
-    assert_one_line_error(result, str(corpora["pairs"]))
+    assert_one_line_error(result, str(corpora["pairs"]), "task 'upos' reads tagged sentences")
+
+
+def test_evaluate_json_into_a_missing_folder_fails_before_evaluating(model_dir, corpora, tmp_path):
+    result = invoke("evaluate", model_dir, "--test", f"upos={corpora['conllu']}", "--json", tmp_path / "no" / "s.json")
+    assert_one_line_error(result, "no such directory")
+    assert "accuracy" not in result.stdout
+
+
+def test_info_names_a_corrupt_metrics_file(model_dir, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(model_dir, tmp_path / "copy")
+    (copy / "metrics.json").write_text('{"epoch": 3,', encoding="utf-8")
+    assert_one_line_error(invoke("info", copy), f"{copy / 'metrics.json'}: not valid JSON")
 
 
 def test_dev_without_train_is_an_error(corpora, tmp_path):

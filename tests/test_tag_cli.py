@@ -274,6 +274,8 @@ def test_python_api_takes_strings_in_one_pass_and_refuses_what_is_not_a_word(mod
             nlp.tag([["Birds"], ["Birds", word, "sing"]])
     with pytest.raises(ValueError, match="sentence pairs"):
         nlp.tag([["Birds", "sing"]], tasks=["relatedness"])
+    with pytest.raises(ValueError, match="tokenizer must be one of model, spacy, not 'bad'"):
+        jmt.load(model_dir, tokenizer="bad")  # at once, not at the first raw text
 
 
 @pytest.mark.parametrize("decoder", ["greedy", "eisner", "chu-liu-edmonds"])
