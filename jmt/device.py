@@ -14,14 +14,14 @@ def resolve_device(spec: str | torch.device | None = "auto", local_rank: int | N
     try:
         device = torch.device(spec)
     except RuntimeError:
-        raise ConfigError(f"--device {spec!r}: expected auto, cpu, cuda or cuda:N") from None
+        raise ConfigError(f"device {spec!r}: expected auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"--device {spec}: torch {torch.__version__} sees no CUDA device; use --device cpu")
+            raise ConfigError(f"device {spec!r}: torch {torch.__version__} sees no CUDA device; use cpu")
         if device.index is None:
             device = torch.device("cuda", local_rank or 0)
         if device.index >= torch.cuda.device_count():
-            raise ConfigError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) here")
+            raise ConfigError(f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s) here")
     elif device.type != "cpu":
-        raise ConfigError(f"--device {spec!r}: expected auto, cpu, cuda or cuda:N")
+        raise ConfigError(f"device {spec!r}: expected auto, cpu, cuda or cuda:N")
     return device

@@ -351,7 +351,7 @@ def test_device_auto_and_cpu_give_the_same_scores(model_dir, corpora, tmp_path):
 
 
 @pytest.mark.parametrize("device, fragment", [("gpu", "expected auto, cpu, cuda or cuda:N"),
-                                              ("cuda:99", "--device cuda:99")])
+                                              ("cuda:99", "device 'cuda:99'")])
 def test_an_unusable_device_is_a_one_line_error(model_dir, corpora, device, fragment):
     import torch
 
