@@ -256,8 +256,6 @@ class Config:
             raise ConfigError(f"dev set given for {extra[0]!r}, which has no training corpus")
         if self.train.optimizer not in ("sgd", "adam"):
             raise ConfigError(f"optimizer must be 'sgd' or 'adam', not {self.train.optimizer!r}")
-        if self.train.epochs < 1:
-            raise ConfigError("epochs must be at least 1")
         if self.train.precision not in ("fp32", "bf16"):
             raise ConfigError(f"train.precision must be 'fp32' or 'bf16', not {self.train.precision!r}")
         for key in ("batch_size", "dep_batch_size", "batch_tokens", "dep_batch_tokens"):
@@ -333,6 +331,8 @@ class Config:
         """Numbers a run cannot train with, named by their key before anything trains (torch
         would fail later, or not at all, and in its own words)."""
         m, t = self.model, self.train
+        if t.epochs < 1:
+            raise ConfigError(f"train.epochs must be at least 1, not {t.epochs}")
         at_least_one = ("word_dim", "char_dim", "hidden", "label_dim", "head_hidden", "maxout_pieces",
                         "dep_label_hidden", "dep_arc_dim", "char_ngram_min", "min_word_count", "min_ngram_count")
         for key in at_least_one:
@@ -449,7 +449,7 @@ def load_config(path: str | Path | None = None, settings: dict[str, Any] | None 
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path}: invalid TOML: {err}") from None
         try:
-            from_dict(Config, data)
+            from_dict(Config, data).check_ranges()  # a bad number in the file is named with the file
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from None
     return from_dict(Config, apply_settings(data, settings or {}))

@@ -209,6 +209,8 @@ def test_a_toml_that_is_not_utf8_and_a_language_that_is_no_code_are_one_line(cor
     toml = tmp_path / "bad.toml"
     toml.write_bytes(b"\xff[train]\n")
     assert_one_line_error(invoke("train", toml, "-o", tmp_path / "m"), f"{toml}: expected UTF-8 text")
+    toml.write_text("[model]\ndropout = 1.5\n", encoding="utf-8")  # a bad number is named with its file
+    assert_one_line_error(invoke("train", toml, "-o", tmp_path / "m"), f"{toml}: model.dropout must be in [0, 1)")
     result = invoke("train", "-o", tmp_path / "m", "--train", f"upos={corpora['conllu']}", "--lang", "French")
     assert_one_line_error(result, "data.lang must be an ISO 639 language code", "'French'")
 
