@@ -225,6 +225,8 @@ def test_a_whitespace_token_keeps_what_no_task_sets(model_dir):
 def test_a_pipeline_that_tagged_raw_text_forks_worker_processes(model_dir, tmp_path):
     """spaCy's ``n_process`` forks the process. The segmenter ran torch with two threads in
     the parent before; the workers must not hang on the OpenMP pool they inherit."""
+    import os
+    import signal
     import subprocess
     import sys
 
@@ -244,9 +246,16 @@ def test_a_pipeline_that_tagged_raw_text_forks_worker_processes(model_dir, tmp_p
             "nlp('Birds sing . ' * 2000)\n"  # long: in the segmenter's own thread, on two
             "docs = list(nlp.pipe(['The cat sleeps .', 'Birds sing .'] * 4, n_process=2))\n"
             "print(len(docs), sum(len(doc) for doc in docs))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[0] == "8"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # spaCy's hung workers too, not only the parent
+        proc.communicate()
+        pytest.fail("nlp.pipe(n_process=2) hung after the parent had segmented text")
+    assert proc.returncode == 0, err
+    assert out.split()[0] == "8"
 
 
 @pytest.mark.slow
