@@ -97,17 +97,15 @@ class OutputFile:
         if self.path is None:
             return False
         try:
-            if exc is not None and self.records and self.tail:
-                self.file.write(self.tail)
-        finally:
             try:
+                if exc is not None and self.records and self.tail:
+                    self.file.write(self.tail)
+            finally:
                 self.file.close()
-            except OSError:  # a full disk fails at the last flush too
-                exc = exc or sys.exc_info()[1]
-                self.records = 0
-            if self.temp is None:
-                pass
-            elif exc is None or self.records:
+        except OSError as err:  # a full disk fails at the last flush too
+            exc, self.records = exc or err, 0
+        if self.temp is not None:
+            if exc is None or self.records:
                 os.replace(self.temp, self.path)
             else:
                 self.temp.unlink()

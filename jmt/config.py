@@ -6,8 +6,8 @@ configuration, defaults included.
 """
 from __future__ import annotations
 
-import re
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -813,13 +813,11 @@ class Trainer:
             scores = self.predictor.evaluate_tasks([task], self.corpora.dev[task][:1])
             select_score(scores, self.cfg.train.select_metric, self.model)
 
-    def check_same_data(self) -> None:
-        """A resumed run reads the files the run started with (``training.json`` has their
-        SHA-256): another vocabulary or other examples would not continue it."""
-        record = self.out_dir / RECORD
-        if not record.is_file():
-            return
-        before = {f["path"]: f["sha256"] for f in json.loads(record.read_text(encoding="utf-8")).get("data", [])}
+    def check_same_data(self, record: dict) -> None:
+        """A resumed run reads the files the run started with (``record``, its
+        ``training.json``, has their SHA-256): another vocabulary or other examples would not
+        continue it."""
+        before = {f["path"]: f["sha256"] for f in record.get("data", [])}
         for now in self.data_files:
             if now["path"] in before and before[now["path"]] != now["sha256"]:
                 raise ConfigError(f"{now['path']}: changed since the run started (SHA-256 {before[now['path']][:12]} "
@@ -888,9 +886,9 @@ class Trainer:
         self.check_select_metric()
         self.earlier_record = None  # training.json of the run this one resumes
         if self.resume:
-            self.check_same_data()
             if (self.out_dir / RECORD).is_file():
                 self.earlier_record = json.loads((self.out_dir / RECORD).read_text(encoding="utf-8"))
+                self.check_same_data(self.earlier_record)
             epoch, next_pass, losses, best, best_record = self.restore(load_checkpoint(self.out_dir))
             if main:
                 kept = [line for line in (log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file()
