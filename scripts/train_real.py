@@ -79,9 +79,14 @@ def main() -> None:
     ap.add_argument("--add-ud-morph", type=Path, metavar="BASE_DIR",
                     help="train only UD features and lemmas (tasks feats and lemma, from EWT train), added to the "
                          "recipe's model in BASE_DIR; scored with the rest on EWT and GUM test")
+    ap.add_argument("--more-chunks", type=Path, metavar="FILE",
+                    help="a second chunking corpus in CoNLL-2000's format (e.g. scripts/ptb_chunks.py's), trained "
+                         "beside CoNLL-2000 train; the CoNLL-2000 hold-out stays the same")
     ap.add_argument("--xpos2", action="store_true",
                     help="also learn the CoNLL-2000 POS column with a classifier of its own (task xpos2)")
     args = ap.parse_args()
+    if args.more_chunks and args.add_ud_morph:
+        ap.error("--more-chunks trains chunking, which --add-ud-morph leaves as it was")
 
     c = args.shared / "corpora"
     ewt, gum = c / "ud_english_ewt", c / "ud_english_gum"
@@ -91,6 +96,8 @@ def main() -> None:
         "train", *([str(args.config)] if args.config else []), "-o", str(args.out_dir),
         "--train", f"upos={ewt / 'en_ewt-ud-train.conllu'}", "--train", f"xpos={ewt / 'en_ewt-ud-train.conllu'}",
         "--train", f"dep={ewt / 'en_ewt-ud-train.conllu'}", "--train", f"chunk={chunk / 'train.txt'}",
+        # holdout: below is taken from the first chunk corpus only, so the dev set stays CoNLL-2000's
+        *(["--train", f"chunk={args.more_chunks}"] if args.more_chunks else []),
         "--train", f"relatedness={sick / 'SICK_train.txt'}", "--train", f"entailment={sick / 'SICK_train.txt'}",
         "--dev", f"upos={ewt / 'en_ewt-ud-dev.conllu'}", "--dev", f"xpos={ewt / 'en_ewt-ud-dev.conllu'}",
         "--dev", f"dep={ewt / 'en_ewt-ud-dev.conllu'}",
@@ -127,6 +134,7 @@ def main() -> None:
             args.encoder = args.encoder or given["encoder"]
             given_base = given.get("add_ud_morph")
             args.add_ud_morph = args.add_ud_morph or (Path(given_base) if given_base else None)
+            args.more_chunks = args.more_chunks or (Path(given["more_chunks"]) if given.get("more_chunks") else None)
         epochs_done = [json.loads(line) for line in (args.out_dir / "metrics.jsonl").read_text().splitlines()]
         args.epochs = len(epochs_done)
         trained = json.loads((args.out_dir / "config.json").read_text())["train"]  # as that run had them
@@ -137,7 +145,8 @@ def main() -> None:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         invocation.write_text(json.dumps({"config": str(args.config) if args.config else None, "set": args.set,
                                           "vectors": args.vectors, "encoder": args.encoder,
-                                          "add_ud_morph": str(args.add_ud_morph) if args.add_ud_morph else None},
+                                          "add_ud_morph": str(args.add_ud_morph) if args.add_ud_morph else None,
+                                          "more_chunks": str(args.more_chunks) if args.more_chunks else None},
                                          indent=1) + "\n")
         run(train_cmd)
         train_wall = time.time() - start
@@ -224,7 +233,8 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
                                 "--seed", str(args.seed), "--optimizer", args.optimizer, "--lr", str(args.lr),
                                 "--lower-lr-scale", str(args.lower_lr_scale), *(["--xpos2"] if args.xpos2 else []),
                                 *(["--vectors", args.vectors] if args.vectors != DEFAULT_VECTORS else []),
-                                *(["--encoder", args.encoder] if args.encoder else [])])
+                                *(["--encoder", args.encoder] if args.encoder else []),
+                                *(["--more-chunks", display_path(args.more_chunks)] if args.more_chunks else [])])
     base = json.loads((args.add_ud_morph / "config.json").read_text()) if added else None
     lines = [
         f"# {args.title}",
@@ -250,6 +260,7 @@ def write_results(args, train_cmd, train_wall, total_wall, scores, selected, epo
          "scores below are its own." if added else
          "Data: EWT train (upos, xpos, dep; EWT dev), "
          + "CoNLL-2000 train minus a 10 % hold-out used as dev (chunk), "
+         + (f"{display_path(args.more_chunks)} as a second chunking corpus, " if args.more_chunks else "")
          + "SICK train (relatedness, entailment; SICK trial as dev), "
          + f"vectors {vectors_path(args).name}"
          + (f", encoder {args.encoder} (frozen, its states cached)" if args.encoder else "") + "."
