@@ -296,6 +296,8 @@ def train(
         if keep_epochs:
             settings["train.keep_epoch_models"] = True
         cfg = load_config(config, settings)
+        if config is not None:
+            check_config_paths(cfg, config, train_map, dev_map, settings)
         cfg.data.train.update(train_map)  # the command line wins over the config file, task by task
         cfg.data.dev.update(dev_map)
         if not cfg.data.train:
@@ -312,6 +314,23 @@ def train(
         if cfg.data.lang is None:
             cfg.data.lang = guess_language(p for v in cfg.data.train.values() for p in corpus_paths(v))
         run_distributed(lambda dist: run_training(cfg, output, dist=dist, device=device), output, device)
+
+
+def check_config_paths(cfg, config: Path, train_map: dict, dev_map: dict, settings: dict) -> None:
+    """A corpus or vectors file that the recipe names and that is not there is an error that
+    names the recipe too: its relative paths are read from the working directory, not from
+    the recipe's folder, which is easy to get wrong."""
+    from .train import HOLDOUT
+
+    named = [(f"train.{task}", path) for task, value in cfg.data.train.items() if task not in train_map
+             for path in corpus_paths(value)]
+    named += [(f"dev.{task}", path) for task, path in cfg.data.dev.items()
+              if task not in dev_map and not str(path).startswith(HOLDOUT)]
+    named += [("vectors", cfg.data.vectors)] if cfg.data.vectors and "data.vectors" not in settings else []
+    for key, path in named:
+        if not Path(path).exists():
+            where = "" if Path(path).is_absolute() else " (a relative path is read from the working directory)"
+            raise ConfigError(f"{config}: [data] {key} = {path!r}: no such file{where}")
 
 
 # The config key that each shorthand flag of `jmt train` sets (the flag's parameter name -> SECTION.KEY).

@@ -215,6 +215,21 @@ def test_a_toml_that_is_not_utf8_and_a_language_that_is_no_code_are_one_line(cor
     assert_one_line_error(result, "data.lang must be an ISO 639 language code", "'French'")
 
 
+def test_a_corpus_that_the_toml_names_and_is_not_there_names_the_toml(corpora, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths in a recipe are read from the working directory
+    toml = tmp_path / "recipes" / "r.toml"
+    toml.parent.mkdir()
+    toml.write_text('[data]\ntrain = { upos = "ewt/train.conllu" }\n', encoding="utf-8")
+    result = invoke("train", toml, "-o", tmp_path / "m", "--epochs", "1")
+    assert_one_line_error(result, f"{toml}: [data] train.upos = 'ewt/train.conllu': no such file",
+                          "read from the working directory")
+    assert not (tmp_path / "m").exists()
+    # given on the command line instead, the recipe's path is not looked at
+    result = invoke("train", toml, "-o", tmp_path / "m", "--epochs", "1", "--train", f"upos={corpora['conllu']}",
+                    "--no-vectors")
+    assert result.exit_code == 0, result.output
+
+
 def test_help_text_keeps_its_square_brackets():
     result = invoke("train", "--help")
     assert "[model], [train] and [data] tables" in result.output and "jmt[encoders]" in result.output
