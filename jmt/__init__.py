@@ -6,7 +6,7 @@ def load(path, batch_size: int | None = None, device: str = "cpu", precision: st
     """Load a trained model directory, or a model shipped with jmt by name:
     ``jmt.load("en").tag("Raw text. Two sentences.")``; ``device``
     is ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (a GPU when torch sees one); ``precision``
-    is ``fp32`` or ``bf16`` (faster on CPUs with AMX, slightly different predictions)."""
+    is ``fp32`` or ``bf16`` (faster on CPUs with bf16 units, AMX or AVX512-BF16; slightly different predictions)."""
     from .api import load as _load
 
     return _load(path, batch_size, device, precision, tokenizer)

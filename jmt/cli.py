@@ -192,7 +192,7 @@ DEVICE_HELP = "auto (a GPU when torch sees one), cpu, cuda or cuda:N."
 BATCH_HELP = ("Sentences (or pairs) per batch [default: 128 on a CPU, 512 on a GPU]; a batch also holds at most "
               "3,000 words on a CPU, 25,000 on a GPU.")
 THREADS_HELP = "CPU threads (default: torch's, one per core); a batch runs on each, up to four at once."
-PRECISION_HELP = ("fp32; bf16: the LSTMs and label scorer in bfloat16, faster on CPUs with AMX, several "
+PRECISION_HELP = ("fp32; bf16: the LSTMs and label scorer in bfloat16, faster on CPUs with bf16 units (AMX or AVX512-BF16), several "
                   "times slower without, predictions slightly different; auto: bf16 where it is faster.")
 
 
@@ -566,8 +566,10 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
             scores = (f"; dev F1 tokens {dev['tokens']:.2f}, words {dev['words']:.2f}, sentences {dev['sentences']:.2f}"
                       if "tokens" in dev else "")
             typer.echo(f"segmenter  for raw text{lang}, trained on {meta.get('train')}{scores}")
-        else:
+        elif cfg.data.lang in (None, "en"):
             typer.echo("segmenter  none: raw text is split by spaCy's English rules")
+        else:
+            typer.echo(f"segmenter  none: raw text is refused (no rules for {cfg.data.lang}); give tokens or CoNLL-U")
         from .calibrate import calibrated_tasks
 
         fit = metrics.get("calibration")
@@ -629,7 +631,7 @@ def tag(
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
     precision: str = typer.Option("fp32", "--precision", help=PRECISION_HELP),
 ):
-    """Tag text files: POS, chunks and dependency trees."""
+    """Tag text files: POS, chunks, dependency trees, and UD features and lemmas where the model has them."""
     set_threads(threads)
     from .tagging_io import INPUT_FORMATS, OUTPUT_FORMATS
 

@@ -17,7 +17,7 @@ from .model import JointManyTask
 
 
 MAX_LENGTH = 400  # longer sentences are tagged and parsed in pieces of this many words
-MAX_BATCH_TOKENS = 3000  # sentences x longest length per prediction batch (64 x 47 words)
+MAX_BATCH_TOKENS = 3000  # sentences x longest length per prediction batch (128 x 23 words)
 BATCH_SIZE = 128  # sentences per prediction batch, within MAX_BATCH_TOKENS; results/speed.md 2026-12-05
 # On a GPU larger batches keep it busy: 512 sentences and 25,000 tokens tagged the full stack
 # 1.3x and POS alone 1.3x faster than 64 and 3,000 on an H200 (results/gpu.md, 2026-11-28).
@@ -80,7 +80,7 @@ class Predictor:
     attached to the first piece's root with the relation ``dep``.
 
     ``precision="bf16"`` runs the LSTMs and the label scorer in bfloat16 (on the CPU only):
-    faster on CPUs with bf16 matrix units (Intel AMX), several times slower on others (it
+    faster on CPUs with bf16 matrix units (AMX or AVX512-BF16), several times slower on others (it
     warns there), and the predictions differ slightly from the default ``"fp32"``.
     ``precision="auto"`` is bf16 where the CPU has the units and fp32 elsewhere. The choice
     sets the precision of ``model`` (:meth:`JointManyTask.set_precision`), so other
@@ -129,7 +129,8 @@ class Predictor:
     @torch.inference_mode()
     def tag(self, sentences: Sequence[Sentence | list[str]], tasks: str | Iterable[str] | None = None) -> list[dict]:
         """Per sentence a dict with the predicted fields of ``tasks`` (default: all token tasks):
-        ``upos``, ``xpos``, ``chunks``, ``heads`` (0 = root), ``deprels``."""
+        ``upos``, ``xpos``, ``xpos2``, ``chunks``, ``heads`` (0 = root), ``deprels``, ``feats``,
+        ``lemmas``: those of the tasks the model has."""
         chosen = self.token_tasks(tasks)
         if not chosen or not sentences:
             return [{} for _ in sentences]

@@ -227,7 +227,7 @@ class LossMeter:
     def __init__(self):
         self.loss: dict[str, float] = {}
         self.examples: dict[str, int] = {}
-        self.passes: dict[str, list] = {}  # name -> [batches, words, seconds, pairs]
+        self.passes: dict[str, list] = {}  # name -> [batches, words, seconds, Pass]
 
     def add(self, p: Pass, idx: list[int], losses: dict[str, torch.Tensor], seconds: float) -> None:
         for task, value in losses.items():
@@ -613,7 +613,7 @@ class Trainer:
 
     def load_initial(self, cfg: Config) -> tuple[JointManyTask, Vocabularies, ModelConfig]:
         """The model, vocabularies and model settings of ``cfg.train.init_from``, to fine-tune:
-        its settings replace ``cfg.model``, and the tasks trained must be among its own."""
+        its settings replace ``cfg.model``; a token task it lacks is added, detached (``add_tasks``)."""
         from .api import model_path
 
         self.source = model_path(cfg.train.init_from)
@@ -874,7 +874,8 @@ class Trainer:
     def train(self) -> dict:
         """Train all epochs; returns the metrics of the selected (best) epoch.
 
-        A checkpoint is written after every task pass and every epoch's evaluation; with
+        A checkpoint is written after every task pass of the task-ordered schedules and after
+        every epoch's evaluation; with
         ``resume`` the run continues from the last one and ends with the same weights as a
         run that was never stopped.
         """

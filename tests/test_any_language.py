@@ -90,6 +90,8 @@ def test_without_a_segmenter_raw_text_of_another_language_is_refused_in_one_line
     assert tokenized.exit_code == 0 and "\tchat\t" in tokenized.stdout
     rules = CliRunner().invoke(app, ["tag", str(bare), "--tokenizer", "spacy"], input="Le chat dort.\n")
     assert rules.exit_code == 0 and "\tdort\t" in rules.stdout
+    info = CliRunner().invoke(app, ["info", str(bare)])
+    assert info.exit_code == 0 and "segmenter  none: raw text is refused (no rules for fr)" in info.stdout
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from .vocab import IGNORE, EncodedWords, Vocabularies
 @dataclass
 class EncodedSentence:
     words: EncodedWords
-    targets: dict[str, np.ndarray]  # "upos", "xpos", "xpos2", "chunks", "heads", "deprels": [T]
+    targets: dict[str, np.ndarray]  # each token task's gold ids ("upos", "chunks", "heads", ...): [T]
     forms: list[str] | None = None  # the words themselves, for a pretrained encoder
     encoder: np.ndarray | None = None  # [T, L, D] cached encoder states (jmt.model.encoder.cached_states)
 

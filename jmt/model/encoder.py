@@ -129,10 +129,6 @@ class Encoder:
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
-    def describe(self) -> dict:
-        return {"encoder": self.name, "encoder_sha256": self.sha256, "encoder_layers": self.layers,
-                "encoder_dim": self.dim}
-
     def pieces(self, words: Sequence[str]) -> list[list[int]]:
         """Each word's piece ids (a word with none, such as a control character, is UNK)."""
         with self._lock:  # one thread at a time: the tokenizer and the cache of words seen

@@ -58,7 +58,7 @@ class BiLSTM(nn.Module):
         in their dtype): one pass per direction over the padded batch.
 
         torch sends a packed batch through its generic LSTM code, step by step; a padded one
-        in bfloat16 goes to oneDNN's LSTM, which on a CPU with bf16 matrix units (AMX) is
+        in bfloat16 goes to oneDNN's LSTM, which on a CPU with bf16 matrix units (AMX or AVX512-BF16) is
         several times faster. Padding follows the words, so the forward pass reads the padded
         batch as it is, and the backward pass reads each sentence reversed within its length.
         Outputs on padding are zero, as from a packed run.

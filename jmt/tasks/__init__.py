@@ -44,7 +44,7 @@ class Task:
     lower_is_better: bool = False
     selects: bool = False  # select_metric "auto": this task's primary alone picks the epoch when it is trained
     sample: tuple[str, str] | None = None  # train and dev files in corpora/sample
-    batch_size: str = "batch_size"  # the [train] key that sizes its batches; its "tokens" twin caps them
+    batch_size: str = "batch_size"  # the [train] key that sizes its batches; its "tokens" twin caps them, its "lr_scale" twin scales their steps
     requires: tuple[str, ...] = ()  # tasks that must be trained with it (unless fine-tuning a model)
     requires_why: str = ""
     # CoNLL-U: the column read and written (a treebank where it is "_" throughout leaves the task out)
@@ -142,10 +142,6 @@ def get(name: str) -> Task:
 
 def names(kind: str | None = None) -> tuple[str, ...]:
     return tuple(name for name, task in TASKS.items() if kind is None or task.kind == kind)
-
-
-def depths() -> dict[str, int]:
-    return {name: task.depth for name, task in TASKS.items()}
 
 
 def layer_names() -> dict[int, str]:
