@@ -260,6 +260,7 @@ class Segmenter:
         self.meta = meta or {}
         self.always_split = set(self.meta.get("always_split", ()))
         self.kept_whole = set(self.meta.get("kept_whole", ()))
+        self._kept_lower = {form.lower() for form in self.kept_whole}
         splits = self.meta.get("token_splits")
         self.token_splits = None if splits is None else {form: list(cuts) for form, cuts in splits.items()}
 
@@ -387,7 +388,7 @@ class Segmenter:
         begins = solid & np.insert(ends[:-1] | space[:-1], 0, True)
         first, last = np.flatnonzero(begins), np.flatnonzero(ends)
         owner = np.searchsorted(starts, first, side="right") - 1  # the text each token is in
-        split, always, kept, ends_sentence = (MWT, MWT_SENTENCE), self.always_split, self.kept_whole, (SENTENCE, MWT_SENTENCE)
+        split, always, ends_sentence = (MWT, MWT_SENTENCE), self.always_split, (SENTENCE, MWT_SENTENCE)
         text_starts = starts.tolist()
         current: list[Token] = []
         t = -1
@@ -398,7 +399,7 @@ class Segmenter:
                 current, t, base = [], k, text_starts[k]
             form = joined[begin:end]
             if current and current[-1].end == begin - base and len(current[-1].words) == 1 \
-                    and joined[current[-1].start + base : end].lower() in kept:  # "Inc" + "." -> "Inc."
+                    and self.keeps_whole(joined[current[-1].start + base : end]):  # "Inc" + "." -> "Inc."
                 whole = joined[current[-1].start + base : end]
                 current[-1] = Token(current[-1].start, end - base, self.split(whole) if whole.lower() in always else [whole])
             elif lab in split or form.lower() in always:
@@ -415,6 +416,13 @@ class Segmenter:
             out[t].append(current)
         return out
 
+    def keeps_whole(self, form: str) -> bool:
+        """Whether training kept ``form`` as one token: in the case it was written there, with a
+        capital first letter (a sentence's first word), or in capitals (``INC.``); so "Sat."
+        stays whole and "sat." does not."""
+        return (form in self.kept_whole or form[:1].lower() + form[1:] in self.kept_whole
+                or (form.isupper() and form.lower() in self._kept_lower))
+
     def pieces(self, form: str) -> list[tuple[int, int]]:
         """Where a token the network did not split as a multiword token falls into tokens of
         its own, as (start, end) in the form: as training mostly tokenized it
@@ -424,7 +432,7 @@ class Segmenter:
             return [(0, len(form))]
         key = form.lower()
         cuts = self.token_splits.get(key)
-        if cuts is None and len(form) > 1 and form.endswith(".") and form.count(".") == 1 and key not in self.kept_whole:
+        if cuts is None and len(form) > 1 and form.endswith(".") and form.count(".") == 1 and not self.keeps_whole(form):
             cuts = [len(form) - 1]
         bounds = [0, *(cuts or ()), len(form)]
         return list(zip(bounds, bounds[1:]))
@@ -633,11 +641,12 @@ def token_lexicon(path: str | Path) -> tuple[dict[str, list[int]], list[str]]:
     where its network goes another way: (1) ``token_splits``, forms that the file cuts into
     tokens ``ALWAYS_SPLIT`` of the times it writes them or more, with the cuts ("alot" ->
     [1], "a/c" -> [1, 2]); (2) ``kept_whole``, forms with a character that is not a letter or
-    digit that it keeps as one token as often ("inc.", "a.m.", "e-mail"), joined again where
-    the network cuts them. A form is a run of up to three tokens with no space between them,
-    lowercased. Forms of a word and one closing mark ("border.", "said,") are left to the
+    digit that it keeps as one token as often ("Inc.", "a.m.", "e-mail"), joined again where
+    the network cuts them, in each case the file writes them (:meth:`Segmenter.keeps_whole`).
+    A form is a run of up to three tokens with no space between them, counted lowercased. Forms of a word and one closing mark ("border.", "said,") are left to the
     network and to the full-stop rule of :meth:`Segmenter.pieces`, which keeps the table small."""
     seen: dict[str, Counter] = {}
+    written: dict[str, set[str]] = {}  # a form kept whole, as the file writes it ("Sat.", "Inc.")
     for sentence in read_conllu(path):
         aligned = aligned_tokens(sentence)
         if aligned is None:
@@ -648,7 +657,10 @@ def token_lexicon(path: str | Path) -> tuple[dict[str, list[int]], list[str]]:
                 if j > i and tokens[j][0] != tokens[j - 1][1]:
                     break
                 cuts = tuple(tokens[k][1] - start for k in range(i, j))
-                seen.setdefault(text[start : tokens[j][1]].lower(), Counter())[cuts] += 1
+                form = text[start : tokens[j][1]]
+                seen.setdefault(form.lower(), Counter())[cuts] += 1
+                if not cuts:
+                    written.setdefault(form.lower(), set()).add(form)
     splits, whole = {}, []
     for form, counts in seen.items():
         cuts, n = counts.most_common(1)[0]
@@ -657,7 +669,7 @@ def token_lexicon(path: str | Path) -> tuple[dict[str, list[int]], list[str]]:
         if cuts and not WORD_AND_MARK.fullmatch(form):
             splits[form] = list(cuts)
         elif not cuts and len(form) > 1 and not form.isalnum():
-            whole.append(form)
+            whole.extend(written[form])
     return dict(sorted(splits.items())), sorted(whole)
 
 

@@ -53,10 +53,10 @@ def write(tmp_path, text=TREEBANK, name="t.conllu") -> Path:
     return path
 
 
-def untrained(chars="abcdefghijklmnopqrstuvwxyz.!'", splits=None, suffixes=("n't", "'s")) -> Segmenter:
+def untrained(chars="abcdefghijklmnopqrstuvwxyz.!'", splits=None, suffixes=("n't", "'s"), meta=None) -> Segmenter:
     torch.manual_seed(0)
     return Segmenter(SegmenterNet(len(chars) + 2, channels=8, dilations=(1, 2)), ["<pad>", "<unk>", *chars],
-                     splits or {}, list(suffixes))
+                     splits or {}, list(suffixes), meta)
 
 
 def test_the_labels_mark_token_sentence_and_multiword_ends(tmp_path):
@@ -91,9 +91,8 @@ def test_a_form_the_treebank_keeps_whole_is_joined_again_before_its_full_stop(tm
     rows = "".join("# text = Acme Inc. sells.\n1\tAcme\t_\t_\t_\t_\t0\troot\t_\t_\n2\tInc.\t_\t_\t_\t_\t1\tflat\t_\t_\n"
                    "3\tsells\t_\t_\t_\t_\t1\tdep\t_\tSpaceAfter=No\n4\t.\t_\t_\t_\t_\t1\tpunct\t_\t_\n\n" for _ in range(3))
     rows += "# text = Acme Inc.\n1\tAcme\t_\t_\t_\t_\t0\troot\t_\t_\n2\tInc\t_\t_\t_\t_\t1\tflat\t_\tSpaceAfter=No\n3\t.\t_\t_\t_\t_\t1\tpunct\t_\t_\n\n"
-    assert token_lexicon(write(tmp_path, rows)) == ({}, ["inc."])  # whole 3 times of 4; "sells." left to the network
-    seg = untrained()
-    seg.kept_whole = {"inc."}
+    assert token_lexicon(write(tmp_path, rows)) == ({}, ["Inc."])  # whole 3 times of 4; "sells." left to the network
+    seg = untrained(meta={"kept_whole": ["Inc.", "Sat."], "token_splits": {}})
     text = "Acme INC. sells. Ok."
     labels = np.zeros(len(text), dtype=np.int64)
     for end, lab in ((3, TOKEN), (7, TOKEN), (8, SENTENCE), (14, TOKEN), (15, SENTENCE), (18, TOKEN), (19, SENTENCE)):
@@ -101,6 +100,13 @@ def test_a_form_the_treebank_keeps_whole_is_joined_again_before_its_full_stop(tm
     sentences = seg.decode([text], [labels])[0]
     assert [[text[t.start : t.end] for t in s] for s in sentences] == [["Acme", "INC."], ["sells", "."], ["Ok", "."]]
     assert sentences[0][1].words == ["INC."]
+    # a form kept whole in its own case only: "Sat." (Saturday) is, "sat." (the verb and a full stop) is not
+    text = "The cat sat. See you Sat."
+    labels = np.zeros(len(text), dtype=np.int64)
+    for end, lab in ((2, TOKEN), (6, TOKEN), (11, SENTENCE), (15, TOKEN), (19, TOKEN), (24, SENTENCE)):
+        labels[end] = lab
+    sentences = seg.decode([text], [labels])[0]
+    assert [[text[t.start : t.end] for t in s] for s in sentences] == [["The", "cat", "sat", "."], ["See", "you", "Sat."]]
 
 
 def test_forms_that_training_cuts_into_tokens_are_cut_and_a_full_stop_goes_unless_kept(tmp_path):
