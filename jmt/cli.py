@@ -521,6 +521,7 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
 
         model_dir = model_path(model_dir)
         model, vocabs, cfg = load_model(model_dir)
+        metrics = load_metrics(model_dir)  # before anything is shown: a damaged record is the one line
         n_params = sum(p.numel() for p in model.parameters())
         typer.echo(f"model      {model_dir}")
         typer.echo(f"tasks      {', '.join(t + (' (detached)' if t in cfg.model.detached else '') for t in model.tasks)}")
@@ -545,7 +546,6 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
                     break
                 shown.append(label)
             typer.echo(f"labels     {name} ({len(labels)}): {' '.join(shown)}" + (" ..." if len(shown) < len(labels) else ""))
-        metrics = load_metrics(model_dir)
         if metrics:
             typer.echo(f"dev scores of {epochs_of(metrics)}:")
             typer.echo(format_metrics(metrics.get("dev", {})))

@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 from .config import Config, ConfigError, from_dict, to_dict
 from .data.vocab import Vocabularies
 from .model import JointManyTask
+from .tasks import TASKS
 
 FORMAT_VERSION = 2  # 2: layers named (layers.pos.*); 1 numbered them by depth (layers.1.*), read through upgrade_v1
 TABLES = ("embed.words.weight", "embed.ngrams.weight", "embed.pretrained")  # the embedding tables
@@ -64,12 +65,18 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
     where = directory / "config.json"
     try:
         raw = json.loads(where.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: expected a JSON object, not {type(raw).__name__}")
         version = raw.pop("format_version", None)
         if version not in (1, FORMAT_VERSION):
             newer = isinstance(version, int) and version > FORMAT_VERSION
             raise ConfigError(f"{where}: model format version {version!r}; this jmt reads version {FORMAT_VERSION}"
                               + (" (the model was written by a newer jmt: upgrade jmt)" if newer else ""))
         tasks = raw.pop("tasks")
+        unknown = [t for t in tasks if t not in TASKS] if isinstance(tasks, list) else [tasks]
+        if unknown:
+            raise ConfigError(f"{where}: tasks {unknown} are not tasks this jmt knows "
+                              "(a model written by a newer jmt, or a damaged file)")
         legacy = raw.get("model", {})
         calibration = (legacy.get("relatedness_scale", 1.0), legacy.get("relatedness_shift", 0.0))  # older models
         config = from_dict(Config, raw)
@@ -86,14 +93,19 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
             model.attach_encoder(load_encoder(m.encoder, m.encoder_sha256, m.encoder_pooling, str(directory), device))
         where = directory / "model.safetensors"
         weights = upgrade_v1(read_weights(where, device, table_dtype))
+        broken = [name for name, w in weights.items() if w.is_floating_point() and not torch.isfinite(w).all()]
+        if broken:
+            raise ConfigError(f"{where}: NaN or infinite values in {len(broken)} weight tensors, {broken[0]} first")
         moved = "heads.relatedness.calibration"
         if moved not in weights and "relatedness" in model.heads:  # written before the line moved to the weights
             weights[moved] = torch.tensor([float(v) for v in calibration], device=device)
         model.load_state_dict(weights, assign=True)
     except ConfigError as err:
         raise ConfigError(str(err) if str(err).startswith(str(where)) else f"{where}: {err}") from None
-    except (OSError, KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:
-        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+    except (OSError, KeyError, TypeError, ValueError, AttributeError, RuntimeError, SafetensorError) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = " ".join(lines[:2]) if lines else type(err).__name__  # load_state_dict's detail is its 2nd line
+        detail = detail if len(detail) <= 300 else detail[:300] + "..."
         raise ConfigError(f"{where}: not valid for a jmt model ({detail})") from None
     model.eval()
     return model, vocabs, config
@@ -195,6 +207,27 @@ def load_metrics(directory: str | Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as err:  # ValueError: bad JSON or bad UTF-8
         raise ConfigError(f"{path}: not valid JSON ({str(err).splitlines()[0]})") from None
+    problem = metrics_problem(record)
+    if problem:
+        raise ConfigError(f"{path}: not a jmt metrics record ({problem})")
+    return record
+
+
+def metrics_problem(record) -> str | None:
+    """What is wrong with the shape of a ``metrics.json`` record, or None."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    for key in ("dev", "base"):
+        if key in record and not isinstance(record[key], dict):
+            return f"{key} is not an object"
+    scores = [record.get("dev", {}), record.get("base", {}).get("dev") or {}]
+    if not all(isinstance(s, dict) and all(isinstance(v, dict) for v in s.values()) for s in scores):
+        return "dev scores are not an object per task"
+    fit = record.get("calibration")
+    if fit is not None and not (isinstance(fit, dict)
+                                and all(isinstance(fit.get(k), (int, float)) for k in ("pairs", "scale", "shift"))):
+        return "calibration lacks numeric pairs, scale and shift"
+    return None

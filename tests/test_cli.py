@@ -354,6 +354,36 @@ def test_a_damaged_model_directory_is_one_line_and_exit_1(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_model_directory_with_wrong_json_or_broken_weights_is_named_in_one_line(model_dir, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    bad = tmp_path / "m"
+    shutil.copytree(model_dir, bad)
+    config = (bad / "config.json").read_text(encoding="utf-8")
+
+    def info_error() -> str:
+        result = invoke("info", bad)
+        assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1, result.output
+        return result.stderr
+
+    (bad / "config.json").write_text("null", encoding="utf-8")
+    assert "config.json: expected a JSON object" in info_error()
+    (bad / "config.json").write_text(config.replace('"tasks": [', '"tasks": ["frobnicate", '), encoding="utf-8")
+    assert "config.json: tasks ['frobnicate'] are not tasks this jmt knows" in info_error()
+    (bad / "config.json").write_text(config, encoding="utf-8")
+    weights = load_file(bad / "model.safetensors")
+    weights["embed.words.weight"][1, 0] = float("nan")
+    save_file(weights, bad / "model.safetensors")
+    assert "model.safetensors: NaN or infinite values in 1 weight tensors, embed.words.weight first" in info_error()
+    shutil.copy(model_dir / "model.safetensors", bad / "model.safetensors")
+    (bad / "metrics.json").write_text('{"dev": {"upos": 95.1}}', encoding="utf-8")
+    assert "metrics.json: not a jmt metrics record (dev scores are not an object per task)" in info_error()
+    (bad / "metrics.json").write_text('{"calibration": {"pairs": 3}}', encoding="utf-8")
+    assert "calibration lacks numeric pairs, scale and shift" in info_error()
+
+
 # ----------------------------------------------------------------------------- devices
 
 
