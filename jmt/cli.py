@@ -484,6 +484,8 @@ def evaluate(
             gold = read_corpus(path, tasks[0])
             for task in tasks[1:]:
                 require_annotation(gold, task, path)
+            if "dep" in tasks and all(getattr(s, "deprels", None) is None for s in gold):
+                typer.echo(f"note: {path} has no DEPREL labels, so its LAS counts heads only (as UAS)", err=True)
             with frozen_objects():
                 results.update(predictor.evaluate_tasks(tasks, gold))
         results = {task: results[task] for task in tests}

@@ -354,6 +354,19 @@ def test_a_damaged_model_directory_is_one_line_and_exit_1(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_test_file_without_labels_gets_a_note_that_its_las_counts_heads_only(model_dir, corpora, tmp_path):
+    unlabeled = tmp_path / "unlabeled.conllu"
+    unlabeled.write_text("".join("\t".join(c if i != 7 else "_" for i, c in enumerate(line.split("\t")))
+                                 if line.count("\t") == 9 else line
+                                 for line in Path(corpora["conllu"]).read_text(encoding="utf-8").splitlines(True)),
+                         encoding="utf-8")
+    result = invoke("evaluate", model_dir, "--test", f"dep={unlabeled}")
+    assert result.exit_code == 0, result.output
+    assert "has no DEPREL labels, so its LAS counts heads only" in result.stderr
+    labeled = invoke("evaluate", model_dir, "--test", f"dep={corpora['conllu']}")
+    assert labeled.exit_code == 0 and "DEPREL" not in labeled.stderr
+
+
 def test_a_model_directory_with_wrong_json_or_broken_weights_is_named_in_one_line(model_dir, tmp_path):
     import shutil
 

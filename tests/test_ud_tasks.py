@@ -143,6 +143,18 @@ def test_a_treebank_without_feats_leaves_the_task_out(tmp_path):
     assert any(m.startswith("feats left out: the FEATS column") for m in messages)
 
 
+def test_scoring_feats_on_a_file_without_them_is_refused(tmp_path):
+    from jmt.data.corpus import DataError, read_corpus
+
+    path = tmp_path / "tb.conllu"
+    path.write_text("".join(line if line.count("\t") != 9 else "\t".join(
+        c if i != FEATS else "_" for i, c in enumerate(line.split("\t"))) for line in treebank_text().splitlines(True)),
+        encoding="utf-8")
+    with pytest.raises(DataError, match="needs FEATS annotation; the column is _ in every word"):
+        read_corpus(path, "feats")
+    assert read_corpus(path, "upos")  # the other columns are there
+
+
 def test_the_lexicon_holds_the_forms_training_saw_with_one_lemma():
     from jmt.tasks import TASKS
     from jmt.tasks.lemma import LEXICON

@@ -204,3 +204,6 @@ def require_annotation(examples: list[Sentence] | list[Pair], task: str, path: s
     for example in examples:
         if getattr(example, field) is None:
             raise DataError(path, None, f"task {task!r} needs {field} annotation, which {example.source} lacks")
+    if field == "feats" and all(value == "_" for example in examples for value in example.feats):
+        # "_" is a word without features; a file with none anywhere has no FEATS annotation
+        raise DataError(path, None, f"task {task!r} needs FEATS annotation; the column is _ in every word")
