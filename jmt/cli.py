@@ -494,6 +494,22 @@ def evaluate(
             json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
+def fresh_sent_id(sentence, n: int, ids: set[str]) -> str:
+    """The ``# sent_id`` for the n-th sentence where the input gives none: ``n``, or ``n.1``,
+    ``n.2``... where the input already named a sentence so (ids in a file must be unique)."""
+    own = [line.partition("=")[2].strip() for line in (sentence.conllu.comments if sentence.conllu else ())
+           if line.startswith("# sent_id")]
+    if own:
+        ids.update(own)
+        return own[0]
+    fresh, k = str(n), 0
+    while fresh in ids:
+        k += 1
+        fresh = f"{n}.{k}"
+    ids.add(fresh)
+    return fresh
+
+
 @app.command()
 def calibrate(
     model_dir: Path = typer.Argument(..., help="A trained model directory with a relatedness task."),
@@ -672,12 +688,12 @@ def tag(
                          for s in read_input(src, stdin, form, one_sentence_per_line, on_error, segmenter))
             if output_format == "html":
                 out.write(HTML_HEAD)
-            n = 0
+            n, ids = 0, set()  # the sent_ids written so far, the input's own among them
             with word_rate() as count, frozen_objects():
                 for chunk in batched(sentences, chunk_size):  # the sentences before a bad one come first
                     for sentence, pred in zip(chunk, nlp.predictor.tag(chunk, chosen)):
                         n += 1
-                        write_sentence(out, output_format, sentence, pred, sent_id=str(n))
+                        write_sentence(out, output_format, sentence, pred, sent_id=fresh_sent_id(sentence, n, ids))
                         sink.wrote()
                     out.flush()
                     count(sum(len(s) for s in chunk))

@@ -58,6 +58,17 @@ def test_conllu_in_conllu_out_keeps_every_line_but_the_predicted_columns(model_d
         assert is_tree([t["head"] for t in words])
 
 
+def test_sent_ids_made_for_sentences_without_one_never_repeat_the_inputs(model_dir, tmp_path):
+    row = "1\t{}\t_\t_\t_\t_\t_\t_\t_\t_\n\n"
+    path = tmp_path / "ids.conllu"
+    path.write_text("# sent_id = 2\n" + row.format("Hello") + row.format("World") + "# sent_id = 3\n"
+                    + row.format("Again") + row.format("More"), encoding="utf-8")
+    result = run("tag", model_dir, path)
+    assert result.exit_code == 0, result.output
+    ids = [line.split("= ")[1] for line in result.stdout.splitlines() if line.startswith("# sent_id")]
+    assert ids == ["2", "2.1", "3", "4"]
+
+
 def test_every_output_tree_is_a_tree(model_dir):
     result = run("tag", model_dir, SAMPLE / "dev.conllu", "--input-format", "conllu", "--format", "jsonl")
     assert result.exit_code == 0, result.stderr
