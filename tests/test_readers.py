@@ -335,6 +335,22 @@ def test_a_folder_without_a_dataset_is_one_line_naming_a_corpus_file_in_it(tmp_p
         read_corpus(str(tmp_path), "upos")
 
 
+def test_a_model_directory_or_a_broken_data_file_in_a_folder_is_one_data_error(tmp_path):
+    from jmt.data.corpus import read_corpus
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"")
+    with pytest.raises(DataError, match="a jmt model directory, not a corpus"):
+        read_corpus(str(model), "upos")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.json").write_text('{"tokens": ["a"')
+    with pytest.raises(DataError, match=r"data: not readable as a dataset \(.+\)"):
+        read_corpus(str(data), "upos")
+
+
 def test_hf_save_to_disk_dataset_and_dataset_dict(tmp_path):
     ds = token_dataset()
     ds.save_to_disk(str(tmp_path / "single"))

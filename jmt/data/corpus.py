@@ -57,6 +57,8 @@ def check_dataset_folder(path: Path) -> None:
     """A folder is read as a Hugging Face dataset: one that ``save_to_disk`` wrote, or data
     files ``load_dataset`` reads. Any other folder (a treebank's, say) is a DataError that
     names a corpus file in it, rather than the datasets library's own message."""
+    if (path / "model.safetensors").is_file():
+        raise DataError(str(path), None, "a jmt model directory, not a corpus; give a corpus file")
     files = [p for p in path.rglob("*") if p.is_file()]
     if any(p.name in HF_FOLDER_FILES or p.suffix.lower() in HF_DATA_SUFFIXES for p in files):
         return

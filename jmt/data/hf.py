@@ -6,6 +6,7 @@ datasets number their labels in their own order.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,22 @@ def read_hf(
             yield _pair(where, i, values)
 
 
+@contextmanager
+def unreadable_as_data_error(name_or_path: str) -> Iterator[None]:
+    """A local file or folder that the datasets library cannot read is one DataError naming
+    it, with the library's first line, instead of its traceback."""
+    from datasets.exceptions import DatasetGenerationError
+
+    try:
+        yield
+    except DataError:
+        raise
+    except (DatasetGenerationError, ValueError, TypeError, KeyError) as err:
+        cause = err.__cause__ or err
+        detail = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+        raise DataError(name_or_path, None, f"not readable as a dataset ({detail[:200]})") from None
+
+
 def _load(name_or_path: str, split: str, config: str | None):
     import datasets
 
@@ -97,11 +114,13 @@ def _load(name_or_path: str, split: str, config: str | None):
         builder = DATA_FILE_BUILDERS.get(path.suffix.lower())
         if builder is None:
             raise DataError(name_or_path, None, f"expected a data file ending in {', '.join(DATA_FILE_BUILDERS)}")
-        return datasets.load_dataset(builder, data_files={split: str(path)}, split=split)
+        with unreadable_as_data_error(name_or_path):
+            return datasets.load_dataset(builder, data_files={split: str(path)}, split=split)
     if path.is_dir() or path.is_absolute() or name_or_path.startswith("."):
         if not path.exists():
             raise DataError(name_or_path, None, "file not found")
-        return datasets.load_dataset(str(path), config, split=split)  # a folder of data files
+        with unreadable_as_data_error(name_or_path):
+            return datasets.load_dataset(str(path), config, split=split)  # a folder of data files
     return datasets.load_dataset(name_or_path, config, split=split)  # hub name
 
 
