@@ -476,7 +476,14 @@ class Segmenter:
 
 
 def has_segmenter(directory: str | Path) -> bool:
-    return (Path(directory) / META).is_file()
+    """Whether a model directory has a segmenter; half of one (its weights without its
+    ``segmenter.json``) is an error rather than raw text quietly split by other rules."""
+    directory = Path(directory)
+    if not (directory / META).is_file() and (directory / WEIGHTS).is_file():
+        from .config import ConfigError
+
+        raise ConfigError(f"{directory / META}: missing beside {WEIGHTS}; copy both files of the segmenter")
+    return (directory / META).is_file()
 
 
 def load_segmenter(directory: str | Path) -> Segmenter:
@@ -498,7 +505,9 @@ def load_segmenter(directory: str | Path) -> Segmenter:
             raise ConfigError(f"{where}: a segmenter of an older jmt (a BiLSTM, format 1) that this one does not "
                               "read; train it again with `jmt train-segmenter`")
         if version != FORMAT_VERSION:
-            raise ValueError(f"segmenter format version is not {FORMAT_VERSION}")
+            newer = isinstance(version, int) and version > FORMAT_VERSION
+            raise ValueError(f"segmenter format version {version!r}, this jmt reads {FORMAT_VERSION}"
+                             + ("; it was written by a newer jmt: upgrade jmt" if newer else ""))
         chars, splits, suffixes = meta.pop("chars"), meta.pop("splits"), meta.pop("suffixes")
         net = SegmenterNet(len(chars), **meta["sizes"])
         where = directory / WEIGHTS

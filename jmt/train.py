@@ -1003,7 +1003,7 @@ class Trainer:
         is copied along (the tokens a model reads do not change with its weights)."""
         from .segment import META, WEIGHTS, has_segmenter
 
-        if has_segmenter(source) and not has_segmenter(self.out_dir):
+        if has_segmenter(source) and not (self.out_dir / META).is_file():  # META is copied last
             for name in (WEIGHTS, META):
                 shutil.copyfile(source / name, self.out_dir / name)
             self.log(f"the segmenter of {source} copied along")

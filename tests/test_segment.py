@@ -15,7 +15,7 @@ from conftest import SAMPLE
 from jmt.data.conllu import UPOS, read_conllu, write_conllu
 from jmt.rawtext import RuleSegmenter, escape_spaces, read_text, rebuild_text, split_blocks, unescape_spaces
 from jmt.segment import (INSIDE, MWT, MWT_SENTENCE, SENTENCE, TOKEN, Segmenter, SegmenterConfig, SegmenterNet,
-                         is_space, load_segmenter, score_segmentation, token_lexicon, train_segmenter,
+                         has_segmenter, is_space, load_segmenter, score_segmentation, token_lexicon, train_segmenter,
                          treebank_example)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -331,6 +331,12 @@ def test_a_damaged_segmenter_is_one_error_naming_the_file(tmp_path):
     (tmp_path / "segmenter.json").write_text(json.dumps({**meta, "format_version": 1}), encoding="utf-8")
     with pytest.raises(ConfigError, match="segmenter.json: a segmenter of an older jmt .*jmt train-segmenter"):
         load_segmenter(tmp_path)
+    (tmp_path / "segmenter.json").write_text(json.dumps({**meta, "format_version": 9}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="format version 9, this jmt reads 2; .*newer jmt: upgrade jmt"):
+        load_segmenter(tmp_path)
+    (tmp_path / "segmenter.json").unlink()  # half a segmenter is an error, not raw text split by other rules
+    with pytest.raises(ConfigError, match="segmenter.json: missing beside segmenter.safetensors"):
+        has_segmenter(tmp_path)
 
 
 @pytest.mark.slow
