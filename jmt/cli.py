@@ -461,7 +461,7 @@ def evaluate(
     if json_path is not None and not json_path.parent.is_dir():  # before the evaluation, not after it
         fail(f"{json_path}: no such directory {json_path.parent}")
     with errors_to_exit():
-        from .data.corpus import read_corpus, require_annotation
+        from .data.corpus import check_trees, read_corpus, require_annotation
         from .api import model_path
         from .io import load_model
         from .memory import fix_malloc_thresholds, frozen_objects
@@ -484,6 +484,8 @@ def evaluate(
             gold = read_corpus(path, tasks[0])
             for task in tasks[1:]:
                 require_annotation(gold, task, path)
+            if "dep" in tasks:
+                check_trees(gold, path)  # a gold "tree" with a cycle or two roots cannot be scored
             if "dep" in tasks and all(getattr(s, "deprels", None) is None for s in gold):
                 typer.echo(f"note: {path} has no DEPREL labels, so its LAS counts heads only (as UAS)", err=True)
             with frozen_objects():

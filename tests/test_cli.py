@@ -365,6 +365,10 @@ def test_a_test_file_without_labels_gets_a_note_that_its_las_counts_heads_only(m
     assert "has no DEPREL labels, so its LAS counts heads only" in result.stderr
     labeled = invoke("evaluate", model_dir, "--test", f"dep={corpora['conllu']}")
     assert labeled.exit_code == 0 and "DEPREL" not in labeled.stderr
+    two_roots = tmp_path / "two_roots.conllu"
+    two_roots.write_text("1\tA\t_\tX\t_\t_\t0\troot\t_\t_\n2\tB\t_\tX\t_\t_\t0\troot\t_\t_\n\n", encoding="utf-8")
+    result = invoke("evaluate", model_dir, "--test", f"dep={two_roots}")
+    assert result.exit_code == 1 and f"{two_roots}:1: expected one word attached to the root, got 2" in result.stderr
 
 
 def test_a_model_directory_with_wrong_json_or_broken_weights_is_named_in_one_line(model_dir, tmp_path):

@@ -136,6 +136,8 @@ def word(i, head="0", form="w"):
         (word(2, head="3"), "beyond the sentence length 2"),
         (word(2, head="-1"), "expected HEAD >= 0"),
         (word(2, head="_"), "expected an integer HEAD"),
+        (row("3-2", "x", *["_"] * 8), "multiword range 3-2 must start at the next word (2)"),
+        (row("2-5", "x", *["_"] * 8), "multiword range 2-5 goes past the sentence's last word (1)"),
     ],
 )
 def test_conllu_errors(tmp_path, second, expected):

@@ -55,6 +55,7 @@ def _parse_sentence(path: str, block: list[tuple[int, str]]) -> Sentence:
     extras = ConlluExtras()
     rows = extras.rows
     row_lines: list[int] = []
+    ranges: list[tuple[int, str, int]] = []  # multiword tokens: (line, ID, last word)
     for number, line in block:
         if line.startswith("#"):
             if rows or extras.before:  # a comment among the words: keep it in place
@@ -68,6 +69,12 @@ def _parse_sentence(path: str, block: list[tuple[int, str]]) -> Sentence:
         token_id = cols[ID]
         if "-" in token_id or "." in token_id:
             _check_special_id(path, number, token_id)
+            if "-" in token_id:
+                first, last = map(int, token_id.split("-"))
+                if first != len(rows) + 1 or last <= first:
+                    raise DataError(path, number, f"multiword range {token_id} must start at the next word "
+                                                  f"({len(rows) + 1}) and span two words or more")
+                ranges.append((number, token_id, last))
             extras.before.setdefault(len(rows), []).append(line)
             continue
         try:
@@ -84,6 +91,9 @@ def _parse_sentence(path: str, block: list[tuple[int, str]]) -> Sentence:
     first_line = block[0][0]
     if not rows:
         raise DataError(path, first_line, "expected at least one word row in the sentence")
+    for number, token_id, last in ranges:
+        if last > len(rows):
+            raise DataError(path, number, f"multiword range {token_id} goes past the sentence's last word ({len(rows)})")
     return Sentence(
         words=[row[FORM] for row in rows],
         lemmas=_column(rows, LEMMA),
