@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 
 from .config import Config, ConfigError, from_dict, to_dict
 from .data.vocab import Vocabularies
+from .decode import DECODERS
 from .model import JointManyTask
 from .tasks import TASKS
 
@@ -68,6 +69,9 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: expected a JSON object, not {type(raw).__name__}")
         version = raw.pop("format_version", None)
+        if version is None:
+            raise ConfigError(f"{where}: not a jmt model's config (it has no format_version); "
+                              "is this another library's model folder?")
         if version not in (1, FORMAT_VERSION):
             newer = isinstance(version, int) and version > FORMAT_VERSION
             raise ConfigError(f"{where}: model format version {version!r}; this jmt reads version {FORMAT_VERSION}"
@@ -80,6 +84,8 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
         legacy = raw.get("model", {})
         calibration = (legacy.get("relatedness_scale", 1.0), legacy.get("relatedness_shift", 0.0))  # older models
         config = from_dict(Config, raw)
+        if config.train.decoder not in DECODERS:
+            raise ConfigError(f"{where}: train.decoder {config.train.decoder!r} is not one of {', '.join(DECODERS)}")
         where = directory / "vocab.json"
         vocabs = Vocabularies.from_json(json.loads(where.read_text(encoding="utf-8")))
         # Built on the meta device, the model allocates nothing until the saved tensors are
