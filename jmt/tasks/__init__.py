@@ -44,7 +44,9 @@ class Task:
     lower_is_better: bool = False
     selects: bool = False  # select_metric "auto": this task's primary alone picks the epoch when it is trained
     sample: tuple[str, str] | None = None  # train and dev files in corpora/sample
-    batch_size: str = "batch_size"  # the [train] key that sizes its batches; its "tokens" twin caps them, its "lr_scale" twin scales their steps
+    # The [train] key that sizes its batches; its "tokens" twin caps them and its "lr_scale"
+    # twin scales their steps (dep_batch_size, dep_batch_tokens, dep_batch_lr_scale).
+    batch_size: str = "batch_size"
     requires: tuple[str, ...] = ()  # tasks that must be trained with it (unless fine-tuning a model)
     requires_why: str = ""
     # CoNLL-U: the column read and written (a treebank where it is "_" throughout leaves the task out)
