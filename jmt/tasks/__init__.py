@@ -2,11 +2,11 @@
 
 A task file declares a :class:`Task`: where the task sits in the stack (``depth`` and the
 name of that depth's layer), what it learns from (an example field, a label set), how it
-is scored, and its head. A head implements ``forward`` (scores), ``loss``, ``decode``
-(its scores, the batch, and every head's scores in that batch, for a head whose decoding reads
-another task's: the lemmatizer reads the UPOS tags, UPOS and XPOS read each other's; such a head
-names those tasks in ``reads``, so that they run with it), ``evaluate`` and ``label_embedding``;
-losses are summed over the batch, as in the paper, so
+is scored, and its head: a :class:`jmt.tasks.head.Head`, which implements ``forward``
+(scores), ``loss``, ``decode`` (its scores, the batch, and every head's scores in that batch,
+for a head whose decoding reads another task's: the lemmatizer reads the UPOS tags, UPOS and
+XPOS read each other's; such a head names those tasks in ``reads``, so that they run with it),
+``evaluate`` and ``label_embedding``; losses are summed over the batch, as in the paper, so
 the fixed L2 and successive-regularization weights keep their meaning whatever the batch
 size. Config checks, corpus readers, the trainer, the CLI and plots ask this registry
 instead of naming tasks.

@@ -19,6 +19,7 @@ from ..decode import decode as decode_tree
 from ..decode import eisner_batch, eisner_torch, is_tree_list
 from ..model.layers import linear, uniform_
 from . import Task, register
+from .head import Head
 
 if TYPE_CHECKING:
     from ..config import ModelConfig
@@ -117,7 +118,7 @@ class Biaffine(nn.Module):
         return scores
 
 
-class DependencyHead(nn.Module):
+class DependencyHead(Head):
     """Head selection with a learned root vector, then a label for each (word, head).
 
     ``dep_scorer = "bilinear"`` (the paper): m(t, j) = h_t . (W_d h_j); the label classifier

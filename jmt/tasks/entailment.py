@@ -13,12 +13,13 @@ from ..data.vocab import Vocabularies
 from ..metrics import classification_scores
 from ..model.layers import Maxout, linear
 from . import Task, register
+from .head import Head
 
 if TYPE_CHECKING:
     from ..config import ModelConfig
 
 
-class EntailmentHead(nn.Module):
+class EntailmentHead(Head):
     """Features [a - b ; a * b] (premise first) plus the relatedness label embedding,
     three maxout layers, softmax over ENTAILMENT / NEUTRAL / CONTRADICTION."""
 

@@ -13,6 +13,7 @@ from ..data.vocab import Vocabularies
 from ..metrics import relatedness_scores
 from ..model.layers import Maxout, linear, uniform_
 from . import Task, register
+from .head import Head
 
 if TYPE_CHECKING:
     from ..config import ModelConfig
@@ -31,7 +32,7 @@ def score_distribution(scores: torch.Tensor) -> torch.Tensor:
     return target
 
 
-class RelatednessHead(nn.Module):
+class RelatednessHead(Head):
     """Pooled sentences [B, 2H] x 2 -> features [|a - b| ; a * b] -> maxout -> 5 bins."""
 
 

@@ -14,6 +14,7 @@ from ..data.vocab import IGNORE, Vocabularies
 from ..metrics import chunk_scores, tag_accuracy
 from ..model.layers import linear, uniform_
 from .crf import LinearChainCRF
+from .head import Head
 
 if TYPE_CHECKING:
     from ..config import ModelConfig
@@ -52,11 +53,8 @@ def iob_spans(tags: list[str]) -> list[dict]:
     return spans
 
 
-class Tagger(nn.Module):
+class Tagger(Head):
     """ReLU hidden layer + softmax over tags: [B, T, 2H] -> logits [B, T, L]."""
-
-    has_labels = True  # feeds a label embedding upward
-    reads: tuple[str, ...] = ()  # the tasks whose scores decode() reads besides its own
 
     def __init__(self, task: str, cfg: ModelConfig, vocabs: Vocabularies, in_dim: int):
         super().__init__()
@@ -91,12 +89,6 @@ class Tagger(nn.Module):
         ids = self.best_ids(logits, batch)
         return [{self.field: self.tags([self.labels[i] for i in ids[b][:n]])}
                 for b, n in enumerate(batch.lengths.tolist())]
-
-    def join(self, whole: dict, piece: dict, offset: int) -> None:
-        """Append to ``whole`` this head's predictions for a long sentence's later piece,
-        which starts at word ``offset`` (see :class:`jmt.predict.Predictor`)."""
-        for field in self.fields:
-            whole[field] = whole[field] + piece[field]
 
     def evaluate(self, gold: list[Sentence], pred: list[dict]) -> dict:
         return tag_accuracy([getattr(s, self.gold_field) for s in gold], [p[self.field] for p in pred])
