@@ -540,7 +540,7 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
         from .io import load_metrics, load_model
 
         model_dir = model_path(model_dir)
-        model, vocabs, cfg = load_model(model_dir)
+        model, vocabs, cfg = load_model(model_dir, encoder=False)  # shown without transformers too
         metrics = load_metrics(model_dir)  # before anything is shown: a damaged record is the one line
         n_params = sum(p.numel() for p in model.parameters())
         typer.echo(f"model      {model_dir}")
@@ -556,7 +556,7 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
                        f"{m.encoder_sha256[:12]}), {m.encoder_pooling} of each word's pieces, "
                        + ("fine-tuned with the model" if m.encoder_trainable else "frozen")
                        + ("; the pair heads also read its sentence vectors" if m.encoder_sentence else "")
-                       + f"; {sum(p.numel() for p in model.encoder.net.parameters()):,} parameters of its own")
+                       + encoder_parameters(model, str(model_dir)))
         typer.echo(f"vocabulary {len(vocabs.words):,} words trained, {len(vocabs.pretrained) - 1:,} pretrained only, "
                    f"{len(vocabs.ngrams):,} character n-grams")
         for name, labels in vocabs.labels.items():
@@ -597,6 +597,19 @@ def info(model_dir: Path = typer.Argument(..., help="A trained model directory."
             task = fit.get("task") or next(iter(calibrated_tasks(model.heads)), "")  # older records name none
             typer.echo(f"{task} calibrated on {fit['pairs']} dev pairs: {fit['scale']:.4f} x expected score "
                        f"+ {fit['shift']:.4f}")
+
+
+def encoder_parameters(model, where: str) -> str:
+    """The encoder's own parameter count for `jmt info`, or why it is not loaded here (the
+    rest of the model is shown without it, e.g. where transformers is not installed)."""
+    from .model.encoder import load_encoder
+
+    m = model.cfg
+    try:
+        encoder = load_encoder(m.encoder, m.encoder_sha256, m.encoder_pooling, where)
+    except ConfigError as err:
+        return f"; not loaded here ({str(err).split('; ', 1)[-1]})"
+    return f"; {sum(p.numel() for p in encoder.net.parameters()):,} parameters of its own"
 
 
 def format_stitches(model) -> str:

@@ -41,7 +41,8 @@ def save_model(directory: str | Path, model: JointManyTask, vocabs: Vocabularies
 
 
 def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
-               table_dtype: torch.dtype = torch.float32) -> tuple[JointManyTask, Vocabularies, Config]:
+               table_dtype: torch.dtype = torch.float32,
+               encoder: bool = True) -> tuple[JointManyTask, Vocabularies, Config]:
     """Load a model directory written by :func:`save_model` onto ``device`` (``cpu``,
     ``cuda``, ``cuda:N`` or ``auto``); the model is in eval mode.
 
@@ -49,7 +50,8 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
     pretrained vectors: four fifths of the weights) in half precision, for prediction: half
     their memory, and the rows a batch looks up are widened to float32, so everything after
     the lookup is unchanged (``results/speed.md`` measured the predictions). Training keeps
-    float32.
+    float32. ``encoder=False`` leaves a pretrained encoder unloaded (``jmt info`` shows the
+    model without it; such a model cannot predict).
 
     Anything wrong (a missing file, a newer format, damaged JSON or weights) is one
     ConfigError naming the file. Weights are read with safetensors only: no unpickling.
@@ -92,7 +94,7 @@ def load_model(directory: str | Path, device: str | torch.device | None = "cpu",
         # assigned to it: no memory for a random init that would be overwritten at once.
         with torch.device("meta"):
             model = JointManyTask(config.model, vocabs, tasks, decoder=config.train.decoder)
-        if config.model.encoder:
+        if config.model.encoder and encoder:
             from .model.encoder import load_encoder
 
             m, where = config.model, directory

@@ -166,6 +166,21 @@ def test_a_missing_or_different_encoder_is_one_line(trained, tmp_path, bert):
     assert "\n" not in str(err.value)
 
 
+def test_jmt_info_shows_an_encoder_model_where_transformers_is_missing(trained, monkeypatch):
+    import sys
+
+    from typer.testing import CliRunner
+
+    from jmt.cli import app
+
+    model_dir, _, _ = trained
+    monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers fails
+    result = CliRunner().invoke(app, ["info", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "not loaded here (a pretrained encoder needs the transformers library" in result.stdout
+    assert "dev scores of" in result.stdout
+
+
 def test_a_packaged_encoder_whose_package_is_missing_never_goes_to_the_network(monkeypatch):
     import transformers
 
