@@ -62,11 +62,11 @@ class JointManyTask(nn.Module):
         self.depths = sorted({TASKS[t].depth for t in self.tasks if t not in cfg.detached})
         if not self.depths:
             raise ValueError("a model needs a task that is not detached")
-        reads = {t: max((d for d in self.depths if d <= TASKS[t].depth), default=None) for t in cfg.detached
-                 if t in self.tasks}
-        if None in reads.values():
-            raise ValueError(f"the detached task {next(t for t, d in reads.items() if d is None)} has no layer at or "
-                             "below its depth to read")
+        reader_depth = {t: max((d for d in self.depths if d <= TASKS[t].depth), default=None)
+                        for t in cfg.detached if t in self.tasks}
+        if None in reader_depth.values():
+            lost = next(t for t, d in reader_depth.items() if d is None)
+            raise ValueError(f"the detached task {lost} has no layer at or below its depth to read")
         self.layer_names = layer_names()
         self.layer_depths = {name: depth for depth, name in self.layer_names.items()}
         # Layers that token tasks read get the word representation through embed_dropout; the
@@ -85,7 +85,7 @@ class JointManyTask(nn.Module):
                 self.layers[self.layer_names[depth]] = BiLSTM(self._input_dim(i), cfg.hidden)
             for task in self.tasks:
                 # Without growing depth every task sits on the top layer.
-                if reads.get(task, TASKS[task].depth if cfg.growing_depth else self.depths[-1]) == depth:
+                if reader_depth.get(task, TASKS[task].depth if cfg.growing_depth else self.depths[-1]) == depth:
                     self.heads[task] = build_head(task, cfg=cfg, vocabs=vocabs, in_dim=state_dim)
                     self.heads[task].depth = depth
                     if hasattr(self.heads[task], "decoder"):  # a tree decoder: the model's choice
@@ -262,6 +262,7 @@ class JointManyTask(nn.Module):
                 if head.depth != depth or head.kind != "token":
                     continue
                 detached = task in cfg.detached  # reads the layer, trains nothing below, feeds nothing above
+                # a task not asked for still runs when the layers above need its label embedding
                 if tasks is not None and task not in tasks and (detached or not feeds_above):
                     continue
                 if detached:
