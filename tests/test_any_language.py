@@ -83,6 +83,7 @@ def test_without_a_segmenter_raw_text_of_another_language_is_refused_in_one_line
     bare = tmp_path / "bare"
     shutil.copytree(french / "model", bare)
     (bare / "segmenter.json").unlink()
+    (bare / "segmenter.safetensors").unlink()
     result = CliRunner().invoke(app, ["tag", str(bare)], input="Le chat dort.\n")
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "no segmenter" in result.stderr and "(fr)" in result.stderr
