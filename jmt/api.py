@@ -94,8 +94,9 @@ class JMT:
         the text; a multiword token has several words), ``words`` and the predicted fields.
         In a list, each string is one sentence, split into tokens only. Per sentence a dict
         with ``words`` and the predicted ``upos``, ``xpos``, ``chunks``, ``heads`` (0 = root),
-        ``deprels``, ``feats`` and ``lemmas`` (those the model has) of ``tasks`` (one name or several; default every token task). A
-        word that is empty or only whitespace is a ValueError."""
+        ``deprels``, ``feats`` and ``lemmas`` (those the model has) of ``tasks`` (one name or
+        several; default every token task). A word that is empty or only whitespace is a
+        ValueError."""
         if isinstance(sentences, str):
             return self._tag_text(sentences, tasks)
         self.predictor.token_tasks(tasks)  # a wrong task fails before any segmenting
@@ -148,8 +149,8 @@ def load(path: str | Path, batch_size: int | None = None, device: str = "cpu", p
     """Load a model directory written by ``jmt train``, or a model shipped with jmt by its
     name (``"en"``), onto ``device`` (``cpu``, ``cuda``,
     ``cuda:N`` or ``auto``: a GPU when torch sees one). ``precision="bf16"`` predicts with the
-    LSTMs and the label scorer in bfloat16: faster on CPUs with bf16 units (AMX or AVX512-BF16), several times slower on
-    CPUs without bf16 units, with slightly different predictions; ``precision="auto"`` uses it
+    LSTMs and the label scorer in bfloat16: faster on CPUs with bf16 units (AMX or
+    AVX512-BF16), several times slower on CPUs without them, with slightly different predictions; ``precision="auto"`` uses it
     only where it is faster (see :class:`jmt.predict.Predictor`). ``tokenizer`` chooses
     what splits raw text: ``"model"`` (its segmenter), ``"spacy"`` (spaCy's English rules),
     or by default the segmenter where the model has one (see :func:`raw_segmenter`)."""

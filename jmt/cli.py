@@ -192,8 +192,8 @@ DEVICE_HELP = "auto (a GPU when torch sees one), cpu, cuda or cuda:N."
 BATCH_HELP = ("Sentences (or pairs) per batch [default: 128 on a CPU, 512 on a GPU]; a batch also holds at most "
               "3,000 words on a CPU, 25,000 on a GPU.")
 THREADS_HELP = "CPU threads (default: torch's, one per core); a batch runs on each, up to four at once."
-PRECISION_HELP = ("fp32; bf16: the LSTMs and label scorer in bfloat16, faster on CPUs with bf16 units (AMX or AVX512-BF16), several "
-                  "times slower without, predictions slightly different; auto: bf16 where it is faster.")
+PRECISION_HELP = ("fp32; bf16: the LSTMs and label scorer in bfloat16, faster on CPUs with bf16 units "
+                  "(AMX or AVX512-BF16), several times slower without, predictions slightly different; auto: bf16 where it is faster.")
 
 
 @app.command()
@@ -462,6 +462,7 @@ def evaluate(
         fail(f"{json_path}: no such directory {json_path.parent}")
     with errors_to_exit():
         from .data.corpus import check_trees, read_corpus, require_annotation
+        from .tasks import TASKS
         from .api import model_path
         from .io import load_model
         from .memory import fix_malloc_thresholds, frozen_objects
@@ -484,9 +485,10 @@ def evaluate(
             gold = read_corpus(path, tasks[0])
             for task in tasks[1:]:
                 require_annotation(gold, task, path)
-            if "dep" in tasks:
+            trees = any(TASKS[t].field == "heads" for t in tasks)  # as training checks its corpora
+            if trees:
                 check_trees(gold, path)  # a gold "tree" with a cycle or two roots cannot be scored
-            if "dep" in tasks and all(getattr(s, "deprels", None) is None for s in gold):
+            if trees and all(getattr(s, "deprels", None) is None for s in gold):
                 typer.echo(f"note: {path} has no DEPREL labels, so its LAS counts heads only (as UAS)", err=True)
             with frozen_objects():
                 results.update(predictor.evaluate_tasks(tasks, gold))

@@ -432,7 +432,8 @@ class Segmenter:
             return [(0, len(form))]
         key = form.lower()
         cuts = self.token_splits.get(key)
-        if cuts is None and len(form) > 1 and form.endswith(".") and form.count(".") == 1 and not self.keeps_whole(form):
+        if (cuts is None and len(form) > 1 and form.endswith(".") and form.count(".") == 1
+                and not self.keeps_whole(form)):
             cuts = [len(form) - 1]
         bounds = [0, *(cuts or ()), len(form)]
         return list(zip(bounds, bounds[1:]))
@@ -652,8 +653,9 @@ def token_lexicon(path: str | Path) -> tuple[dict[str, list[int]], list[str]]:
     [1], "a/c" -> [1, 2]); (2) ``kept_whole``, forms with a character that is not a letter or
     digit that it keeps as one token as often ("Inc.", "a.m.", "e-mail"), joined again where
     the network cuts them, in each case the file writes them (:meth:`Segmenter.keeps_whole`).
-    A form is a run of up to three tokens with no space between them, counted lowercased. Forms of a word and one closing mark ("border.", "said,") are left to the
-    network and to the full-stop rule of :meth:`Segmenter.pieces`, which keeps the table small."""
+    A form is a run of up to three tokens with no space between them, counted lowercased.
+    Forms of a word and one closing mark ("border.", "said,") are left to the network and to
+    the full-stop rule of :meth:`Segmenter.pieces`, which keeps the table small."""
     seen: dict[str, Counter] = {}
     written: dict[str, set[str]] = {}  # a form kept whole, as the file writes it ("Sat.", "Inc.")
     for sentence in read_conllu(path):

@@ -93,7 +93,8 @@ def _parse_sentence(path: str, block: list[tuple[int, str]]) -> Sentence:
         raise DataError(path, first_line, "expected at least one word row in the sentence")
     for number, token_id, last in ranges:
         if last > len(rows):
-            raise DataError(path, number, f"multiword range {token_id} goes past the sentence's last word ({len(rows)})")
+            raise DataError(path, number,
+                            f"multiword range {token_id} goes past the sentence's last word ({len(rows)})")
     return Sentence(
         words=[row[FORM] for row in rows],
         lemmas=_column(rows, LEMMA),
